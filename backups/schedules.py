@@ -1,0 +1,50 @@
+"""django-q2 schedules, registered idempotently (update_or_create by name)."""
+
+from __future__ import annotations
+
+from django_q.models import Schedule
+
+from backups.models import Database
+
+# Periodic housekeeping every installation needs: name -> (function, cron).
+MAINTENANCE = {
+    "lifeboat:mark-abandoned": ("backups.tasks.mark_abandoned_runs", "*/5 * * * *"),
+}
+
+
+def sync_database_schedule(database: Database) -> Schedule | None:
+    """The database's cron becomes (or stops being) a django-q2 CRON schedule named backup:<name>."""
+    if not database.enabled:
+        Schedule.objects.filter(name=database.schedule_name).delete()
+        return None
+    schedule, _ = Schedule.objects.update_or_create(
+        name=database.schedule_name,
+        defaults={
+            "func": "backups.tasks.scheduled_backup",
+            "args": repr((database.pk,)),
+            "schedule_type": Schedule.CRON,
+            "cron": database.schedule,
+            "repeats": -1,
+        },
+    )
+    return schedule
+
+
+def remove_database_schedule(database: Database) -> None:
+    Schedule.objects.filter(name=database.schedule_name).delete()
+
+
+def ensure_maintenance_schedules() -> None:
+    for name, (func, cron) in MAINTENANCE.items():
+        Schedule.objects.update_or_create(
+            name=name, defaults={"func": func, "schedule_type": Schedule.CRON, "cron": cron, "repeats": -1}
+        )
+
+
+def sync_all() -> None:
+    ensure_maintenance_schedules()
+    names = set()
+    for database in Database.objects.all():
+        sync_database_schedule(database)
+        names.add(database.schedule_name)
+    Schedule.objects.filter(name__startswith="backup:").exclude(name__in=names).delete()

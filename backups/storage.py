@@ -1,0 +1,164 @@
+"""Storage tiers behind one small interface: put a finished artifact, open it for reading, delete it.
+
+Every backend writes so that a reader never sees a half-written copy: LocalStorage writes to `<name>.partial`,
+fsyncs and renames; S3Storage uses a multipart upload that is aborted on any failure.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+from backups.errors import StorageError
+from backups.models import Artifact, Tier
+
+CHUNK = 1024 * 1024
+
+
+@dataclass
+class StoredCopy:
+    """What a backend reports after storing a file; becomes an Artifact's fields."""
+
+    location: str
+    size_bytes: int
+    sha256: str
+    version_id: str = ""
+    etag: str = ""
+    storage_class: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+class HashingWriter:
+    """A write-only file wrapper that counts and hashes what passes through it."""
+
+    def __init__(self, fh: BinaryIO) -> None:
+        self._fh = fh
+        self._sha = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self._sha.update(data)
+        self.size += len(data)
+        self._fh.write(data)
+        return len(data)
+
+    def flush(self) -> None:
+        self._fh.flush()
+
+    @property
+    def sha256(self) -> str:
+        return self._sha.hexdigest()
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def atomic_file(final: Path) -> Iterator[HashingWriter]:
+    """Write to `<final>.partial`; on success fsync and rename, on any failure remove the partial file."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    partial = final.with_name(final.name + ".partial")
+    fh = open(partial, "xb")
+    try:
+        writer = HashingWriter(fh)
+        yield writer
+        fh.flush()
+        os.fsync(fh.fileno())
+        fh.close()
+        os.replace(partial, final)
+        fsync_dir(final.parent)
+    except BaseException:
+        fh.close()
+        partial.unlink(missing_ok=True)
+        raise
+
+
+def file_sha256(path: Path) -> tuple[int, str]:
+    sha = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as fh:
+        while chunk := fh.read(CHUNK):
+            sha.update(chunk)
+            size += len(chunk)
+    return size, sha.hexdigest()
+
+
+class Storage(Protocol):
+    tier: Tier
+
+    def put(self, source: Path, name: str, metadata: dict[str, str]) -> StoredCopy: ...
+
+    @contextmanager
+    def open(self, location: str) -> Iterator[BinaryIO]: ...
+
+    def delete(self, location: str, version_id: str = "") -> None: ...
+
+
+class LocalStorage:
+    """A directory on this machine (the plan's /backups)."""
+
+    def __init__(self, tier: Tier) -> None:
+        self.tier = tier
+        self.root = tier.local_root
+
+    def path_for(self, name: str) -> Path:
+        path = (self.root / name).resolve()
+        if self.root.resolve() not in path.parents:
+            raise StorageError(f"{name!r} would be written outside the tier's directory")
+        return path
+
+    def unique_path(self, stem: str, suffix: str) -> Path:
+        """`stem+suffix`, or `stem_2+suffix`... when a run in the same second already used the name."""
+        candidate = self.path_for(stem + suffix)
+        n = 2
+        while candidate.exists() or candidate.with_name(candidate.name + ".partial").exists():
+            candidate = self.path_for(f"{stem}_{n}{suffix}")
+            n += 1
+        return candidate
+
+    def put(self, source: Path, name: str, metadata: dict[str, str]) -> StoredCopy:
+        final = self.path_for(name)
+        if final == source.resolve():
+            size, sha = file_sha256(final)
+            return StoredCopy(location=str(final), size_bytes=size, sha256=sha)
+        with open(source, "rb") as src, atomic_file(final) as out:
+            shutil.copyfileobj(src, out, CHUNK)
+        return StoredCopy(location=str(final), size_bytes=out.size, sha256=out.sha256)
+
+    @contextmanager
+    def open(self, location: str) -> Iterator[BinaryIO]:
+        try:
+            fh = open(location, "rb")
+        except OSError as exc:
+            raise StorageError(f"cannot read {location}: {exc.strerror}") from None
+        with fh:
+            yield fh
+
+    def delete(self, location: str, version_id: str = "") -> None:
+        Path(location).unlink(missing_ok=True)
+
+
+def storage_for(tier: Tier) -> Storage:
+    if tier.kind == Tier.Kind.LOCAL:
+        return LocalStorage(tier)
+    if tier.kind == Tier.Kind.S3:
+        from backups.s3 import S3Storage
+
+        return S3Storage(tier)
+    raise StorageError(f"tier {tier} ({tier.get_kind_display()}) does not store Lifeboat's artifacts")
+
+
+def open_artifact(artifact: Artifact):
+    """A context manager yielding the artifact's bytes as a stream, whichever tier holds it."""
+    return storage_for(artifact.tier).open(artifact.location)

@@ -1,0 +1,43 @@
+"""Append to the audit trail. Every operation calls record(); nothing else writes AuditEvent rows."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models, transaction
+from django.utils import timezone
+
+from dashboard.models import AuditChainHead, AuditEvent
+
+
+def actor_name(user) -> str:
+    if user is None or not getattr(user, "is_authenticated", False):
+        return "system"
+    return user.get_username()
+
+
+def record(action: str, *, summary: str, actor=None, target: models.Model | None = None,
+           details: dict[str, Any] | None = None) -> AuditEvent:
+    """Append one event under a lock on the chain head, so concurrent writers cannot fork the chain."""
+    # Round-trip details through JSON now, so the hash covers exactly what the database will return.
+    clean_details = json.loads(json.dumps(details or {}, cls=DjangoJSONEncoder))
+    with transaction.atomic():
+        head, _ = AuditChainHead.objects.select_for_update().get_or_create(pk=1)
+        event = AuditEvent(
+            created_at=timezone.now(),
+            actor=actor if isinstance(actor, str) else actor_name(actor),
+            action=action,
+            target_type=target._meta.label_lower if target is not None else "",
+            target_id=str(target.pk) if target is not None else "",
+            summary=summary[:300],
+            details=clean_details,
+            prev_hash=head.last_hash,
+        )
+        event.hash = event.compute_hash()
+        event.save()
+        AuditChainHead.objects.filter(pk=head.pk).update(
+            last_hash=event.hash, last_event_id=event.pk, count=models.F("count") + 1
+        )
+    return event

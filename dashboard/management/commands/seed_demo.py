@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand, CommandError
+
+from backups.errors import LifeboatError
+from backups.models import Database
+from dashboard import demo
+
+
+class Command(BaseCommand):
+    help = "Seed the demo: a dsa_learning database (users, lessons, problems) to protect and a demo login."
+
+    def handle(self, *args, **options) -> None:
+        try:
+            server = demo.demo_server()
+            target = demo.create_demo_database(server)
+        except LifeboatError as exc:
+            raise CommandError(str(exc)) from None
+        database, created = Database.objects.update_or_create(
+            name=demo.DEMO_DB,
+            defaults={"host": target.host, "port": target.port, "user": target.user, "dbname": target.dbname},
+        )
+        self.stdout.write(f"demo database: {database.dsn} ({'added' if created else 'already protected'})")
+
+        password = demo.demo_password()
+        user, _ = get_user_model().objects.get_or_create(username="demo", defaults={"email": "demo@example.com"})
+        user.is_staff = user.is_superuser = True
+        user.set_password(password)
+        user.save()
+        for group in Group.objects.all():
+            user.groups.add(group)
+        self.stdout.write(self.style.SUCCESS(f"demo login: user 'demo', password '{password}'"))

@@ -1,0 +1,1 @@
+"""Recovery scenarios, DR contacts, checklists, drill runs and sign-off (see DESIGN.md)."""

@@ -1,0 +1,152 @@
+"""Shared fixtures: a real PostgreSQL server, uniquely named source databases, personas, a local tier.
+
+The server comes from LIFEBOAT_TEST_PG_DSN (default: postgresql://postgres@127.0.0.1:5432/postgres), or from
+testcontainers where a Docker engine exists. Where CI is set an unreachable server fails the run, never skips.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from backups import pgtools
+
+DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+@dataclass(frozen=True)
+class PgServer:
+    target: pgtools.Target
+    env: dict[str, str]
+
+    def connect(self, dbname: str = "postgres", autocommit: bool = True) -> psycopg.Connection:
+        return pgtools.connect(self.target.with_dbname(dbname), self.env, autocommit=autocommit)
+
+    def create_database(self, prefix: str = "lbt") -> str:
+        name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+        with self.connect() as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        return name
+
+    def drop_database(self, name: str) -> None:
+        with self.connect() as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+    def database_exists(self, name: str) -> bool:
+        with self.connect() as conn:
+            return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is not None
+
+    def query(self, dbname: str, query: str, params=None) -> list[tuple]:
+        with self.connect(dbname) as conn:
+            cur = conn.execute(query, params)
+            return cur.fetchall() if cur.description else []
+
+
+def _docker_available() -> bool:
+    return shutil.which("docker") is not None and os.path.exists("/var/run/docker.sock")
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    dsn = os.environ.get("LIFEBOAT_TEST_PG_DSN", DEFAULT_DSN)
+    target = pgtools.parse_dsn(dsn)
+    env = {"PGPASSWORD": os.environ["LIFEBOAT_TEST_PG_PASSWORD"]} if os.environ.get("LIFEBOAT_TEST_PG_PASSWORD") else {}
+    try:
+        pgtools.connect(target, env).close()
+        yield PgServer(target, env)
+        return
+    except Exception as exc:
+        reason = f"PostgreSQL at {dsn} is unreachable: {exc}"
+    if _docker_available():
+        from testcontainers.postgres import PostgresContainer
+
+        with PostgresContainer("postgres:15", username="postgres", password="postgres", dbname="postgres") as pg:
+            target = pgtools.Target(pg.get_container_host_ip(), int(pg.get_exposed_port(5432)), "postgres", "postgres")
+            yield PgServer(target, {"PGPASSWORD": "postgres"})
+            return
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI is set: a missing PostgreSQL is a failure, not a skip)")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def make_source_db(pg_server: PgServer) -> Iterator[Callable[..., str]]:
+    """Factory: create a uniquely named database, optionally with a schema script; all dropped afterwards."""
+    created: list[str] = []
+
+    def make(script: str = "", prefix: str = "lbt") -> str:
+        name = pg_server.create_database(prefix)
+        created.append(name)
+        if script:
+            with pg_server.connect(name) as conn:
+                conn.execute(script)
+        return name
+
+    yield make
+    for name in created:
+        pg_server.drop_database(name)
+
+
+LEARNING_SCHEMA = """
+CREATE TABLE users (id serial PRIMARY KEY, email text NOT NULL UNIQUE, created_at timestamptz DEFAULT now());
+CREATE TABLE lessons (id serial PRIMARY KEY, title text NOT NULL, body text);
+CREATE TABLE problems (id serial PRIMARY KEY, lesson_id int REFERENCES lessons(id), statement text NOT NULL);
+INSERT INTO users (email) SELECT 'user' || g || '@example.com' FROM generate_series(1, 250) g;
+INSERT INTO lessons (title, body) SELECT 'Lesson ' || g, repeat('text ', 50) FROM generate_series(1, 40) g;
+INSERT INTO problems (lesson_id, statement) SELECT 1 + g % 40, 'Problem ' || g FROM generate_series(1, 120) g;
+"""
+
+
+@pytest.fixture
+def backup_root(tmp_path, settings):
+    settings.LIFEBOAT_BACKUP_ROOT = tmp_path / "backups"
+    return settings.LIFEBOAT_BACKUP_ROOT
+
+
+@pytest.fixture
+def learning_db(db, pg_server: PgServer, make_source_db, backup_root):
+    """A `dsa_learning`-like source (users, lessons, problems) registered as a protected Database."""
+    from backups.models import Database
+
+    name = make_source_db(LEARNING_SCHEMA, prefix="lbt_learning")
+    return Database.objects.create(
+        name=name, host=pg_server.target.host, port=pg_server.target.port, user=pg_server.target.user,
+        dbname=name,
+    )
+
+
+@pytest.fixture
+def local_tier(db, backup_root):
+    from backups.models import Tier
+
+    return Tier.objects.get(name="local")
+
+
+# --- personas -------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def make_user(db, django_user_model):
+    from django.contrib.auth.models import Group
+
+    def make(username: str, *groups: str, **extra):
+        user = django_user_model.objects.create_user(username=username, password="correct-horse-battery", **extra)
+        for group in groups:
+            user.groups.add(Group.objects.get_or_create(name=group)[0])
+        return user
+
+    return make
+
+
+@pytest.fixture(autouse=True)
+def _plain_static_storage(settings):
+    """Tests render templates without running collectstatic first: skip the hashed manifest."""
+    settings.STORAGES = {**settings.STORAGES,
+                         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
