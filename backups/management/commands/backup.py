@@ -36,9 +36,17 @@ class Command(LifeboatCommand):
         parser.add_argument("name")
         parser.add_argument("--tier", action="append", default=[], help="only these tiers (repeatable)")
         parser.add_argument("--json", action="store_true", help="print one JSON object")
+        parser.add_argument("--queue", action="store_true",
+                            help="hand the backup to the django-q2 cluster instead of running it here")
 
-    def handle(self, *args, name: str, tier: list[str], json: bool, **options) -> None:
+    def handle(self, *args, name: str, tier: list[str], json: bool, queue: bool, **options) -> None:
         database = get_database(name)
+        if queue:
+            if tier:
+                raise CommandError("--queue backs up to the database's configured tiers; drop --tier")
+            run = pipeline.queue_backup(database, trigger=BackupRun.Trigger.CLI)
+            self.emit_json(run_json(run)) if json else self.stdout.write(f"run #{run.pk} queued")
+            return
         tiers = None
         if tier:
             found = {t.name: t for t in Tier.objects.filter(name__in=tier)}
