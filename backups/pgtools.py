@@ -49,8 +49,10 @@ def client_version(name: str = "pg_dump") -> str:
     return match.group(1) if match else out.strip()
 
 
-def major(version: str) -> int:
-    return int(version.split(".")[0])
+def major(version: str) -> tuple[int, ...]:
+    """The major version: (15,) for 15.20, but (9, 6) for 9.6.24, since before 10 it had two parts."""
+    parts = [int(p) for p in version.split(".") if p.isdigit()]
+    return tuple(parts[:2]) if parts and parts[0] < 10 else tuple(parts[:1])
 
 
 @dataclass(frozen=True)
@@ -147,7 +149,7 @@ def check_client_not_older(server: str, client: str, program: str = "pg_dump") -
     if major(client) < major(server):
         raise ConfigurationError(
             f"{program} {client} is older than the server ({server}); a dump taken this way may be incomplete. "
-            f"Install the PostgreSQL {major(server)} client (or newer) or set LIFEBOAT_PG_BIN"
+            f"Install the PostgreSQL {'.'.join(map(str, major(server)))} client (or newer) or set LIFEBOAT_PG_BIN"
         )
 
 
