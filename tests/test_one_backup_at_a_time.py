@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 from django.db import IntegrityError, connection
@@ -35,29 +36,37 @@ def test_finished_runs_do_not_block_the_next(learning_db):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_concurrent_backups_cannot_both_run(learning_db):
-    barrier = threading.Barrier(2)
-    outcomes: list[str] = []
+def test_a_second_backup_is_refused_while_the_first_is_really_running(learning_db, pg_server):
+    """Hold pg_dump on a table lock so the first backup is mid-flight, then start a second one."""
+    outcome: list[str] = []
+    blocker = pg_server.connect(learning_db.dbname, autocommit=False)
+    blocker.execute("LOCK TABLE problems IN ACCESS EXCLUSIVE MODE")
 
-    def attempt() -> None:
-        barrier.wait()
+    def first() -> None:
         try:
-            outcomes.append(pipeline.backup(learning_db).status)
-        except AlreadyRunning:
-            outcomes.append("refused")
+            outcome.append(pipeline.backup(learning_db).status)
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=attempt) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    # Either one was refused while the other ran, or they did not overlap at all; never two at once.
-    assert sorted(outcomes) in (["refused", "succeeded"], ["succeeded", "succeeded"])
-    if outcomes.count("succeeded") == 2:
-        first, second = BackupRun.objects.order_by("started_at")
-        assert first.finished_at <= second.started_at
+    thread = threading.Thread(target=first)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not pg_server.query("postgres", "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                                              "AND application_name LIKE 'lifeboat-pg_dump-run-%%'"):
+            assert time.monotonic() < deadline, "pg_dump never started"
+            time.sleep(0.05)
+        assert BackupRun.objects.get().status == BackupRun.Status.RUNNING
+        with pytest.raises(AlreadyRunning, match="already running"):
+            pipeline.backup(learning_db)
+        with pytest.raises(AlreadyRunning):
+            pipeline.queue_backup(learning_db)
+    finally:
+        blocker.rollback()
+        blocker.close()
+        thread.join()
+    assert outcome == ["succeeded"]
+    assert BackupRun.objects.count() == 1
 
 
 def test_only_one_worker_claims_a_queued_run(learning_db):
