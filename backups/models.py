@@ -41,8 +41,25 @@ class Freshness(models.TextChoices):
 @dataclass(frozen=True)
 class FreshnessReport:
     status: str
-    newest: Artifact | None
-    age: timedelta | None
+    newest: Artifact | None  # the newest good copy, verified or not
+    age: timedelta | None  # age of the copy that counts (the newest verified one where verification is required)
+    verified: bool = False  # whether the newest good copy has passed a verification
+
+    @classmethod
+    def evaluate(cls, *, newest: Artifact | None, newest_verified: Artifact | None, require_verified: bool,
+                 rpo: timedelta, now: datetime) -> FreshnessReport:
+        counted = newest_verified if require_verified else newest
+        verified = newest is not None and newest_verified is not None and newest_verified.pk == newest.pk
+        if counted is None:
+            return cls(Freshness.NEVER, newest, None, verified)
+        age = now - counted.run.started_at
+        if age > rpo:
+            status = Freshness.LATE
+        elif age > rpo * 0.8:
+            status = Freshness.DUE
+        else:
+            status = Freshness.OK
+        return cls(status, newest, age, verified)
 
 
 class Database(models.Model):
@@ -121,24 +138,18 @@ class Database(models.Model):
     def freshness(self, tier: Tier, now: datetime | None = None) -> FreshnessReport:
         """ok / due / late / never for the newest good copy in a tier, like healthchecks' get_status().
 
-        Where the tier verifies its copies, only verified copies count.
+        Where the tier requires verification, only verified copies count; `verified` says whether the newest
+        good copy has been proven, so the overview can say "unverified".
         """
         now = now or timezone.now()
-        copies = Artifact.objects.live().filter(run__database=self, tier=tier, run__status=BackupRun.Status.SUCCEEDED)
-        if tier.require_verified:
-            copies = copies.verified()
-        newest = copies.select_related("run").order_by("-run__started_at").first()
-        if newest is None:
-            return FreshnessReport(Freshness.NEVER, None, None)
-        age = now - newest.run.started_at
-        rpo = timedelta(hours=self.rpo_hours)
-        if age > rpo:
-            status = Freshness.LATE
-        elif age > rpo * 0.8:
-            status = Freshness.DUE
-        else:
-            status = Freshness.OK
-        return FreshnessReport(status, newest, age)
+        good = (Artifact.objects.live().filter(run__database=self, tier=tier, run__status=BackupRun.Status.SUCCEEDED)
+                .select_related("run").order_by("-run__started_at"))
+        newest = good.first()
+        newest_verified = good.verified().first() if newest else None
+        return FreshnessReport.evaluate(
+            newest=newest, newest_verified=newest_verified, require_verified=tier.require_verified,
+            rpo=timedelta(hours=self.rpo_hours), now=now,
+        )
 
 
 class Tier(models.Model):

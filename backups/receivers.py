@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from backups.models import Database
+from backups.models import BackupRun, Database, Tier
 from backups.schedules import remove_database_schedule, sync_database_schedule
+from backups.signals import backup_finished
 
 
 @receiver(post_save, sender=Database, dispatch_uid="lifeboat-sync-schedule")
@@ -18,3 +20,16 @@ def _database_saved(sender, instance: Database, raw: bool = False, **kwargs) -> 
 @receiver(post_delete, sender=Database, dispatch_uid="lifeboat-remove-schedule")
 def _database_deleted(sender, instance: Database, **kwargs) -> None:
     remove_database_schedule(instance)
+
+
+@receiver(backup_finished, dispatch_uid="lifeboat-verify-after-backup")
+def _verify_new_backup(sender, run: BackupRun, **kwargs) -> None:
+    """Every successful backup is proven: queue a verification of its first copy (local when there is one)."""
+    if run.status != BackupRun.Status.SUCCEEDED or not settings.LIFEBOAT_VERIFY_AFTER_BACKUP:
+        return
+    from backups.tasks import queue_verification
+
+    copies = sorted(run.artifacts.live().select_related("tier", "run__database"),
+                    key=lambda a: (a.tier.kind != Tier.Kind.LOCAL, a.tier.position))
+    if copies:
+        queue_verification(copies[0])

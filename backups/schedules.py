@@ -9,6 +9,9 @@ from backups.models import Database
 # Periodic housekeeping every installation needs: name -> (function, cron).
 MAINTENANCE = {
     "lifeboat:mark-abandoned": ("backups.tasks.mark_abandoned_runs", "*/5 * * * *"),
+    # The plan's weekly verification, Sunday 03:00 UTC: the newest copy in every tier is restored again.
+    "lifeboat:verify-newest": ("backups.tasks.verify_newest_copies", "0 3 * * 0"),
+    "lifeboat:cleanup-scratch": ("backups.tasks.cleanup_scratch_databases", "30 * * * *"),
 }
 
 

@@ -31,3 +31,53 @@ def run_queued_backup(run_id: int) -> int | None:
 
 def mark_abandoned_runs() -> int:
     return len(pipeline.mark_abandoned())
+
+
+def verify_artifact(artifact_id: int, verification_id: int | None = None) -> str:
+    from backups.models import Artifact, Verification
+    from backups.verification import verify_artifact as verify
+
+    artifact = Artifact.objects.select_related("run__database", "tier").get(pk=artifact_id)
+    record = Verification.objects.get(pk=verification_id) if verification_id else None
+    return verify(artifact, verification=record).status
+
+
+def verify_newest_copies() -> int:
+    """Weekly: re-verify the newest live copy of every database in every tier."""
+    from backups.verification import newest_copies
+
+    queued = 0
+    for artifact in newest_copies():
+        queue_verification(artifact)
+        queued += 1
+    return queued
+
+
+def queue_verification(artifact, user=None):
+    from django_q.tasks import async_task
+
+    from backups.models import Verification
+
+    record = Verification.objects.create(artifact=artifact, requested_by=user)
+    async_task("backups.tasks.verify_artifact", artifact.pk, record.pk,
+               task_name=f"verify {artifact.run.database.name} #{artifact.run_id} in {artifact.tier.name}")
+    return record
+
+
+def cleanup_scratch_databases() -> int:
+    from datetime import timedelta
+
+    from backups.models import Database
+    from backups.verification import cleanup_stale_scratch, verification_server_for
+
+    seen, dropped = set(), 0
+    for database in Database.objects.all():
+        server, env = verification_server_for(database)
+        if server.dsn in seen:
+            continue
+        seen.add(server.dsn)
+        try:
+            dropped += len(cleanup_stale_scratch(server, env, timedelta(hours=6)))
+        except Exception:  # an unreachable server must not stop the sweep of the others
+            log.warning("scratch cleanup on %s failed", server.dsn, exc_info=True)
+    return dropped

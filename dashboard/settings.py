@@ -116,6 +116,14 @@ LIFEBOAT_ZSTD_LEVEL = env_int("LIFEBOAT_ZSTD_LEVEL", 3)
 # A running backup that has not reported progress for this long is marked abandoned.
 LIFEBOAT_HEARTBEAT_STALE_SECONDS = env_int("LIFEBOAT_HEARTBEAT_STALE_SECONDS", 300)
 
+# Verification: scratch databases go to LIFEBOAT_VERIFY_DSN (default: each database's own server), the
+# decompressed archive to LIFEBOAT_VERIFY_TMP (default: the system temp dir), restored with N parallel jobs.
+LIFEBOAT_VERIFY_DSN = env_str("LIFEBOAT_VERIFY_DSN", "")
+LIFEBOAT_VERIFY_PASSWORD_ENV = env_str("LIFEBOAT_VERIFY_PASSWORD_ENV", "")
+LIFEBOAT_VERIFY_TMP = env_str("LIFEBOAT_VERIFY_TMP", "")
+LIFEBOAT_VERIFY_JOBS = env_int("LIFEBOAT_VERIFY_JOBS", 2)
+LIFEBOAT_VERIFY_AFTER_BACKUP = env_bool("LIFEBOAT_VERIFY_AFTER_BACKUP", True)
+
 # django-q2: the ORM broker by default, Redis when REDIS_URL is set. A backup task may run for hours:
 # its timeout must stay below `retry`, or the broker hands the same backup to a second worker.
 _TASK_TIMEOUT = env_int("LIFEBOAT_TASK_TIMEOUT", 6 * 3600)

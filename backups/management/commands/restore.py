@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.core.management.base import CommandError
 
-from backups import restore
+from backups import pgtools, restore
 from backups.management.commands._base import LifeboatCommand
 from backups.models import Artifact, BackupRun, Restore, Tier
 
@@ -14,42 +14,86 @@ def restore_json(record: Restore) -> dict:
         "mode": record.mode,
         "run": record.artifact.run_id,
         "artifact": record.artifact_id,
+        "tier": record.artifact.tier.name,
         "target": record.target_dsn,
         "target_database": record.target_database,
+        "tables": record.tables,
+        "with_globals": record.with_globals,
+        "forensic_database": record.forensic_database,
+        "started_at": record.started_at,
+        "finished_at": record.finished_at,
         "duration_seconds": record.duration.total_seconds() if record.duration else None,
         "error": record.error,
     }
 
 
-def local_artifact(run_id: int) -> Artifact:
+def pick_artifact(run_id: int, tier: str | None) -> Artifact:
     try:
         run = BackupRun.objects.select_related("database").get(pk=run_id)
     except BackupRun.DoesNotExist:
         raise CommandError(f"unknown backup run {run_id}") from None
-    artifact = run.artifacts.live().filter(tier__kind=Tier.Kind.LOCAL).select_related("tier").first()
+    copies = run.artifacts.live().select_related("tier", "run__database")
+    if tier:
+        copies = copies.filter(tier__name=tier)
+    artifact = min(copies, key=lambda a: (a.tier.kind != Tier.Kind.LOCAL, a.tier.position), default=None)
     if artifact is None:
-        raise CommandError(f"run {run_id} has no local copy to restore (status {run.status})")
+        raise CommandError(f"run {run_id} has no copy to restore" + (f" in tier {tier}" if tier else "")
+                           + f" (status {run.status})")
     return artifact
 
 
 class Command(LifeboatCommand):
-    help = "Restore a run's local artifact into a new database on the source server."
+    help = ("Restore a backup: into a new database (here or on another server), selected tables only, "
+            "or over the production database with a forensic copy kept (--replace).")
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("run_id", type=int)
-        parser.add_argument("--target-db", required=True, help="name of the database to create")
-        parser.add_argument("--force", action="store_true", help="drop and recreate the target if it exists")
+        parser.add_argument("--target-db", help="database to create (with --replace: the production name)")
+        parser.add_argument("--target-dsn", help="another server: postgresql://USER@HOST:PORT/ANYDB (no password)")
+        parser.add_argument("--target-password-env", help="environment variable with the target's password")
+        parser.add_argument("--table", action="append", default=[], help="only this table (repeatable)")
+        parser.add_argument("--with-globals", action="store_true", help="restore roles and tablespaces first")
+        parser.add_argument("--replace", action="store_true",
+                            help="restore over the production database, keeping it as <db>_forensic_<time>")
+        parser.add_argument("--force", action="store_true",
+                            help="replace an existing target database; with --replace, confirms it")
         parser.add_argument("--no-owner", action="store_true", help="skip ownership and grants (other servers)")
+        parser.add_argument("--tier", help="restore the copy in this tier (default: local first)")
         parser.add_argument("--json", action="store_true")
 
-    def handle(self, *args, run_id: int, target_db: str, force: bool, no_owner: bool, json: bool, **options):
-        artifact = local_artifact(run_id)
-        record = restore.restore_new_database(artifact, target_db, force=force, no_owner=no_owner)
+    def handle(self, *args, run_id: int, target_db, target_dsn, target_password_env, table, with_globals, replace,
+               force, no_owner, tier, json, **options):
+        artifact = pick_artifact(run_id, tier)
+        if replace:
+            if table or target_dsn or with_globals:
+                raise CommandError("--replace restores the whole database in place; drop --table/--target-dsn")
+            production = artifact.run.database.dbname
+            if target_db and target_db != production:
+                raise CommandError(f"--replace restores over {production}; --target-db must be that name or omitted")
+            if not force:
+                raise CommandError(f"--replace overwrites {production}: add --force to confirm")
+            record = restore.replace(artifact, confirm=production, no_owner=no_owner)
+        else:
+            if not target_db:
+                raise CommandError("--target-db is required (or --replace)")
+            target, env = None, None
+            if target_dsn:
+                target = pgtools.parse_dsn(target_dsn)
+                env = {}
+                if target_password_env:
+                    import os
+
+                    if target_password_env not in os.environ:
+                        raise CommandError(f"environment variable {target_password_env} is not set")
+                    env["PGPASSWORD"] = os.environ[target_password_env]
+            record = restore.restore(artifact, target_db, target=target, target_env=env, tables=table,
+                                     with_globals=with_globals, force=force, no_owner=no_owner)
         if json:
             self.emit_json(restore_json(record))
         elif record.status == Restore.Status.SUCCEEDED:
+            extra = f"; production kept as {record.forensic_database}" if record.forensic_database else ""
             self.stdout.write(f"restored run #{run_id} into {record.target_dsn} in "
-                              f"{record.duration.total_seconds():.1f} s")
+                              f"{record.duration.total_seconds():.1f} s{extra}")
         else:
             self.stderr.write(f"restore failed: {record.error}")
         self.exit(0 if record.status == Restore.Status.SUCCEEDED else 1)

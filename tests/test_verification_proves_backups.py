@@ -1,0 +1,108 @@
+"""Verification restores every backup into a scratch database and checks it against the record."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from backups import pipeline
+from backups.models import Verification
+from backups.verification import SCRATCH_PREFIX, verify_artifact
+from tests.helpers import run_command, run_json
+
+
+def scratch_databases(pg_server) -> list[str]:
+    return [r[0] for r in pg_server.query("postgres", "SELECT datname FROM pg_database WHERE datname LIKE %s",
+                                          (SCRATCH_PREFIX + "%",))]
+
+
+@pytest.fixture
+def good_run(learning_db):
+    run = pipeline.backup(learning_db)
+    assert run.status == "succeeded", run.error
+    return run
+
+
+def checks_by_name(record: Verification) -> dict[str, bool]:
+    return {c["name"]: c["ok"] for c in record.checks}
+
+
+def test_a_good_backup_verifies_and_its_scratch_database_is_dropped(good_run, pg_server):
+    record = verify_artifact(good_run.artifacts.get())
+
+    assert record.status == Verification.Status.PASSED, record.error
+    assert checks_by_name(record) == {"size": True, "sha256": True, "restore": True, "row_counts": True,
+                                      "objects": True}
+    assert record.table_counts["public.users"] == {"expected": 250, "actual": 250}
+    assert record.restore_seconds > 0 and record.started_at <= record.finished_at
+    assert record.scratch_database.startswith(SCRATCH_PREFIX)
+    assert record.scratch_database not in scratch_databases(pg_server)
+
+
+def test_one_flipped_byte_fails_the_checksum_and_is_never_restored(good_run, pg_server):
+    artifact = good_run.artifacts.get()
+    path = Path(artifact.location)
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+
+    record = verify_artifact(artifact)
+
+    assert record.status == Verification.Status.FAILED
+    assert checks_by_name(record) == {"size": True, "sha256": False}  # no restore was attempted
+    assert "not restored" in record.error
+    assert record.scratch_database not in scratch_databases(pg_server)
+
+
+def test_a_truncated_file_fails(good_run, pg_server):
+    artifact = good_run.artifacts.get()
+    path = Path(artifact.location)
+    path.write_bytes(path.read_bytes()[: artifact.size_bytes // 2])
+
+    record = verify_artifact(artifact)
+
+    assert record.status == Verification.Status.FAILED
+    assert checks_by_name(record)["size"] is False
+    assert record.scratch_database not in scratch_databases(pg_server)
+
+
+def test_counts_that_disagree_with_the_record_fail_naming_the_table(good_run, pg_server):
+    good_run.row_counts = {**good_run.row_counts, "public.problems": 121}
+    good_run.save(update_fields=["row_counts"])
+
+    record = verify_artifact(good_run.artifacts.get())
+
+    assert record.status == Verification.Status.FAILED
+    assert checks_by_name(record)["row_counts"] is False
+    assert "public.problems (expected 121, found 120)" in record.error
+    assert record.scratch_database not in scratch_databases(pg_server)
+
+
+def test_a_missing_artifact_fails_cleanly(good_run):
+    artifact = good_run.artifacts.get()
+    Path(artifact.location).unlink()
+    record = verify_artifact(artifact)
+    assert record.status == Verification.Status.FAILED
+    assert "cannot read" in record.error
+
+
+def test_verify_command_json_and_exit_codes(good_run, learning_db):
+    code, result = run_json("verify", "latest", "--database", learning_db.name)
+    assert code == 0
+    assert result["status"] == "passed" and result["run"] == good_run.pk
+    assert {c["name"] for c in result["checks"]} == {"size", "sha256", "restore", "row_counts", "objects"}
+    assert result["restore_seconds"] > 0 and result["duration_seconds"] > 0
+
+    Path(good_run.artifacts.get().location).write_bytes(b"not a backup")
+    code, result = run_json("verify", str(good_run.pk))
+    assert code == 1 and result["status"] == "failed"
+
+    code, _, err = run_command("verify", "nope")
+    assert code == 1 and "expected a run id or 'latest'" in err
+
+
+def test_a_verification_is_queued_after_every_successful_backup(learning_db):
+    run = pipeline.backup(learning_db)
+    queued = Verification.objects.get()
+    assert queued.artifact.run == run and queued.status == Verification.Status.QUEUED
