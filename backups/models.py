@@ -273,6 +273,11 @@ class BackupRun(models.Model):
     objects = BackupRunQuerySet.as_manager()
 
     class Meta:
+        permissions = [
+            ("run_operations", "Can back up now, verify, and restore into a new database"),
+            ("replace_database", "Can restore over a production database (after a forensic copy)"),
+            ("manage_storage", "Can apply bucket policies and retention, and take RDS snapshots"),
+        ]
         ordering = ["-created_at"]
         constraints = [
             # At most one backup per database is queued or running: enforced here, not by hope.

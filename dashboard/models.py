@@ -36,6 +36,7 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["id"]
+        permissions = [("export_evidence", "Can export the audit evidence package")]
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor} {self.action}"

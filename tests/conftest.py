@@ -145,6 +145,32 @@ def make_user(db, django_user_model):
     return make
 
 
+# Personas: one per role, plus a signed-in stranger with no group.
+@pytest.fixture
+def dba(make_user):
+    return make_user("dana-dba", "DBA")
+
+
+@pytest.fixture
+def team_lead(make_user):
+    return make_user("terry-lead", "Team lead")
+
+
+@pytest.fixture
+def admin_user(make_user):
+    return make_user("ada-admin", "Admin", is_staff=True)
+
+
+@pytest.fixture
+def auditor(make_user):
+    return make_user("audrey-auditor", "Auditor")
+
+
+@pytest.fixture
+def stranger(make_user):
+    return make_user("sam-stranger")
+
+
 @pytest.fixture(autouse=True)
 def _plain_static_storage(settings):
     """Tests render templates without running collectstatic first: skip the hashed manifest."""
