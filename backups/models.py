@@ -45,6 +45,10 @@ class FreshnessReport:
     age: timedelta | None  # age of the copy that counts (the newest verified one where verification is required)
     verified: bool = False  # whether the newest good copy has passed a verification
 
+    @property
+    def label(self) -> str:
+        return Freshness(self.status).label
+
     @classmethod
     def evaluate(cls, *, newest: Artifact | None, newest_verified: Artifact | None, require_verified: bool,
                  rpo: timedelta, now: datetime) -> FreshnessReport:

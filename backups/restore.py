@@ -140,29 +140,45 @@ def restore_globals(artifact: Artifact, server: pgtools.Target, env: dict[str, s
     record.log += "globals restored" + (f" (notes: {notes})" if notes else "") + "\n"
 
 
-def restore(artifact: Artifact, target_database: str, *, target: pgtools.Target | None = None,
-            target_env: dict[str, str] | None = None, tables: Sequence[str] = (), with_globals: bool = False,
-            force: bool = False, no_owner: bool = False, user=None) -> Restore:
-    """Restore into a new database, on the source server or on `target` (another server, e.g. after its loss).
-
-    With `tables`, only those tables are restored (accidental deletion: compare, then copy rows back).
-    Refuses an existing database unless force, and always refuses the protected database itself (see replace()).
-    """
-    source, source_env = source_target(artifact)
-    server = (target or source).with_dbname("postgres")
-    env = target_env if target is not None else source_env
+def validate_request(artifact: Artifact, target_database: str, tables: Sequence[str] = (),
+                     target: pgtools.Target | None = None) -> list[tuple[str, str]]:
+    """Refuse a bad name, a bad table list, or the protected database itself; returns (schema, table) pairs."""
+    database = artifact.run.database
+    source = pgtools.Target(database.host, database.port, database.user, database.dbname)
+    server = target or source
     pgtools.validate_dbname(target_database, "target database name")
     if (server.host, server.port, target_database) == (source.host, source.port, source.dbname):
         raise ConfigurationError(
             f"{target_database} is the protected database itself; restoring over it needs --replace"
         )
-    parsed_tables = _validate_tables(tables)
-    record = Restore.objects.create(
+    return _validate_tables(tables)
+
+
+def restore(artifact: Artifact, target_database: str, *, target: pgtools.Target | None = None,
+            target_env: dict[str, str] | None = None, tables: Sequence[str] = (), with_globals: bool = False,
+            force: bool = False, no_owner: bool = False, user=None, record: Restore | None = None) -> Restore:
+    """Restore into a new database, on the source server or on `target` (another server, e.g. after its loss).
+
+    With `tables`, only those tables are restored (accidental deletion: compare, then copy rows back).
+    Refuses an existing database unless force, and always refuses the protected database itself (see replace()).
+    `record` is a queued Restore (from the dashboard) to fill in; without it a new one is created.
+    """
+    source, source_env = source_target(artifact)
+    server = (target or source).with_dbname("postgres")
+    env = target_env if target is not None else source_env
+    parsed_tables = validate_request(artifact, target_database, tables, target=target)
+    fields = dict(
         artifact=artifact, mode=Restore.Mode.TABLES if tables else Restore.Mode.NEW_DATABASE,
         status=Restore.Status.RUNNING, requested_by=user, target_dsn=server.with_dbname(target_database).dsn,
         target_database=target_database, tables=[f"{s}.{t}" for s, t in parsed_tables],
         with_globals=with_globals, started_at=timezone.now(),
     )
+    if record is None:
+        record = Restore.objects.create(**fields)
+    else:
+        for name, value in fields.items():
+            setattr(record, name, value)
+        record.save()
     try:
         if with_globals:
             restore_globals(artifact, server, env, record)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 
+from django.utils import timezone
+
 from backups import pipeline
-from backups.errors import AlreadyRunning
+from backups.errors import AlreadyRunning, LifeboatError
 from backups.models import BackupRun, Database
 
 log = logging.getLogger(__name__)
@@ -81,3 +83,38 @@ def cleanup_scratch_databases() -> int:
         except Exception:  # an unreachable server must not stop the sweep of the others
             log.warning("scratch cleanup on %s failed", server.dsn, exc_info=True)
     return dropped
+
+
+def queue_restore(artifact, target_database: str, *, tables=(), user=None):
+    """A restore into a new database asked for from the dashboard: validated now, run by a worker."""
+    from django_q.tasks import async_task
+
+    from backups.models import Restore
+    from backups.restore import validate_request
+
+    parsed = validate_request(artifact, target_database, tables)
+    record = Restore.objects.create(
+        artifact=artifact, mode=Restore.Mode.TABLES if tables else Restore.Mode.NEW_DATABASE, requested_by=user,
+        target_database=target_database, tables=[f"{s}.{t}" for s, t in parsed],
+    )
+    async_task("backups.tasks.run_restore", record.pk,
+               task_name=f"restore {artifact.run.database.name} #{artifact.run_id} into {target_database}")
+    return record
+
+
+def run_restore(restore_id: int) -> str:
+    from backups.models import Restore
+    from backups.restore import restore
+
+    # Claimed with a conditional UPDATE: a request handed to two workers runs once.
+    if not Restore.objects.filter(pk=restore_id, status=Restore.Status.QUEUED).update(status=Restore.Status.RUNNING):
+        return "not queued"
+    record = Restore.objects.select_related("artifact__run__database", "artifact__tier", "requested_by").get(
+        pk=restore_id)
+    try:
+        return restore(record.artifact, record.target_database, tables=record.tables, user=record.requested_by,
+                       record=record).status
+    except LifeboatError as exc:  # refused before it started (e.g. the request became invalid): say so
+        Restore.objects.filter(pk=restore_id).update(status=Restore.Status.FAILED, error=str(exc),
+                                                     finished_at=timezone.now())
+        return Restore.Status.FAILED

@@ -1,24 +1,87 @@
+"""Backup history, a run's page, and the operations a DBA starts from them (all queued to django-q2)."""
+
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
-from django.shortcuts import get_object_or_404, render
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
-from backups.models import BackupRun
+from backups import history, pipeline, tasks
+from backups.errors import AlreadyRunning, LifeboatError
+from backups.models import Artifact, BackupRun, Database
+from dashboard.roles import RUN_OPERATIONS
+
+HISTORY_PAGE_SIZE = 50
 
 
 @login_required
+@permission_required("backups.view_backuprun", raise_exception=True)
 def run_list(request):
-    runs = BackupRun.objects.select_related("database").order_by("-created_at")
-    if request.GET.get("database"):
-        runs = runs.filter(database__name=request.GET["database"])
-    page = Paginator(runs, 50).get_page(request.GET.get("page"))
+    filters = history.HistoryFilters.from_query(request.GET)
+    page = Paginator(history.runs(filters), HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {"page": page, "filters": filters, "choices": history.filter_choices()}
     template = "backups/run_list.html#run-table" if request.htmx else "backups/run_list.html"
-    return render(request, template, {"page": page})
+    return render(request, template, context)
+
+
+def _run_context(run: BackupRun) -> dict:
+    artifacts = list(run.artifacts.select_related("tier").prefetch_related("verifications", "restores"))
+    return {"run": run, "artifacts": artifacts,
+            "busy": run.is_active or any(op.status in ("queued", "running") for a in artifacts
+                                          for op in [*a.verifications.all(), *a.restores.all()])}
 
 
 @login_required
+@permission_required("backups.view_backuprun", raise_exception=True)
 def run_detail(request, pk: int):
-    run = get_object_or_404(BackupRun.objects.select_related("database"), pk=pk)
-    artifacts = run.artifacts.select_related("tier")
-    return render(request, "backups/run_detail.html", {"run": run, "artifacts": artifacts})
+    run = get_object_or_404(BackupRun.objects.select_related("database", "requested_by"), pk=pk)
+    template = "backups/run_detail.html#operations" if request.htmx else "backups/run_detail.html"
+    return render(request, template, _run_context(run))
+
+
+@login_required
+@require_POST
+@permission_required(RUN_OPERATIONS, raise_exception=True)
+def verify(request, artifact_id: int):
+    artifact = get_object_or_404(Artifact.objects.live().select_related("run__database", "tier"), pk=artifact_id)
+    tasks.queue_verification(artifact, user=request.user)
+    messages.info(request, f"Verification of the {artifact.tier.name} copy queued.")
+    return _back_to_run(request, artifact.run)
+
+
+@login_required
+@require_POST
+@permission_required(RUN_OPERATIONS, raise_exception=True)
+def restore_new(request, artifact_id: int):
+    artifact = get_object_or_404(Artifact.objects.live().select_related("run__database", "tier"), pk=artifact_id)
+    target = request.POST.get("target_database", "").strip()
+    tables = [t.strip() for t in request.POST.get("tables", "").replace(",", " ").split() if t.strip()]
+    try:
+        record = tasks.queue_restore(artifact, target, tables=tables, user=request.user)
+    except LifeboatError as exc:
+        messages.error(request, f"Restore refused: {exc}")
+    else:
+        messages.info(request, f"Restore into {record.target_database} queued.")
+    return _back_to_run(request, artifact.run)
+
+
+@login_required
+@require_POST
+@permission_required(RUN_OPERATIONS, raise_exception=True)
+def backup_now(request, database_id: int):
+    database = get_object_or_404(Database, pk=database_id)
+    try:
+        run = pipeline.queue_backup(database, user=request.user)
+    except AlreadyRunning as exc:
+        messages.warning(request, str(exc))
+        return HttpResponseClientRedirect(database.get_absolute_url()) if request.htmx else redirect("home")
+    messages.info(request, f"Backup of {database.name} queued as run #{run.pk}.")
+    return HttpResponseClientRedirect(run.get_absolute_url()) if request.htmx else redirect(run)
+
+
+def _back_to_run(request, run: BackupRun) -> HttpResponse:
+    return HttpResponseClientRedirect(run.get_absolute_url()) if request.htmx else redirect(run)

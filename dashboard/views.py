@@ -1,16 +1,23 @@
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
+from django.contrib.auth.decorators import login_required, permission_required
 from django.shortcuts import render
 from django.utils import timezone
 
-from backups.models import BackupRun, Database, Tier
+from backups import overview
+from backups.models import Tier
 
 
 @login_required
+@permission_required("backups.view_backuprun", raise_exception=True)
 def home(request):
+    """The overview: are we safe right now? Its parts refresh themselves (htmx polling of named partials)."""
     now = timezone.now()
-    tiers = list(Tier.objects.filter(enabled=True))
-    rows = [(db, [db.freshness(tier, now) for tier in tiers]) for db in Database.objects.all()]
-    recent = BackupRun.objects.select_related("database")[:10]
-    return render(request, "dashboard/home.html", {"tiers": tiers, "rows": rows, "recent": recent})
+    tiers = list(Tier.objects.filter(enabled=True).exclude(kind=Tier.Kind.RDS).order_by("position", "name"))
+    rows = overview.freshness_matrix(tiers, now)
+    context = {"now": now, "tiers": tiers, "rows": rows, "running": overview.running_runs(),
+               "failures": overview.recent_failures(),
+               "next_runs": overview.next_runs([row.database for row in rows], now)[:5]}
+    partial = request.GET.get("part") if request.htmx else None
+    template = f"dashboard/home.html#{partial}" if partial in ("matrix", "live") else "dashboard/home.html"
+    return render(request, template, context)

@@ -145,6 +145,14 @@ def make_user(db, django_user_model):
     return make
 
 
+@pytest.fixture
+def tasks_inline(monkeypatch):
+    """django-q2 runs queued tasks in the calling thread (its `sync` option), so a test sees them finish."""
+    from django_q.conf import Conf
+
+    monkeypatch.setattr(Conf, "SYNC", True)
+
+
 # Personas: one per role, plus a signed-in stranger with no group.
 @pytest.fixture
 def dba(make_user):
