@@ -12,3 +12,9 @@ artifact_failed = Signal()
 verification_finished = Signal()
 # sender=Restore, restore=<Restore>
 restore_finished = Signal()
+# sender=Tier, tier=<Tier>, decision=<retention decision>: retention wanted to delete a copy but a safety rule
+# (newest verified copy, newer copies unverified, legal hold) kept it.
+retention_refused = Signal()
+# sender=Tier, tier=<Tier>, differences=<list[str]>: a bucket's live policy was compared with the declared one
+# (an empty list means it matches).
+bucket_drift_checked = Signal()

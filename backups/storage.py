@@ -104,6 +104,19 @@ class Storage(Protocol):
 
     def delete(self, location: str, version_id: str = "") -> None: ...
 
+    def list_names(self, suffix: str = "") -> Iterator[ListedObject]:
+        """Every finished object in the tier (never a `.partial`), optionally only names ending in suffix."""
+        ...
+
+
+@dataclass(frozen=True)
+class ListedObject:
+    """One object found by listing a tier: its name relative to the tier, where it is, and its size."""
+
+    name: str
+    location: str
+    size_bytes: int
+
 
 class LocalStorage:
     """A directory on this machine (the plan's /backups)."""
@@ -147,6 +160,13 @@ class LocalStorage:
 
     def delete(self, location: str, version_id: str = "") -> None:
         Path(location).unlink(missing_ok=True)
+
+    def list_names(self, suffix: str = "") -> Iterator[ListedObject]:
+        if not self.root.is_dir():
+            return
+        for path in sorted(self.root.rglob(f"*{suffix}")):
+            if path.is_file() and not path.name.endswith(".partial"):
+                yield ListedObject(str(path.relative_to(self.root)), str(path.resolve()), path.stat().st_size)
 
 
 def storage_for(tier: Tier) -> Storage:
