@@ -23,7 +23,8 @@ def daily_history(name: str, first_day: date, days: int, *, fail_every: int = 0)
             trigger=BackupRun.Trigger.SCHEDULE, created_at=at, started_at=at,
             finished_at=at + timedelta(seconds=40), pg_dump_version="15.8", server_version="15.8",
             size_bytes=None if failed else 123_456 + i, sha256="" if failed else f"{i:064x}",
-            row_counts={} if failed else {"public.users": 250 + i}, error="pg_dump: connection refused" if failed else "",
+            row_counts={} if failed else {"public.users": 250 + i},
+            error="pg_dump: connection refused" if failed else "",
         ))
     BackupRun.objects.bulk_create(runs, batch_size=500)
     for run in BackupRun.objects.filter(database=database, status=BackupRun.Status.SUCCEEDED):
