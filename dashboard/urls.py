@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from dashboard import views
+from dashboard import audit_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -11,4 +11,5 @@ urlpatterns = [
     path("backups/", include("backups.urls")),
     path("admin/", admin.site.urls),
     path("evidence/", include("dashboard.evidence.urls")),
+    path("audit/", audit_views.audit_list, name="audit_list"),
 ]
