@@ -106,7 +106,7 @@ class Database(models.Model):
         return self.name
 
     def get_absolute_url(self) -> str:
-        return reverse("backups:run_list") + f"?database={self.name}"
+        return reverse("backups:database_detail", args=[self.name])
 
     @property
     def dsn(self) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import OuterRef, Subquery
+from django.db.models import OuterRef, QuerySet, Subquery
 
 from backups.models import Artifact, BackupRun, Database, FreshnessReport, Tier
 
@@ -31,12 +31,14 @@ def _newest(tier: Tier, *, verified: bool) -> Subquery:
     return Subquery(copies.order_by("-run__created_at", "-run_id").values("pk")[:1])
 
 
-def freshness_matrix(tiers: list[Tier], now: datetime) -> list[MatrixRow]:
+def freshness_matrix(tiers: list[Tier], now: datetime, databases: QuerySet[Database] | None = None
+                     ) -> list[MatrixRow]:
     annotations = {}
     for tier in tiers:
         annotations[f"newest_{tier.pk}"] = _newest(tier, verified=False)
         annotations[f"verified_{tier.pk}"] = _newest(tier, verified=True)
-    databases = list(Database.objects.order_by("name").annotate(**annotations))
+    databases = list((databases if databases is not None else Database.objects.all())
+                     .order_by("name").annotate(**annotations))
     wanted = {getattr(db, name) for db in databases for name in annotations} - {None}
     copies = Artifact.objects.select_related("run").in_bulk(wanted) if wanted else {}
     rows = []
