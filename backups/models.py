@@ -106,7 +106,7 @@ class Database(models.Model):
         return self.name
 
     def get_absolute_url(self) -> str:
-        return reverse("backups:run_list") + f"?database={self.name}"
+        return reverse("backups:database_detail", args=[self.name])
 
     @property
     def dsn(self) -> str:
@@ -295,6 +295,8 @@ class BackupRun(models.Model):
             # History and overview: newest runs of a database (and of a status).
             models.Index(fields=["database", "-created_at"], name="run_db_created_idx"),
             models.Index(fields=["status", "-created_at"], name="run_status_created_idx"),
+            # History's first page, all databases: ORDER BY created_at DESC, id DESC LIMIT 50 without a sort.
+            models.Index(fields=["-created_at", "-id"], name="run_created_idx"),
         ]
 
     def __str__(self) -> str:

@@ -9,4 +9,5 @@ urlpatterns = [
     path("artifacts/<int:artifact_id>/verify/", views.verify, name="verify"),
     path("artifacts/<int:artifact_id>/restore/", views.restore_new, name="restore_new"),
     path("databases/<int:database_id>/backup/", views.backup_now, name="backup_now"),
+    path("databases/<str:name>/", views.database_detail, name="database_detail"),
 ]
