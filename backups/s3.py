@@ -143,9 +143,8 @@ class S3Storage:
         remote = checksum.get("ChecksumSHA256", "")
         composite_type = checksum.get("ChecksumType") == "COMPOSITE" or size >= MIN_PART
         expected = composite if composite_type else full
-        if "-" not in remote and composite_type:
-            expected = expected.split("-")[0]
-        if remote != expected or attrs.get("ObjectSize", head.get("ContentLength")) != size:
+        # S3 may give a composite checksum with or without its "-<parts>" suffix: compare the digest itself.
+        if remote.split("-")[0] != expected.split("-")[0] or attrs.get("ObjectSize", head.get("ContentLength")) != size:
             self.delete(key, version_id)
             raise StorageError(f"{self.url(key)} holds different bytes (S3 SHA-256 {remote or 'missing'}, "
                                f"expected {expected}); the copy was removed")
@@ -153,7 +152,7 @@ class S3Storage:
             location=key, size_bytes=size, sha256=sha256, version_id=version_id,
             etag=head.get("ETag", "").strip('"'),
             storage_class=head.get("StorageClass") or attrs.get("StorageClass") or "STANDARD",
-            extra={"remote_checksum": f"sha256:{remote}", "bucket": self.bucket, "metadata": head.get("Metadata", {})},
+            extra={"remote_checksum": f"sha256:{expected}", "bucket": self.bucket, "metadata": head.get("Metadata", {})},
         )
 
     # --- reading, deleting, listing --------------------------------------------------------------------
