@@ -208,6 +208,9 @@ class Tier(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def get_absolute_url(self) -> str:
+        return reverse("backups:tier_detail", args=[self.pk])
+
     def clean(self) -> None:
         if self.kind == self.Kind.S3 and not self.bucket:
             raise ValidationError({"bucket": "An S3 tier needs a bucket."})
@@ -219,6 +222,14 @@ class Tier(models.Model):
                                                      "or the lifecycle rule would expire monthly copies."})
         if bool(self.object_lock_mode) != bool(self.object_lock_days):
             raise ValidationError({"object_lock_days": "Object Lock needs both a mode and a number of days."})
+
+    @property
+    def where(self) -> str:
+        if self.kind == self.Kind.S3:
+            return f"s3://{self.bucket}/{self.prefix}"
+        if self.kind == self.Kind.RDS:
+            return f"rds:{self.rds_instance} ({self.region})"
+        return str(self.local_root)
 
     @property
     def local_root(self) -> Path:

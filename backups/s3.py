@@ -152,7 +152,8 @@ class S3Storage:
             location=key, size_bytes=size, sha256=sha256, version_id=version_id,
             etag=head.get("ETag", "").strip('"'),
             storage_class=head.get("StorageClass") or attrs.get("StorageClass") or "STANDARD",
-            extra={"remote_checksum": f"sha256:{expected}", "bucket": self.bucket, "metadata": head.get("Metadata", {})},
+            extra={"remote_checksum": f"sha256:{expected}", "bucket": self.bucket,
+                   "metadata": head.get("Metadata", {})},
         )
 
     # --- reading, deleting, listing --------------------------------------------------------------------
@@ -193,7 +194,7 @@ class S3Storage:
         try:
             return self.client.list_multipart_uploads(Bucket=self.bucket, Prefix=self.prefix).get("Uploads", [])
         except AWS_ERRORS as exc:
-            raise StorageError(f"cannot list uploads of s3://{self.bucket}/{self.prefix}: {error_text(exc)}") from None
+            raise StorageError(f"cannot list uploads of {self.url(self.prefix)}: {error_text(exc)}") from None
 
     # --- the monthly archive ---------------------------------------------------------------------------
 
@@ -213,6 +214,7 @@ class S3Storage:
             self.abort_uploads(target)
             raise StorageError(f"cannot archive {self.url(location)}: {error_text(exc)}") from None
         self.delete(location, version_id)
-        return StoredCopy(location=target, size_bytes=head["ContentLength"], sha256=head["Metadata"].get("sha256", ""),
+        return StoredCopy(location=target, size_bytes=head["ContentLength"],
+                          sha256=head["Metadata"].get("sha256", ""),
                           version_id=head.get("VersionId") or "", etag=head.get("ETag", "").strip('"'),
                           storage_class=head.get("StorageClass") or "STANDARD")

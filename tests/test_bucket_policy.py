@@ -7,7 +7,6 @@ import json
 from backups import bucket_policy
 from backups.models import BucketDriftCheck
 from backups.signals import bucket_drift_checked
-from tests.aws import aws_env, moto_s3, s3_tier  # noqa: F401
 from tests.helpers import run_command
 
 

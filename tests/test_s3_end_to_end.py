@@ -13,7 +13,7 @@ from backups import pipeline, restore
 from backups.models import Artifact, BackupRun, RetentionPolicy, Tier
 from backups.storage import storage_for
 from backups.verification import verify_artifact
-from tests.aws import REGION, aws_env, make_bucket, moto_s3, moto_server, s3_outage, s3_tier  # noqa: F401
+from tests.aws import REGION, make_bucket
 from tests.helpers import table_counts
 
 TABLES = ["users", "lessons", "problems"]

@@ -11,7 +11,6 @@ import pytest
 from backups.errors import StorageError
 from backups.s3 import MAX_PARTS, MIN_PART, MiB, S3Storage, part_size_for
 from backups.storage import storage_for
-from tests.aws import aws_env, moto_s3, s3_outage, s3_tier  # noqa: F401
 
 META = {"backup-date": "2026-11-24", "database": "dsa_learning", "sha256": "x" * 64, "lifeboat-run-id": "42"}
 
