@@ -212,3 +212,7 @@ def _flush_lifts_audit_triggers():
     BaseDatabaseOperations.execute_sql_flush = execute_sql_flush
     yield
     BaseDatabaseOperations.execute_sql_flush = original
+
+
+# AWS fixtures (dummy credentials only inside them; moto in-process or on a loopback port): see tests/aws.py.
+from tests.aws import aws_env, moto_s3, moto_server, s3_outage, s3_tier  # noqa: E402, F401

@@ -84,14 +84,37 @@ def test_manifest_names_who_when_version_chain_head_and_controls(history, tmp_pa
     assert set(manifest["controls"]) == {"A1.2", "A1.3", "CC7.5", "CC9.1", "A.8.13"}
 
 
-def test_missing_populations_and_live_bucket_settings_are_listed_as_omissions(history, tmp_path):
-    Tier.objects.create(name="s3-main", kind=Tier.Kind.S3, bucket="lifeboat-backups")
+def test_missing_populations_are_listed_as_omissions(history, tmp_path):
     manifest, extracted = export(tmp_path)
     omitted = {o["item"]: o["reason"] for o in manifest["omissions"]}
-    assert any(item.startswith("drills") for item in omitted) and any(item.startswith("alerts") for item in omitted)
-    assert "s3-main" in omitted["tier_live_config.json"]
+    assert any(item.startswith("alerts") for item in omitted)
     summary = (extracted / "summary.html").read_text()
-    assert "Omissions" in summary and "s3-main" in summary
+    assert "Omissions" in summary and "alerts" in summary
+
+
+def test_live_bucket_settings_are_read_at_export_time(history, s3_tier, moto_s3, tmp_path):
+    from backups import bucket_policy
+
+    bucket_policy.apply_policy(s3_tier)
+    manifest, extracted = export(tmp_path)
+    live = json.loads((extracted / "tier_live_config.json").read_text())
+    (entry,) = live
+    assert entry["tier"] == s3_tier.name and entry["versioning"] == "Enabled"
+    assert entry["rules"] and entry["differences_from_declared"] == []
+    assert "tier_live_config.json" in {f["name"] for f in manifest["files"]}
+
+    moto_s3.put_bucket_versioning(Bucket=s3_tier.bucket, VersioningConfiguration={"Status": "Suspended"})
+    manifest, extracted = export(tmp_path / "again")
+    (entry,) = json.loads((extracted / "tier_live_config.json").read_text())
+    assert entry["versioning"] == "Suspended" and entry["differences_from_declared"]
+
+
+def test_an_unreadable_bucket_is_an_omission_not_a_silence(history, moto_s3, tmp_path):
+    Tier.objects.create(name="s3-gone", kind=Tier.Kind.S3, bucket="no-such-bucket-lifeboat")
+    manifest, extracted = export(tmp_path)
+    omitted = {o["item"]: o["reason"] for o in manifest["omissions"]}
+    assert "no-such-bucket-lifeboat" in omitted["tier_live_config.json: s3-gone"]
+    assert "s3-gone" in (extracted / "summary.html").read_text()
 
 
 def test_summary_counts_per_month_and_open_exceptions(history, tmp_path):

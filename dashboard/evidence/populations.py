@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from django.db.models import QuerySet
 
-from backups.models import Artifact, BackupRun, Restore, RetentionPolicy, Tier, Verification
+from backups.models import Artifact, BackupRun, BucketDriftCheck, Restore, RetentionPolicy, Tier, Verification
 from dashboard.evidence.period import Scope
 from dashboard.models import AuditEvent
 
@@ -99,7 +99,7 @@ register(Population(
 ))
 register(Population(
     "retention_policies", "Retention policies as configured at export time", ("A1.2", "CC9.1", "A.8.13"),
-    ("id", "tier__name", "keep_days", "keep_last", "monthly_months", "monthly_forever"),
+    ("id", "tier__name", "keep_days", "keep_last", "monthly_months", "monthly_forever", "legal_hold"),
     lambda s: RetentionPolicy.objects.order_by("id"),
     "backups.RetentionPolicy: every policy, as configured at export time (changes during the period are in "
     "audit_events.jsonl as config.retentionpolicy.*)",
@@ -108,10 +108,18 @@ register(Population(
 register(Population(
     "tiers", "Storage tiers as configured at export time", ("A1.2", "CC9.1", "A.8.13"),
     ("id", "name", "kind", "enabled", "position", "require_verified", "path", "bucket", "prefix", "region",
-     "endpoint_url", "storage_class", "rds_instance"),
+     "endpoint_url", "storage_class", "rds_instance", "versioning", "glacier_after_days", "expire_after_days",
+     "noncurrent_expire_days", "object_lock_mode", "object_lock_days", "archive_prefix"),
     lambda s: Tier.objects.order_by("id"),
     "backups.Tier: every tier, as configured at export time (changes are in audit_events.jsonl as config.tier.*)",
     per_period=False,
+))
+register(Population(
+    "bucket_drift_checks", "Comparisons of each S3 bucket's live settings with the declared policy",
+    ("A1.2", "CC9.1", "A.8.13"),
+    ("id", "tier__name", "checked_at", "differences", "error"),
+    lambda s: _in_period(BucketDriftCheck.objects.all(), s, "checked_at", None),
+    "backups.BucketDriftCheck checked between start_inclusive and end_exclusive (UTC), every tier",
 ))
 register(Population(
     "audit_events", "The audit trail of the period, hash-chained (re-verifiable from id, prev_hash, hash)",

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('backups', '0003_permissions'),
+        ('backups', '0005_default_storage_tiers'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
