@@ -159,3 +159,19 @@ def test_an_existing_file_is_never_overwritten(db, tmp_path):
     code, _, err = run_command("export_evidence", "--since", "2026-01-01", "--until", "2026-01-02",
                                "--output", str(output))
     assert code != 0 and "exists" in err and output.read_bytes() == b"keep me"
+
+
+def test_another_app_adds_a_population_and_a_summary_section(history, tmp_path, monkeypatch):
+    """How the drills and alerts apps join the package: their population replaces the omission."""
+    from backups.models import Database
+    from dashboard.evidence import populations
+
+    monkeypatch.setitem(populations.REGISTRY, "dr_contacts", populations.Population(
+        "dr_contacts", "DR contacts", ("CC7.5",), ("id", "name"), lambda s: Database.objects.order_by("id"),
+        "stand-in rows for the test", per_period=False))
+    monkeypatch.setitem(populations.SUMMARY_SECTIONS, "DR drills", lambda scope: f"<p>drills of {scope.since}</p>")
+    manifest, extracted = export(tmp_path)
+    assert "dr_contacts" not in " ".join(o["item"] for o in manifest["omissions"])
+    assert {p["name"]: p["count"] for p in manifest["populations"]}["dr_contacts"] == 2
+    assert (extracted / "dr_contacts.csv").read_text().splitlines()[0] == "id,name"
+    assert "<p>drills of 2026-02-01</p>" in (extracted / "summary.html").read_text()

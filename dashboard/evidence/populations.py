@@ -44,8 +44,17 @@ EXPECTED = {
 }
 
 
+# summary.html sections other apps contribute (the drills app: drills with measured RTO against targets and
+# sign-offs): title -> function(scope) returning an HTML fragment (rendered from a template, so escaped).
+SUMMARY_SECTIONS: dict[str, Callable[[Scope], str]] = {}
+
+
 def register(population: Population) -> None:
     REGISTRY[population.name] = population
+
+
+def register_summary_section(title: str, render: Callable[[Scope], str]) -> None:
+    SUMMARY_SECTIONS[title] = render
 
 
 def registered() -> list[Population]:

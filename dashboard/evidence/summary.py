@@ -75,7 +75,13 @@ def open_exceptions(scope: Scope) -> list[dict[str, str]]:
 
 def render_summary(*, scope: Scope, manifest: dict[str, Any], chain: dict[str, Any], controls: dict[str, str],
                    populations: list[dict[str, Any]], policies: list[dict[str, Any]]) -> str:
-    return render_to_string("dashboard/evidence/summary.html", {
+    from django.utils.safestring import mark_safe
+
+    from dashboard.evidence.populations import SUMMARY_SECTIONS
+
+    # Each section renders its own template (escaping there), so its HTML is trusted here.
+    sections = [(title, mark_safe(render(scope))) for title, render in SUMMARY_SECTIONS.items()]
+    return render_to_string("dashboard/evidence/summary.html", {"sections": sections,
         "scope": scope, "manifest": manifest, "chain": chain, "controls": controls, "populations": populations,
         "months": monthly_counts(scope), "exceptions": open_exceptions(scope), "policies": policies,
     })
