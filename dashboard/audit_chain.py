@@ -43,25 +43,21 @@ def _describe(event: AuditEvent) -> str:
     return f"event #{event.pk} ({event.created_at:%Y-%m-%d %H:%M:%S} {event.action} by {event.actor})"
 
 
-def verify_chain(anchor: dict | None = None) -> ChainReport:
-    """Walk every event in id order; stop at the first break. `anchor`: a head recorded outside earlier
-    ({"count", "last_hash"}): the event at that position must still carry that hash."""
-    report = ChainReport()
-    previous = GENESIS_HASH
+def _walk(report: ChainReport, events, anchor: dict | None) -> None:
+    """Check events in id order after what the report has seen; set report.problem at the first break."""
     anchor_count = int(anchor["count"]) if anchor else 0
-    for event in AuditEvent.objects.order_by("id").iterator(chunk_size=CHUNK):
-        if event.prev_hash != previous:
+    for event in events.iterator(chunk_size=CHUNK):
+        if event.prev_hash != report.last_hash:
             after = "the start of the chain" if report.last_event_id is None else f"event #{report.last_event_id}"
             report.broken_event_id = event.pk
             report.problem = (f"{_describe(event)} does not follow {after}: its prev_hash is "
-                              f"{event.prev_hash[:16]}…, expected {previous[:16]}… "
+                              f"{event.prev_hash[:16]}…, expected {report.last_hash[:16]}… "
                               "(an event was deleted, inserted or reordered just before it)")
-            return report
+            return
         if event.compute_hash() != event.hash:
             report.broken_event_id = event.pk
             report.problem = f"{_describe(event)} was edited: its content no longer matches its hash"
-            return report
-        previous = event.hash
+            return
         report.count += 1
         report.last_hash, report.last_event_id = event.hash, event.pk
         if anchor and report.count == anchor_count and event.hash != anchor["last_hash"]:
@@ -69,14 +65,32 @@ def verify_chain(anchor: dict | None = None) -> ChainReport:
             report.problem = (f"{_describe(event)} is event number {anchor_count}, but the outside anchor written "
                               f"at {anchor.get('written_at', '?')} recorded hash {anchor['last_hash'][:16]}… there: "
                               "the chain was rewritten")
+            return
+
+
+def verify_chain(anchor: dict | None = None) -> ChainReport:
+    """Walk every event in id order; stop at the first break. `anchor`: a head recorded outside earlier
+    ({"count", "last_hash"}): the event at that position must still carry that hash.
+
+    Events appended while the walk runs are fine: when the head (read after the walk) is ahead, the walk
+    continues from where it stopped. Only a head the chain cannot reach is a break."""
+    report = ChainReport()
+    events = AuditEvent.objects.order_by("id")
+    _walk(report, events, anchor)
+    for _ in range(5):
+        if report.problem:
             return report
-    if anchor and report.count < anchor_count:
-        report.problem = (f"the chain has {report.count} events but the outside anchor written at "
-                          f"{anchor.get('written_at', '?')} recorded {anchor_count}: events were deleted")
-        return report
-    head = AuditChainHead.objects.filter(pk=1).first()
-    if head is not None and (head.count != report.count or head.last_hash != report.last_hash):
+        head = AuditChainHead.objects.filter(pk=1).first()
+        if head is None or (head.count == report.count and head.last_hash == report.last_hash):
+            break
+        if head.count > report.count and events.filter(id__gt=report.last_event_id or 0).exists():
+            _walk(report, events.filter(id__gt=report.last_event_id or 0), anchor)  # appended meanwhile
+            continue
         report.problem = (f"the chain ends at event #{report.last_event_id} after {report.count} events, but the "
                           f"chain head records {head.count} events ending at #{head.last_event_id}: "
                           "events were deleted from the end, or the head was altered")
+        return report
+    if anchor and report.count < int(anchor["count"]):
+        report.problem = (f"the chain has {report.count} events but the outside anchor written at "
+                          f"{anchor.get('written_at', '?')} recorded {anchor['count']}: events were deleted")
     return report

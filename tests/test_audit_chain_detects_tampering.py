@@ -170,3 +170,20 @@ def test_the_check_is_scheduled_and_anchors_an_intact_chain(chain):
 def test_json_report(chain):
     code, out, _ = run_command("verify_audit_log", "--json")
     assert code == 0 and json.loads(out)["intact"] is True
+
+
+def test_events_appended_during_the_walk_are_not_a_break(chain, monkeypatch):
+    """The hourly check runs while backups write events: an append between the walk and the head is fine."""
+    from dashboard import audit_chain
+
+    real_walk, calls = audit_chain._walk, []
+
+    def walk_then_append(report, events, anchor):
+        real_walk(report, events, anchor)
+        if not calls:
+            calls.append(audit.record("test.meanwhile", summary="appended while the check ran"))
+
+    monkeypatch.setattr(audit_chain, "_walk", walk_then_append)
+    report = audit_chain.verify_chain()
+    assert report.intact, report.problem
+    assert report.last_event_id == calls[0].pk and report.count == AuditEvent.objects.count()
