@@ -12,6 +12,10 @@ MAINTENANCE = {
     # The plan's weekly verification, Sunday 03:00 UTC: the newest copy in every tier is restored again.
     "lifeboat:verify-newest": ("backups.tasks.verify_newest_copies", "0 3 * * 0"),
     "lifeboat:cleanup-scratch": ("backups.tasks.cleanup_scratch_databases", "30 * * * *"),
+    # Alerts: evaluate the rules (also run after every job), retry due notifications, prove the cluster runs.
+    "alerts:evaluate": ("alerts.tasks.evaluate_alerts", "*/5 * * * *"),
+    "alerts:send-due": ("alerts.tasks.send_due_notifications", "* * * * *"),
+    "alerts:heartbeat": ("alerts.tasks.heartbeat", "* * * * *"),
 }
 
 
