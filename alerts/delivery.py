@@ -69,7 +69,8 @@ def deliver(channel: Channel, title: str, body: str, notify_type: str) -> tuple[
 
     try:
         url = channel.apprise_url()
-        sender = apprise.Apprise(asset=apprise.AppriseAsset(storage_mode="memory"))
+        asset = apprise.AppriseAsset(app_id="Lifeboat", app_desc="Lifeboat backups", storage_mode="memory")
+        sender = apprise.Apprise(asset=asset)
         if not sender.add(url):
             return False, "apprise does not understand the channel's URL"
         with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as captured:
