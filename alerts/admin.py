@@ -56,7 +56,8 @@ class ChannelAdmin(admin.ModelAdmin):
                               "enabled": obj.enabled, "notify_success": obj.notify_success})
 
     def delete_model(self, request, obj: Channel) -> None:
-        audit.record("alerts.channel_deleted", actor=request.user, target=obj, summary=f"alert channel {obj.name} deleted")
+        audit.record("alerts.channel_deleted", actor=request.user, target=obj,
+                     summary=f"alert channel {obj.name} deleted")
         super().delete_model(request, obj)
 
 

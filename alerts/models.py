@@ -142,7 +142,8 @@ class Alert(models.Model):
         ordering = ["-opened_at"]
         constraints = [
             # A condition is open at most once: two evaluations racing cannot fire it twice.
-            models.UniqueConstraint(fields=["key"], condition=Q(resolved_at__isnull=True), name="one_open_alert_per_key"),
+            models.UniqueConstraint(fields=["key"], condition=Q(resolved_at__isnull=True),
+                                    name="one_open_alert_per_key"),
         ]
         indexes = [
             # The alerts page: open alerts first, then history, newest first.
