@@ -59,10 +59,13 @@ def after_retention_refused(sender, tier, decision, **kwargs) -> None:
     key = f"{Kind.RETENTION_REFUSED}:tier:{tier.pk}"
     previous = Observation.objects.filter(key=key).first()
     refusals = list(previous.details.get("refusals", []))[-9:] if previous else []
-    refusals.append(str(decision))
+    # backups.retention.Decision: the copy and the safety rule's reason ("kept: the newest verified copy...").
+    copy_id, reason = getattr(decision, "copy_id", None), getattr(decision, "reason", str(decision))
+    said = f"copy #{copy_id} {reason}" if copy_id is not None else reason
+    refusals.append(said)
     Observation.objects.update_or_create(key=key, defaults={
         "kind": Kind.RETENTION_REFUSED, "tier": tier, "active": True, "observed_at": timezone.now(),
-        "message": f"Retention in {tier.name} kept a copy it wanted to delete: {decision}",
+        "message": f"Retention in {tier.name} kept a copy it wanted to delete: {said}",
         "details": {"refusals": refusals},
     })
     engine.evaluate()
