@@ -102,16 +102,21 @@ class LifeboatCollector(Collector):
 
 
 def drill_recovery_metrics() -> Iterator[Metric]:
-    """Measured recovery time of each scenario's latest real drill, once the drills app reports it."""
+    """Measured recovery time (declared to data validated) of each scenario's latest completed real drill."""
     try:
-        from drills.health import measured_recoveries
-    except ImportError:  # the drills app does not report measured recoveries yet
+        from drills.models import Drill
+    except ImportError:  # the drills app has no Drill model yet
         return
     family = GaugeMetricFamily("lifeboat_drill_recovery_seconds",
-                               "Measured recovery time (RTO achieved) of the latest real drill of a scenario.",
+                               "Measured recovery time of the latest completed real drill of a scenario.",
                                labels=["scenario"])
-    for scenario, seconds in measured_recoveries():
-        family.add_metric([str(scenario)], float(seconds))
+    seen: set[int] = set()
+    drills = (Drill.objects.real().completed().filter(recovery_seconds__isnull=False)
+              .select_related("scenario").order_by("-completed_at"))
+    for drill in drills:
+        if drill.scenario_id not in seen:
+            seen.add(drill.scenario_id)
+            family.add_metric([str(drill.scenario)], drill.recovery_seconds)
     yield family
 
 

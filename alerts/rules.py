@@ -158,7 +158,11 @@ def drills_attention(now: datetime) -> Iterator[Condition]:
         kind = DRILL_KINDS.get(str(item.kind))
         if kind is None:
             continue
-        drill = item.drill
+        drill = item.drill  # None when no drill is planned at all for the month's slot
+        if drill is None:
+            yield Condition(key=f"{kind}:schedule", kind=kind, severity=Severity.WARNING,
+                            title=f"{Kind(kind).label}: no real drill on schedule", message=str(item.message))
+            continue
         link = drill.get_absolute_url() if hasattr(drill, "get_absolute_url") else ""
         yield Condition(
             key=f"{kind}:drill:{drill.pk}", kind=kind, severity=Severity.WARNING,
