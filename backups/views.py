@@ -26,6 +26,7 @@ RECENT_RUNS = 20
 def run_list(request):
     filters = history.HistoryFilters.from_query(request.GET)
     page = Paginator(history.runs(filters), HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
+    page.object_list = history.mark_proven(list(page.object_list))
     context = {"page": page, "filters": filters, "choices": history.filter_choices()}
     template = "backups/run_list.html#run-table" if request.htmx else "backups/run_list.html"
     return render(request, template, context)
