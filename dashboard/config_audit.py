@@ -22,6 +22,8 @@ from dashboard import audit
 
 # Bookkeeping fields whose change says nothing about the configuration.
 IGNORED_FIELDS = {"created_at", "updated_at"}
+# Fields of the CONFIG_MODELS that hold secrets: the trail says they changed, never what they hold.
+SECRET_FIELDS = {"alerts.channel": ("url",)}
 REDACTED = "(redacted)"
 
 
@@ -55,7 +57,7 @@ def register_config_models() -> None:
             except LookupError:  # declared in roles before the app's branch added the model
                 continue
             if model not in REGISTRY:
-                register(model)
+                register(model, secret_fields=SECRET_FIELDS.get(model._meta.label_lower, ()))
 
 
 def snapshot(instance: models.Model) -> dict[str, Any]:
@@ -75,6 +77,13 @@ def _diff(before: dict, after: dict) -> dict[str, dict[str, Any]]:
             for name in after if before.get(name) != after[name]}
 
 
+def _secret_changes(instance: models.Model, old: models.Model | None) -> list[str]:
+    """Secret fields whose value changed (compared in memory, never written down)."""
+    secret = REGISTRY[type(instance)].secret_fields
+    return [name for name in sorted(secret)
+            if old is None or getattr(old, name, None) != getattr(instance, name, None)]
+
+
 def _label(instance: models.Model) -> str:
     return f"{instance._meta.verbose_name} {instance}"
 
@@ -88,6 +97,7 @@ def _pre_save(sender, instance, raw=False, **kwargs) -> None:
         return
     old = sender._base_manager.filter(pk=instance.pk).first()
     instance._audit_before = snapshot(old) if old is not None else None
+    instance._audit_secrets_changed = _secret_changes(instance, old) if old is not None else []
 
 
 def _post_save(sender, instance, created=False, raw=False, **kwargs) -> None:
@@ -100,6 +110,8 @@ def _post_save(sender, instance, created=False, raw=False, **kwargs) -> None:
                      summary=f"{_label(instance)} created", details={"before": None, "after": after})
         return
     changed = _diff(before, after)
+    for name in instance.__dict__.pop("_audit_secrets_changed", []):
+        changed[name] = {"before": REDACTED, "after": REDACTED, "note": "secret value changed"}
     if changed:
         audit.record(_action(instance, "updated"), actor=audit.current_actor(), target=instance,
                      summary=f"{_label(instance)} changed: {', '.join(changed)}",

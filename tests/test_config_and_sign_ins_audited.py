@@ -89,3 +89,17 @@ def test_the_config_models_of_every_app_are_audited(db):
 
     audited = {(m._meta.app_label, m._meta.model_name) for m in REGISTRY}
     assert {("backups", name) for name in CONFIG_MODELS["backups"]} <= audited
+
+
+def test_a_channel_secret_is_never_written_but_its_change_is(db):
+    from alerts.models import Channel
+
+    channel = Channel.objects.create(name="ops", url="slack://T000/B000/SECRETTOKEN1")
+    created = last("config.channel.created")
+    assert created.details["after"]["url"] == "(redacted)" and "SECRETTOKEN1" not in str(created.details)
+
+    channel.url = "slack://T000/B000/SECRETTOKEN2"
+    channel.save()
+    updated = last("config.channel.updated")
+    assert updated.details["changed"]["url"]["note"] == "secret value changed"
+    assert "SECRETTOKEN" not in str(updated.details)

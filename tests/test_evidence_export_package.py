@@ -87,9 +87,10 @@ def test_manifest_names_who_when_version_chain_head_and_controls(history, tmp_pa
 def test_missing_populations_are_listed_as_omissions(history, tmp_path):
     manifest, extracted = export(tmp_path)
     omitted = {o["item"]: o["reason"] for o in manifest["omissions"]}
-    assert any(item.startswith("alerts") for item in omitted)
+    assert any(item.startswith("drills") for item in omitted) and any(item.startswith("dr_contacts")
+                                                                      for item in omitted)
     summary = (extracted / "summary.html").read_text()
-    assert "Omissions" in summary and "alerts" in summary
+    assert "Omissions" in summary and "drills" in summary
 
 
 def test_live_bucket_settings_are_read_at_export_time(history, s3_tier, moto_s3, tmp_path):
@@ -175,3 +176,30 @@ def test_another_app_adds_a_population_and_a_summary_section(history, tmp_path, 
     assert {p["name"]: p["count"] for p in manifest["populations"]}["dr_contacts"] == 2
     assert (extracted / "dr_contacts.csv").read_text().splitlines()[0] == "id,name"
     assert "<p>drills of 2026-02-01</p>" in (extracted / "summary.html").read_text()
+
+
+def test_alerts_and_their_notifications_are_populations(history, tmp_path):
+    from datetime import UTC, datetime
+
+    from alerts.models import Alert, AlertEvent, Channel, Kind, Notification, Severity
+
+    orders = history
+    at = datetime(2026, 2, 11, 3, 0, tzinfo=UTC)
+    alert = Alert.objects.create(key="freshness:orders", kind=Kind.values[0], severity=Severity.CRITICAL,
+                                 title="orders is late", message="no good backup for 30 h", database=orders,
+                                 opened_at=at, resolved_at=at.replace(hour=9))
+    event = AlertEvent.objects.create(alert=alert, change=AlertEvent.Change.FIRED, created_at=at, message="late")
+    channel = Channel.objects.create(name="ops", url="json://127.0.0.1:9/x")
+    Notification.objects.create(channel=channel, event=event, kind=alert.kind, severity=alert.severity,
+                                title=alert.title, body="late", status=Notification.Status.SENT, created_at=at,
+                                sent_at=at)
+    Alert.objects.create(key="old", kind=Kind.values[0], severity=Severity.WARNING, title="january",
+                         message="-", opened_at=datetime(2026, 1, 5, tzinfo=UTC))
+
+    manifest, extracted = export(tmp_path)
+    counts = {p["name"]: p["count"] for p in manifest["populations"]}
+    assert counts["alerts"] == 1 and counts["alert_notifications"] == 1
+    assert not any(o["item"].startswith("alert") for o in manifest["omissions"])
+    rows = list(csv.DictReader((extracted / "alerts.csv").open()))
+    assert rows[0]["title"] == "orders is late" and rows[0]["resolved_at"].startswith("2026-02-11T09")
+    assert json.loads((extracted / "alert_notifications.json").read_text())[0]["channel__name"] == "ops"

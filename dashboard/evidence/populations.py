@@ -40,7 +40,8 @@ EXPECTED = {
     "drill_steps": "Drill checklist steps with owner, start, finish, status, notes (drills app)",
     "drill_sign_offs": "Drill sign-offs with the SHA-256 of the record as signed (drills app)",
     "dr_contacts": "DR contacts and roles (drills app)",
-    "alerts": "Alerts sent: what, to whom, when, outcome (alerts app)",
+    "alerts": "Alerts: what fired, when, when it resolved (alerts app)",
+    "alert_notifications": "Alerts sent: to which channel, when, outcome (alerts app)",
 }
 
 
@@ -58,11 +59,20 @@ def register_summary_section(title: str, render: Callable[[Scope], str]) -> None
 
 
 def registered() -> list[Population]:
+    load_app_populations()
     return list(REGISTRY.values())
 
 
 def missing() -> dict[str, str]:
     return {name: what for name, what in EXPECTED.items() if name not in REGISTRY}
+
+
+def load_app_populations() -> None:
+    """Register the populations of the optional apps that are installed here."""
+    from django.apps import apps
+
+    if apps.is_installed("alerts"):
+        from dashboard.evidence import alert_populations  # noqa: F401  (registers on import)
 
 
 def _in_period(qs: QuerySet, scope: Scope, date_field: str, database_field: str | None) -> QuerySet:
