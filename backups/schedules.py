@@ -18,6 +18,8 @@ MAINTENANCE = {
     "alerts:evaluate": ("alerts.tasks.evaluate_alerts", "*/5 * * * *"),
     "alerts:send-due": ("alerts.tasks.send_due_notifications", "* * * * *"),
     "alerts:heartbeat": ("alerts.tasks.heartbeat", "* * * * *"),
+    # Hourly: walk the whole audit chain, anchor its head outside the database, alarm when broken.
+    "lifeboat:verify-audit-chain": ("dashboard.tasks.verify_audit_chain", "17 * * * *"),
 }
 
 

@@ -49,6 +49,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "dashboard.middleware.AuditActorMiddleware",
 ]
 
 ROOT_URLCONF = "dashboard.urls"
@@ -184,3 +185,9 @@ LOGGING["handlers"]["console"]["filters"] = ["job"]
 if env_str("LOG_FORMAT", "plain") not in ("plain", "json"):
     raise ImproperlyConfigured(f"LOG_FORMAT={env_str('LOG_FORMAT')!r} is not 'plain' or 'json'")
 LOGGING["handlers"]["console"]["formatter"] = env_str("LOG_FORMAT", "plain")
+
+# Audit trail and evidence (README "Audit trail and evidence"). Anchor: where the verified chain head is
+# appended (default: a file in the first local tier's directory). Evidence packages are written under
+# LIFEBOAT_EVIDENCE_DIR.
+LIFEBOAT_AUDIT_ANCHOR_PATH = env_str("LIFEBOAT_AUDIT_ANCHOR_PATH", "")
+LIFEBOAT_EVIDENCE_DIR = Path(env_str("LIFEBOAT_EVIDENCE_DIR", str(VAR_DIR / "evidence")))

@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from alerts import views as alert_views
-from dashboard import views
+from dashboard import audit_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -14,4 +14,6 @@ urlpatterns = [
     path("alerts/", include("alerts.urls")),
     path("metrics", alert_views.metrics_view, name="metrics"),
     path("healthz", alert_views.healthz, name="healthz"),
+    path("evidence/", include("dashboard.evidence.urls")),
+    path("audit/", audit_views.audit_list, name="audit_list"),
 ]
