@@ -5,7 +5,6 @@ from django.contrib import admin, messages
 
 from alerts import delivery
 from alerts.models import ALERT_KINDS, Alert, AlertEvent, Channel, Kind, Notification
-from dashboard import audit
 from dashboard.roles import SEND_TEST_ALERT
 
 
@@ -48,17 +47,7 @@ class ChannelAdmin(admin.ModelAdmin):
             level = messages.ERROR if n.last_error else messages.INFO
             self.message_user(request, f"{channel.name}: {n.get_status_display().lower()} {n.last_error}", level)
 
-    def save_model(self, request, obj: Channel, form, change: bool) -> None:
-        super().save_model(request, obj, form, change)
-        audit.record("alerts.channel_changed" if change else "alerts.channel_added", actor=request.user, target=obj,
-                     summary=f"alert channel {obj.name} {'changed' if change else 'added'}",
-                     details={"fields": form.changed_data, "kinds": obj.kinds, "min_severity": obj.min_severity,
-                              "enabled": obj.enabled, "notify_success": obj.notify_success})
-
-    def delete_model(self, request, obj: Channel) -> None:
-        audit.record("alerts.channel_deleted", actor=request.user, target=obj,
-                     summary=f"alert channel {obj.name} deleted")
-        super().delete_model(request, obj)
+    # Adding, changing and deleting a channel is audited with before and after by dashboard.config_audit.
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
