@@ -10,4 +10,5 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("backups/", include("backups.urls")),
     path("admin/", admin.site.urls),
+    path("drills/", include("drills.urls")),
 ]
