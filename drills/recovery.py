@@ -100,7 +100,8 @@ def run(drill_id: int, restore_id: int) -> str:
     if record.status == Restore.Status.SUCCEEDED:
         measure(drill, record, server, env)
     else:
-        _mark_steps(drill, record.requested_by, {"restore": (DrillStep.Status.FAILED, f"restore failed: {record.error}")})
+        failed = (DrillStep.Status.FAILED, f"restore failed: {record.error}")
+        _mark_steps(drill, record.requested_by, {"restore": failed})
         audit.record("drill.restore_failed", actor=record.requested_by, target=drill,
                      summary=f"drill #{drill.pk}: restore failed: {record.error}"[:300],
                      details={"restore": record.pk, "error": record.error})

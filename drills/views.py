@@ -68,11 +68,13 @@ def drill_context(drill: Drill) -> dict:
 @login_required
 @permission_required(VIEW_DRILL, raise_exception=True)
 def detail(request, pk: int):
-    drill = get_object_or_404(Drill.objects.select_related("scenario", "database", "checklist", "restore__artifact__run",
-                                                           "restore__artifact__tier"), pk=pk)
+    drills = Drill.objects.select_related("scenario", "database", "checklist", "restore__artifact__run",
+                                          "restore__artifact__tier")
+    drill = get_object_or_404(drills, pk=pk)
     partial = request.GET.get("part") if request.htmx else None
     template = f"drills/drill_detail.html#{partial}" if partial in ("live", "checklist") else "drills/drill_detail.html"
-    return render(request, template, drill_context(drill))
+    # The last poll of a running restore also refreshes the checklist (out of band): its automated steps are ticked.
+    return render(request, template, {**drill_context(drill), "oob": partial == "live"})
 
 
 @login_required

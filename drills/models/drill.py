@@ -72,9 +72,6 @@ class LockedWithDrill(models.Model):
     class Meta:
         abstract = True
 
-    def locking_drill_id(self) -> int | None:
-        return self.drill_id
-
     def save(self, *args, **kwargs) -> None:
         update_fields = kwargs.get("update_fields")
         housekeeping = update_fields is not None and set(update_fields) <= self.UNLOCKED_FIELDS
@@ -86,6 +83,9 @@ class LockedWithDrill(models.Model):
         if _signed(self.locking_drill_id()):
             raise DrillLocked("this drill is signed off and locked; it cannot be deleted")
         return super().delete(*args, **kwargs)
+
+    def locking_drill_id(self) -> int | None:
+        return self.drill_id
 
 
 class DrillQuerySet(models.QuerySet):
@@ -198,6 +198,12 @@ class Drill(LockedWithDrill):
     @property
     def restore_active(self) -> bool:
         return self.restore is not None and self.restore.status in ("queued", "running")
+
+    @property
+    def recovery_in_flight(self) -> bool:
+        """The restore is running, or has succeeded and its measurements are still being taken."""
+        return self.restore_active or (self.restore is not None and self.restore.status == "succeeded"
+                                       and self.validated_at is None)
 
     def unsigned_too_long(self, now: datetime) -> bool:
         return bool(self.completed_at) and not self.is_signed and now - self.completed_at > UNSIGNED_AFTER
