@@ -64,3 +64,21 @@ def test_drill_list_shows_status_and_attention(client, team_lead, dba):
     client.force_login(team_lead)
     page = client.get(reverse("drills:list")).content.decode()
     assert 'data-status="missing"' in page and 'data-attention="missing"' in page
+
+
+def test_admin_edits_contacts_and_a_changed_runbook_gets_a_new_version(client, admin_user):
+    from drills.models import Scenario
+
+    client.force_login(admin_user)
+    response = client.post(reverse("admin:drills_contact_add"), {
+        "role": "Database Admin", "name": "Dee Admin", "email": "dee@example.com", "phone": "+1 555 0100",
+        "escalation_order": 1, "on_call": "on"})
+    assert response.status_code == 302 and Contact.objects.get().on_call
+    scenario = Scenario.objects.get(slug="server-failure")
+    data = {f: getattr(scenario, f) for f in ("name", "slug", "summary", "priority", "rto_minutes", "rpo_minutes",
+                                              "operation")}
+    data.update(rto_min_minutes=15, runbook=scenario.runbook + "\nTell the contacts it is over")
+    response = client.post(reverse("admin:drills_scenario_change", args=[scenario.pk]), data)
+    assert response.status_code == 302
+    scenario.refresh_from_db()
+    assert scenario.runbook_version == 2 and scenario.steps()[-1] == "Tell the contacts it is over"

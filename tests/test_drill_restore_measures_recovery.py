@@ -101,3 +101,23 @@ def test_restore_refused_without_a_backup_and_for_a_simulated_drill(learning_db,
         recovery.queue_restore(make_drill(team_lead, dba, database=learning_db), team_lead)
     with pytest.raises(DrillError, match="simulated"):
         recovery.queue_restore(make_drill(team_lead, dba, database=learning_db, simulated=True), team_lead)
+
+
+def test_a_failed_restore_is_recorded_and_fails_the_drills_criteria(
+        learning_db, local_tier, tasks_inline, team_lead, dba, pg_server, cleanup):
+    from pathlib import Path
+
+    run = pipeline.backup(learning_db)
+    artifact = run.artifacts.get(tier=local_tier)
+    Path(artifact.location).write_bytes(b"not a zstd stream")  # the stored copy is damaged
+    drill = _restore(make_drill(team_lead, dba, database=learning_db), team_lead, cleanup)
+
+    assert drill.restore.status == "failed" and drill.restore.error
+    assert drill.recovery_seconds is None and drill.integrity_ok is None
+    assert drill.steps.get(automation="restore").status == DrillStep.Status.FAILED
+    assert not pg_server.database_exists(drill.restored_database)  # nothing half-restored is left behind
+    conduct.complete(drill, team_lead)
+    drill = Drill.objects.get(pk=drill.pk)
+    assert {c.name: c.outcome for c in drill.criteria()}["Recovered within the scenario's RTO"] == Outcome.FAIL
+    assert drill.result() == "fail"
+    assert recovery.run(drill.pk, drill.restore_id) == "not queued"  # a task handed out twice runs once

@@ -51,12 +51,13 @@ def test_team_lead_runs_a_drill_end_to_end(page, served, pg_server):
         page.wait_for_selector("h1 [data-status=signed_off]")
         assert "the record still matches" in page.inner_text("#signoff")
         assert page.locator("button:has-text('Tick')").count() == 0  # locked
+        OUTPUT.mkdir(exist_ok=True)
+        page.screenshot(path=str(OUTPUT / "drill-signed.png"), full_page=True)
 
         page.click("text=Recovery-time history")
         chart = page.locator("section[data-scenario=server-failure]")
         assert chart.locator("svg").count() == 1
         assert "RTO" in chart.inner_text()
-        OUTPUT.mkdir(exist_ok=True)
         page.screenshot(path=str(OUTPUT / "drill-history.png"), full_page=True)
     except Exception:
         OUTPUT.mkdir(exist_ok=True)
