@@ -8,14 +8,21 @@ from tests.browser.conftest import OUTPUT, sign_in
 
 
 def test_team_lead_runs_a_drill_end_to_end(page, served, pg_server):
-    served.manage("backup", "learning")  # a good backup for the drill to restore
+    # A source of its own (named to sort after "learning"), so the shared server's "learning" stays untouched.
+    from tests.conftest import LEARNING_SCHEMA
+
+    source = pg_server.create_database("lbt_drill_src")
     restored = []
     try:
+        with pg_server.connect(source) as conn:
+            conn.execute(LEARNING_SCHEMA)
+        served.manage("add_database", "zdrill", "--dsn", pg_server.target.with_dbname(source).dsn)
+        served.manage("backup", "zdrill")  # a good backup for the drill to restore
         sign_in(page, served, "terry")
         page.click("nav >> text=Drills")
         page.click("text=Schedule a drill")
         page.select_option("select[name=scenario]", label="Server failure")
-        page.select_option("select[name=database]", label="learning")
+        page.select_option("select[name=database]", label="zdrill")
         page.select_option("select[name=scribe]", label="dana")
         page.click("button:has-text('Schedule drill')")
         page.wait_for_url(re.compile(r"/drills/\d+/$"))
@@ -64,5 +71,5 @@ def test_team_lead_runs_a_drill_end_to_end(page, served, pg_server):
         page.screenshot(path=str(OUTPUT / "drill-failure.png"), full_page=True)
         raise
     finally:
-        for name in restored:
+        for name in [*restored, source]:
             pg_server.drop_database(name)
