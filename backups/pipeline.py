@@ -208,7 +208,7 @@ def _copy_to_tier(run: BackupRun, tier: Tier, dump: DumpResult, globals_copy: St
     return Artifact.objects.create(
         run=run, tier=tier, location=copy.location, size_bytes=copy.size_bytes, sha256=copy.sha256,
         version_id=copy.version_id, etag=copy.etag, storage_class=copy.storage_class,
-        globals_location=globals_location,
+        remote_checksum=copy.extra.get("remote_checksum", ""), globals_location=globals_location,
     )
 
 

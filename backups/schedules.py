@@ -12,6 +12,8 @@ MAINTENANCE = {
     # The plan's weekly verification, Sunday 03:00 UTC: the newest copy in every tier is restored again.
     "lifeboat:verify-newest": ("backups.tasks.verify_newest_copies", "0 3 * * 0"),
     "lifeboat:cleanup-scratch": ("backups.tasks.cleanup_scratch_databases", "30 * * * *"),
+    "lifeboat:bucket-drift": ("backups.tasks.check_bucket_drift_all", "15 4 * * *"),
+    "lifeboat:apply-retention": ("backups.tasks.apply_retention_all", "45 4 * * *"),
 }
 
 

@@ -118,3 +118,34 @@ def run_restore(restore_id: int) -> str:
         Restore.objects.filter(pk=restore_id).update(status=Restore.Status.FAILED, error=str(exc),
                                                      finished_at=timezone.now())
         return Restore.Status.FAILED
+
+
+def apply_retention_all() -> int:
+    """Daily: apply every enabled tier's retention policy; returns how many copies were deleted."""
+    from backups.retention_run import apply_retention, retention_tiers
+
+    deleted = 0
+    for tier in retention_tiers():
+        try:
+            deleted += len(apply_retention(tier).deleted)
+        except LifeboatError:  # one unreachable tier must not stop the others
+            log.warning("retention in tier %s failed", tier, exc_info=True)
+    return deleted
+
+
+def apply_retention_to_tier(tier_id: int, user_id: int | None = None) -> int:
+    from django.contrib.auth import get_user_model
+
+    from backups.models import Tier
+    from backups.retention_run import apply_retention
+
+    user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
+    return len(apply_retention(Tier.objects.get(pk=tier_id), actor=user).deleted)
+
+
+def check_bucket_drift_all() -> int:
+    """Daily: compare every enabled S3 tier's bucket with its declared policy; returns how many drifted."""
+    from backups.bucket_policy import check_drift
+    from backups.models import Tier
+
+    return sum(bool(check_drift(tier).differences) for tier in Tier.objects.filter(kind=Tier.Kind.S3, enabled=True))

@@ -124,6 +124,14 @@ LIFEBOAT_VERIFY_TMP = env_str("LIFEBOAT_VERIFY_TMP", "")
 LIFEBOAT_VERIFY_JOBS = env_int("LIFEBOAT_VERIFY_JOBS", 2)
 LIFEBOAT_VERIFY_AFTER_BACKUP = env_bool("LIFEBOAT_VERIFY_AFTER_BACKUP", True)
 
+# AWS (S3 and RDS tiers): credentials only from the standard AWS chain. Each call is retried by botocore with
+# backoff; a whole S3 upload is tried LIFEBOAT_S3_UPLOAD_ATTEMPTS times, waiting BACKOFF, 2xBACKOFF... between.
+LIFEBOAT_AWS_MAX_ATTEMPTS = env_int("LIFEBOAT_AWS_MAX_ATTEMPTS", 5)
+LIFEBOAT_AWS_TIMEOUT_SECONDS = env_int("LIFEBOAT_AWS_TIMEOUT_SECONDS", 30)
+LIFEBOAT_S3_UPLOAD_ATTEMPTS = env_int("LIFEBOAT_S3_UPLOAD_ATTEMPTS", 3)
+LIFEBOAT_S3_BACKOFF_SECONDS = env_int("LIFEBOAT_S3_BACKOFF_SECONDS", 5)
+LIFEBOAT_S3_CONCURRENCY = env_int("LIFEBOAT_S3_CONCURRENCY", 4)
+
 # django-q2: the ORM broker by default, Redis when REDIS_URL is set. A backup task may run for hours:
 # its timeout must stay below `retry`, or the broker hands the same backup to a second worker.
 _TASK_TIMEOUT = env_int("LIFEBOAT_TASK_TIMEOUT", 6 * 3600)

@@ -184,3 +184,7 @@ def _plain_static_storage(settings):
     """Tests render templates without running collectstatic first: skip the hashed manifest."""
     settings.STORAGES = {**settings.STORAGES,
                          "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+
+
+# AWS fixtures (dummy credentials only inside them; moto in-process or on a loopback port): see tests/aws.py.
+from tests.aws import aws_env, moto_s3, moto_server, s3_outage, s3_tier  # noqa: E402, F401
