@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,6 +25,7 @@ name_validator = RegexValidator(
     NAME_RE, "Use letters, digits, '_', '.' or '-' (no spaces or shell characters), up to 63 characters."
 )
 ENV_NAME_RE = r"^[A-Za-z_][A-Za-z0-9_]*$"
+run_log = logging.getLogger("lifeboat.run")
 
 
 def validate_cron(value: str) -> None:
@@ -378,6 +380,7 @@ class BackupRun(models.Model):
     def append_log(self, line: str) -> None:
         stamp = timezone.now().strftime("%Y-%m-%d %H:%M:%S")
         self.log = f"{self.log}[{stamp}] {line}\n"
+        run_log.info("%s", line, extra={"run_id": self.pk})  # the process logs follow the run too
 
     def mark_failed(self, error: str) -> None:
         self.status = self.Status.FAILED

@@ -14,6 +14,10 @@ MAINTENANCE = {
     "lifeboat:cleanup-scratch": ("backups.tasks.cleanup_scratch_databases", "30 * * * *"),
     "lifeboat:bucket-drift": ("backups.tasks.check_bucket_drift_all", "15 4 * * *"),
     "lifeboat:apply-retention": ("backups.tasks.apply_retention_all", "45 4 * * *"),
+    # Alerts: evaluate the rules (also run after every job), retry due notifications, prove the cluster runs.
+    "alerts:evaluate": ("alerts.tasks.evaluate_alerts", "*/5 * * * *"),
+    "alerts:send-due": ("alerts.tasks.send_due_notifications", "* * * * *"),
+    "alerts:heartbeat": ("alerts.tasks.heartbeat", "* * * * *"),
 }
 
 

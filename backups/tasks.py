@@ -9,6 +9,7 @@ from django.utils import timezone
 from backups import pipeline
 from backups.errors import AlreadyRunning, LifeboatError
 from backups.models import BackupRun, Database
+from dashboard import joblog
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,9 @@ def verify_artifact(artifact_id: int, verification_id: int | None = None) -> str
 
     artifact = Artifact.objects.select_related("run__database", "tier").get(pk=artifact_id)
     record = Verification.objects.get(pk=verification_id) if verification_id else None
-    return verify(artifact, verification=record).status
+    with joblog.job("verification", run_id=artifact.run_id, database=artifact.run.database.name,
+                    tier=artifact.tier.name, verification_id=verification_id):
+        return verify(artifact, verification=record).status
 
 
 def verify_newest_copies() -> int:
@@ -112,8 +115,10 @@ def run_restore(restore_id: int) -> str:
     record = Restore.objects.select_related("artifact__run__database", "artifact__tier", "requested_by").get(
         pk=restore_id)
     try:
-        return restore(record.artifact, record.target_database, tables=record.tables, user=record.requested_by,
-                       record=record).status
+        with joblog.job("restore", run_id=record.artifact.run_id, restore_id=record.pk,
+                        database=record.artifact.run.database.name):
+            return restore(record.artifact, record.target_database, tables=record.tables,
+                           user=record.requested_by, record=record).status
     except LifeboatError as exc:  # refused before it started (e.g. the request became invalid): say so
         Restore.objects.filter(pk=restore_id).update(status=Restore.Status.FAILED, error=str(exc),
                                                      finished_at=timezone.now())

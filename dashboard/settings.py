@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 from dashboard.env import env_bool, env_int, env_list, env_secret, env_str, persistent_secret
 
@@ -35,6 +36,7 @@ INSTALLED_APPS = [
     "dashboard",
     "backups",
     "drills",
+    "alerts",
 ]
 
 MIDDLEWARE = [
@@ -159,3 +161,26 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Alerts and monitoring ----------------------------------------------------------------------
+# An open alert is sent again this often while its condition lasts (0: only when it fires and resolves).
+LIFEBOAT_ALERT_REPEAT_MINUTES = env_int("LIFEBOAT_ALERT_REPEAT_MINUTES", 240)
+# Delivery: attempts per notification, and the first retry delay (doubled after each failure, at most 1 h).
+LIFEBOAT_ALERT_MAX_ATTEMPTS = env_int("LIFEBOAT_ALERT_MAX_ATTEMPTS", 5)
+LIFEBOAT_ALERT_RETRY_SECONDS = env_int("LIFEBOAT_ALERT_RETRY_SECONDS", 60)
+# A retention refusal stays an open alert this long after the last one was reported.
+LIFEBOAT_ALERT_EVENT_HOURS = env_int("LIFEBOAT_ALERT_EVENT_HOURS", 24)
+# Links in messages: the dashboard's public address, e.g. https://lifeboat.example.com (empty: paths only).
+LIFEBOAT_BASE_URL = env_str("LIFEBOAT_BASE_URL", "")
+# /metrics answers only `Authorization: Bearer <this>`; unset, it answers 401 to everyone.
+LIFEBOAT_METRICS_TOKEN = env_secret("LIFEBOAT_METRICS_TOKEN") or ""
+# /healthz fails when the qcluster's heartbeat (written every minute) is older than this.
+LIFEBOAT_HEALTHZ_MAX_AGE = env_int("LIFEBOAT_HEALTHZ_MAX_AGE", 180)
+# Every log line carries the job's fields (run id, database...); LOG_FORMAT=json prints one JSON object a line.
+LOGGING["filters"] = {"job": {"()": "dashboard.joblog.JobContextFilter"}}
+LOGGING["formatters"]["plain"]["format"] = "%(asctime)s %(levelname)s %(name)s %(job_fields)s%(message)s"
+LOGGING["formatters"]["json"] = {"()": "dashboard.joblog.JsonFormatter"}
+LOGGING["handlers"]["console"]["filters"] = ["job"]
+if env_str("LOG_FORMAT", "plain") not in ("plain", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT={env_str('LOG_FORMAT')!r} is not 'plain' or 'json'")
+LOGGING["handlers"]["console"]["formatter"] = env_str("LOG_FORMAT", "plain")

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from alerts import views as alert_views
 from dashboard import views
 
 urlpatterns = [
@@ -10,5 +11,8 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("backups/", include("backups.urls")),
     path("admin/", admin.site.urls),
+    path("alerts/", include("alerts.urls")),
+    path("metrics", alert_views.metrics_view, name="metrics"),
+    path("healthz", alert_views.healthz, name="healthz"),
     path("drills/", include("drills.urls")),
 ]
