@@ -144,3 +144,12 @@ def test_ticking_a_step_records_who_when_and_notes(client, team_lead, dba):
     assert step.finished_at is not None
     assert Drill.objects.get(pk=drill.pk).started_at is not None  # the first tick declares the drill
     assert AuditEvent.objects.filter(action="drill.step_ticked", actor="dana-dba").count() == 1
+
+
+def test_before_any_drill_the_duty_starts_the_month_after_the_first_database(team_lead):
+    with time_machine.travel(datetime(2026, 11, 10, tzinfo=UTC), tick=False):
+        some_database()
+        assert [a for a in health.attention(datetime.now(UTC)) if a.kind == "overdue"] == []  # not on day one
+        assert health.next_drill_due(datetime.now(UTC)).due_at == datetime(2026, 12, 6, 8, tzinfo=UTC)
+    overdue = [a for a in health.attention(datetime(2026, 12, 8, tzinfo=UTC)) if a.kind == "overdue"]
+    assert len(overdue) == 1 and "completed yet" in overdue[0].message
