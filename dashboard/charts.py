@@ -8,7 +8,7 @@ the whole period, so "are we inside the objective?" is answered by looking.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pygal
 from django.utils.safestring import SafeString, mark_safe
@@ -49,6 +49,9 @@ def time_series_svg(title: str, series: dict[str, list[tuple[datetime, float]]],
         chart.add(name, points)
     if target is not None and xs:
         # Two points spanning the period draw the target as a line; dashed so it reads as a limit, not data.
-        chart.add(target_label or "target", [(min(xs), target), (max(xs), target)],
+        start, end = min(xs), max(xs)
+        if start == end:  # one point: widen the span so the target still draws as a line, not a dot
+            start, end = start - timedelta(days=1), end + timedelta(days=1)
+        chart.add(target_label or "target", [(start, target), (end, target)],
                   stroke_style={"width": 2, "dasharray": "6, 4"}, show_dots=False)
     return mark_safe(chart.render(is_unicode=True))

@@ -16,4 +16,5 @@ urlpatterns = [
     path("healthz", alert_views.healthz, name="healthz"),
     path("evidence/", include("dashboard.evidence.urls")),
     path("audit/", audit_views.audit_list, name="audit_list"),
+    path("drills/", include("drills.urls")),
 ]
