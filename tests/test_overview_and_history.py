@@ -49,7 +49,7 @@ def test_matrix_agrees_with_each_databases_own_freshness(tiers):
 
     assert [r.database.name for r in rows] == ["fresh", "learning", "reports"]
     for row in rows:
-        for tier, cell in zip(tiers, row.cells):
+        for tier, cell in zip(tiers, row.cells, strict=True):
             expected = row.database.freshness(tier, now)
             assert (cell.status, cell.newest, cell.verified) == (expected.status, expected.newest, expected.verified)
     statuses = {r.database.name: [c.status for c in r.cells] for r in rows}
