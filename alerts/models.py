@@ -43,6 +43,7 @@ class Kind(models.TextChoices):
     DRILL_MISSING = "drill_missing", "Drill missing"
     DRILL_UNSIGNED = "drill_unsigned", "Drill not signed off"
     BUCKET_DRIFT = "bucket_drift", "S3 bucket drifted from its policy"
+    AUDIT_CHAIN_BROKEN = "audit_chain_broken", "Audit trail chain broken"
     BACKUP_SUCCEEDED = "backup_succeeded", "Backup succeeded"
     TEST = "test", "Test notification"
 

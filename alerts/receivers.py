@@ -23,6 +23,7 @@ from backups.signals import (
     retention_refused,
     verification_finished,
 )
+from dashboard.signals import audit_chain_checked
 
 log = logging.getLogger(__name__)
 
@@ -79,5 +80,16 @@ def after_bucket_drift_checked(sender, tier, differences, **kwargs) -> None:
         "kind": Kind.BUCKET_DRIFT, "tier": tier, "active": bool(differences), "observed_at": timezone.now(),
         "message": f"Bucket {tier.bucket or tier.name} differs from its declared policy: " + "; ".join(differences),
         "details": {"differences": differences},
+    })
+    engine.evaluate()
+
+
+@receiver(audit_chain_checked, dispatch_uid="alerts-audit-chain")
+@never_raises
+def after_audit_chain_checked(sender, report, **kwargs) -> None:
+    Observation.objects.update_or_create(key=Kind.AUDIT_CHAIN_BROKEN.value, defaults={
+        "kind": Kind.AUDIT_CHAIN_BROKEN, "tier": None, "active": not report.intact, "observed_at": timezone.now(),
+        "message": f"The audit trail's hash chain is broken: {report.problem}" if report.problem else "",
+        "details": report.as_dict(),
     })
     engine.evaluate()

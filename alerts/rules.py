@@ -145,6 +145,14 @@ def bucket_drift(now: datetime) -> Iterator[Condition]:
         )
 
 
+def audit_chain(now: datetime) -> Iterator[Condition]:
+    """The last scheduled verification of the audit trail found it edited, shortened or reordered."""
+    for obs in Observation.objects.filter(kind=Kind.AUDIT_CHAIN_BROKEN, active=True):
+        yield Condition(key=obs.key, kind=Kind.AUDIT_CHAIN_BROKEN, severity=Severity.CRITICAL,
+                        title="The audit trail was tampered with", message=obs.message, link="/audit/",
+                        details=obs.details)
+
+
 DRILL_KINDS = {"overdue": Kind.DRILL_OVERDUE, "missing": Kind.DRILL_MISSING, "unsigned": Kind.DRILL_UNSIGNED}
 
 
@@ -178,6 +186,7 @@ RULES: dict[str, tuple[Callable[[datetime], Iterable[Condition]], tuple[str, ...
     "upload_failed": (upload_failed, (Kind.UPLOAD_FAILED,)),
     "retention_refused": (retention_refused, (Kind.RETENTION_REFUSED,)),
     "bucket_drift": (bucket_drift, (Kind.BUCKET_DRIFT,)),
+    "audit_chain": (audit_chain, (Kind.AUDIT_CHAIN_BROKEN,)),
     "drills": (drills_attention, (Kind.DRILL_OVERDUE, Kind.DRILL_MISSING, Kind.DRILL_UNSIGNED)),
 }
 

@@ -41,7 +41,7 @@ def database_detail(request, name: str):
     tiers = list(Tier.objects.filter(enabled=True).exclude(kind=Tier.Kind.RDS).order_by("position", "name"))
     row = overview.freshness_matrix(tiers, now, databases=Database.objects.filter(pk=database.pk))[0]
     runs = BackupRun.objects.filter(database=database).select_related("database").order_by("-created_at")
-    context = {"database": database, "now": now, "cells": list(zip(tiers, row.cells)),
+    context = {"database": database, "now": now, "cells": list(zip(tiers, row.cells, strict=True)),
                "runs": runs[:RECENT_RUNS], "trends": Trends.of(database).charts(database.name),
                "next_run": database.next_run_after(now) if database.enabled else None}
     return render(request, "backups/database_detail.html", context)

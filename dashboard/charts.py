@@ -35,7 +35,8 @@ def time_series_svg(title: str, series: dict[str, list[tuple[datetime, float]]],
                     value_format: Callable[[float], str] | None = None) -> SafeString:
     """An inline <svg> of one line per series (points sorted by time), with an optional dashed target line."""
     chart = pygal.DateTimeLine(
-        title=title, y_title=y_title, style=_style(len(series), target is not None), width=800, height=300, explicit_size=False,
+        title=title, y_title=y_title, style=_style(len(series), target is not None), width=800, height=300,
+        explicit_size=False,
         js=[],  # pygal links its tooltip script from a CDN by default; the dashboard serves no third-party JS
         disable_xml_declaration=True, show_legend=len(series) > 1 or target is not None, legend_at_bottom=True,
         x_label_rotation=20, x_value_formatter=lambda d: d.strftime("%Y-%m-%d"), dots_size=2.5,

@@ -6,7 +6,7 @@ import logging
 
 from dashboard import anchor, audit
 from dashboard.audit_chain import ChainReport, verify_chain
-from dashboard.signals import audit_chain_broken
+from dashboard.signals import audit_chain_broken, audit_chain_checked
 
 log = logging.getLogger(__name__)
 
@@ -17,10 +17,11 @@ def check_audit_chain() -> ChainReport:
     if report.intact:
         anchor.write_anchor(report)
         log.info(report.line())
-        return report
-    log.error(report.line())
-    audit.record("audit.chain_broken", summary=report.problem[:300], details=report.as_dict())
-    audit_chain_broken.send(sender=None, report=report)
+    else:
+        log.error(report.line())
+        audit.record("audit.chain_broken", summary=report.problem[:300], details=report.as_dict())
+        audit_chain_broken.send(sender=None, report=report)
+    audit_chain_checked.send(sender=None, report=report)
     return report
 
 

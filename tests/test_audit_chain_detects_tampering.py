@@ -151,7 +151,7 @@ def test_the_scheduled_check_records_and_signals_a_break(chain):
         audit_chain_broken.disconnect(listener)
 
     assert not report.intact and heard == [report]
-    alarm = AuditEvent.objects.order_by("-id").first()
+    alarm = AuditEvent.objects.filter(action="audit.chain_broken").get()
     assert alarm.action == "audit.chain_broken" and alarm.details["broken_event_id"] == chain[1].pk
     assert not anchor.anchor_path().exists()  # a broken chain is never anchored
 
@@ -187,3 +187,21 @@ def test_events_appended_during_the_walk_are_not_a_break(chain, monkeypatch):
     report = audit_chain.verify_chain()
     assert report.intact, report.problem
     assert report.last_event_id == calls[0].pk and report.count == AuditEvent.objects.count()
+
+
+def test_a_broken_chain_opens_an_alert_and_a_mended_one_resolves_it(chain):
+    from alerts.models import Alert, Kind
+
+    drop_triggers()
+    original = chain[2].summary
+    raw(f"UPDATE {TABLE} SET summary = 'edited' WHERE id = %s", [chain[2].pk])
+    check_audit_chain()
+
+    alert = Alert.objects.get(kind=Kind.AUDIT_CHAIN_BROKEN)
+    assert alert.resolved_at is None and f"#{chain[2].pk}" in alert.message
+
+    raw(f"UPDATE {TABLE} SET summary = %s WHERE id = %s", [original, chain[2].pk])
+    assert check_audit_chain().intact
+
+    alert.refresh_from_db()
+    assert alert.resolved_at is not None
