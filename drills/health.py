@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from backups.models import Database
-from drills.calendar import first_sunday_of_next_month
+from drills.calendar import first_sunday, first_sunday_of_next_month
 from drills.models import MISSING_AFTER, OVERDUE_AFTER, UNSIGNED_AFTER, Drill, Status
 
 
@@ -83,3 +83,39 @@ def next_drill_due(now: datetime) -> NextDrill:
             return NextDrill(drill.planned_at, drill, status == Status.OVERDUE)
     due = slot_due(now) or first_sunday_of_next_month(now)
     return NextDrill(due, None, now > due + OVERDUE_AFTER)
+
+
+def missed_between(start: datetime, end: datetime, now: datetime, databases: tuple[str, ...] = ()) -> list[Attention]:
+    """The drills a period [start, end) missed, as seen at `now` (for the evidence summary).
+
+    - each real drill planned in the period that never started and is overdue or missing now;
+    - each month whose slot (first Sunday, 08:00 UTC) fell in the period and passed, once the duty had started
+      (first Sunday of the month after the first database was added), with no real drill completed that month
+      and none planned for it left unstarted (already counted above). The monthly rule is for the whole
+      installation, so it is not narrowed by `databases`.
+    """
+    planned = Drill.objects.real().not_started().filter(planned_at__gte=start, planned_at__lt=end)
+    if databases:
+        planned = planned.filter(database__name__in=databases)
+    found: list[Attention] = []
+    for drill in planned.select_related("scenario", "database").order_by("planned_at"):
+        status = drill.status(now)
+        if status in (Status.OVERDUE, Status.MISSING):
+            found.append(Attention(str(status), drill, f"DR drill {drill} planned for "
+                                                       f"{drill.planned_at:%Y-%m-%d} never started"))
+    first = Database.objects.filter(created_at__lte=now).order_by("created_at").first()
+    if first is None:
+        return found
+    duty = first_sunday_of_next_month(first.created_at)
+    listed_months = {(a.drill.planned_at.year, a.drill.planned_at.month) for a in found if a.drill}
+    year, month = start.year, start.month
+    while (slot := first_sunday(year, month)) < end:
+        if start <= slot and duty <= slot and slot + OVERDUE_AFTER < now and (year, month) not in listed_months:
+            month_start = slot.replace(day=1, hour=0)
+            done = Drill.objects.real().filter(completed_at__gte=month_start,
+                                               completed_at__lt=first_sunday_of_next_month(slot).replace(day=1, hour=0))
+            if not done.exists():
+                found.append(Attention("missing", None, f"No real DR drill completed in {year}-{month:02d} "
+                                                        f"(due {slot:%Y-%m-%d})"))
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return found

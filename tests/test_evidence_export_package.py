@@ -84,13 +84,19 @@ def test_manifest_names_who_when_version_chain_head_and_controls(history, tmp_pa
     assert set(manifest["controls"]) == {"A1.2", "A1.3", "CC7.5", "CC9.1", "A.8.13"}
 
 
-def test_missing_populations_are_listed_as_omissions(history, tmp_path):
+def test_missing_populations_are_listed_as_omissions(history, tmp_path, monkeypatch):
+    from dashboard.evidence import populations
+
+    # As if the drills app were not installed: its expected populations are named, not dropped silently.
+    for name in ("drills", "dr_contacts"):
+        monkeypatch.delitem(populations.REGISTRY, name)
     manifest, extracted = export(tmp_path)
     omitted = {o["item"]: o["reason"] for o in manifest["omissions"]}
-    assert any(item.startswith("drills") for item in omitted) and any(item.startswith("dr_contacts")
-                                                                      for item in omitted)
+    assert "drills.csv/.json" in omitted and "dr_contacts.csv/.json" in omitted
+    assert "drill_steps.csv/.json" not in omitted  # still registered
+    assert not (extracted / "drills.csv").exists() and (extracted / "drill_steps.csv").exists()
     summary = (extracted / "summary.html").read_text()
-    assert "Omissions" in summary and "drills" in summary
+    assert "Omissions" in summary and "dr_contacts.csv/.json" in summary
 
 
 def test_live_bucket_settings_are_read_at_export_time(history, s3_tier, moto_s3, tmp_path):

@@ -74,8 +74,7 @@ def build_package(scope: Scope, output: Path, *, exported_by: str, progress: Pro
                 queryset = queryset.filter(id__lte=bound)
             counts = {}
             for fmt in pop.formats:
-                entry = package.write_rows(f"{pop.name}.{fmt}", fmt, pop.fields,
-                                           queryset.values(*pop.fields).iterator(chunk_size=CHUNK))
+                entry = package.write_rows(f"{pop.name}.{fmt}", fmt, pop.fields, pop.stream(queryset, CHUNK))
                 counts[fmt] = entry.rows
                 files.append({"name": entry.name, "sha256": entry.sha256, "size": entry.size, "rows": entry.rows,
                               "population": pop.name, "controls": list(pop.controls)})
@@ -83,7 +82,7 @@ def build_package(scope: Scope, output: Path, *, exported_by: str, progress: Pro
                               "count": counts[pop.formats[0]], "counts_by_file": counts,
                               "query": {"selection": pop.selection, "period_bound": pop.per_period,
                                         "scope": scope.describe(), "highest_id_included": bound,
-                                        "sql": str(queryset.values(*pop.fields).query)}})
+                                        "sql": pop.sql(queryset)}})
         progress(90, "reading live bucket settings")
         live, live_omissions = live_bucket_settings()
         omissions += live_omissions

@@ -1,14 +1,16 @@
 """What goes in the package: a registry of populations, each a queryset of one period and scope.
 
-Other apps add theirs from AppConfig.ready() with `register(Population(...))`: the drills app its drills,
-checklist steps, sign-offs and DR contacts, the alerts app its alerts. A population the package is expected to
-hold but nobody registered is listed in the manifest's `omissions`, never dropped silently.
+Other apps add theirs with `register(Population(...))`: the drills app (drills/evidence.py, from its
+AppConfig.ready()) its drills, checklist steps, sign-offs, follow-ups and DR contacts; the alerts app its alerts.
+A population the package is expected to hold but nobody registered is listed in the manifest's `omissions`, never
+dropped silently.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from django.db.models import QuerySet
 
@@ -27,25 +29,38 @@ class Population:
     selection: str  # in words: which rows, so the manifest says how the population was drawn
     formats: tuple[str, ...] = ("csv", "json")
     per_period: bool = True  # False: the configuration as it stands at export time
+    # For columns the database cannot give (derived status, pass/fail per criterion, a re-computed hash): build
+    # each row from the model instance, streamed with iterator() (prefetches are honoured per chunk).
+    row: Callable[[Any], dict[str, Any]] | None = None
 
-    def rows(self, scope: Scope) -> QuerySet:
-        return self.queryset(scope).values(*self.fields)
+    def stream(self, queryset: QuerySet, chunk_size: int = 2000) -> Iterator[dict[str, Any]]:
+        if self.row is None:
+            return queryset.values(*self.fields).iterator(chunk_size=chunk_size)
+        return (self.row(instance) for instance in queryset.iterator(chunk_size=chunk_size))
+
+    def sql(self, queryset: QuerySet) -> str:
+        return str((queryset if self.row else queryset.values(*self.fields)).query)
+
+    def rows(self, scope: Scope) -> Iterator[dict[str, Any]]:
+        return self.stream(self.queryset(scope))
 
 
 REGISTRY: dict[str, Population] = {}
 
-# Populations the package must account for even before their app exists here: name -> what it would hold.
+# Populations the package must account for whichever apps are installed: name -> what it would hold. Those the
+# drills and alerts apps register are omissions only when the app is missing or its registration broke.
 EXPECTED = {
     "drills": "DR drills: scenario, planned date, RTO/RPO targets, measured RTO, outcome (drills app)",
     "drill_steps": "Drill checklist steps with owner, start, finish, status, notes (drills app)",
     "drill_sign_offs": "Drill sign-offs with the SHA-256 of the record as signed (drills app)",
+    "drill_follow_ups": "Drill findings and follow-up actions with owner, due date, status (drills app)",
     "dr_contacts": "DR contacts and roles (drills app)",
     "alerts": "Alerts: what fired, when, when it resolved (alerts app)",
     "alert_notifications": "Alerts sent: to which channel, when, outcome (alerts app)",
 }
 
 
-# summary.html sections other apps contribute (the drills app: drills with measured RTO against targets and
+# summary.html sections other apps contribute (drills/evidence.py: "DR drills", measured RTO against targets and
 # sign-offs): title -> function(scope) returning an HTML fragment (rendered from a template, so escaped).
 SUMMARY_SECTIONS: dict[str, Callable[[Scope], str]] = {}
 
