@@ -86,7 +86,13 @@ def served(tmp_path_factory, pg_server) -> Iterator[Served]:
             server.wait(timeout=20)
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
-        pg_server.drop_database(source)
+        # A verification the stopped cluster was still running leaves its scratch database (in production the
+        # hourly sweep drops it); drop exactly the ones this served app recorded.
+        scratch = served.manage("shell", "-c", "from backups.models import Verification\n"
+                                "print(' '.join(Verification.objects.exclude(scratch_database='')"
+                                ".values_list('scratch_database', flat=True)))").split()
+        for name in [source, *scratch]:
+            pg_server.drop_database(name)
         OUTPUT.mkdir(exist_ok=True)
         shutil.copy(var / "serve.log", OUTPUT / "serve.log")
 
