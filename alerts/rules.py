@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db.models import Exists, OuterRef
 
 from alerts.models import Kind, Observation, Severity
 from backups.models import Artifact, BackupRun, Database, Freshness, Tier, Verification
@@ -55,13 +56,17 @@ def backup_failed(now: datetime) -> Iterator[Condition]:
 
 def verification_failed(now: datetime) -> Iterator[Condition]:
     """The newest finished verification of a database's copies in a tier failed; a later pass ends it."""
-    done = Verification.objects.filter(status__in=[Verification.Status.PASSED, Verification.Status.FAILED])
+    # Start from the failures (rare) and drop those a later pass of the same database and tier superseded, rather
+    # than reading every verification ever made on each evaluation.
+    later_pass = Verification.objects.filter(
+        status=Verification.Status.PASSED, artifact__tier=OuterRef("artifact__tier"),
+        artifact__run__database=OuterRef("artifact__run__database"), created_at__gt=OuterRef("created_at"))
+    standing = (Verification.objects.filter(status=Verification.Status.FAILED).exclude(Exists(later_pass))
+                .select_related("artifact__tier", "artifact__run__database").order_by("created_at"))
     newest: dict[tuple[int, int], Verification] = {}
-    for v in done.select_related("artifact__tier", "artifact__run__database").order_by("created_at"):
+    for v in standing:
         newest[(v.artifact.run.database_id, v.artifact.tier_id)] = v  # later rows overwrite earlier ones
     for v in newest.values():
-        if v.status != Verification.Status.FAILED:
-            continue
         artifact = v.artifact
         database, tier = artifact.run.database, artifact.tier
         yield Condition(
