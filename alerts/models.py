@@ -32,7 +32,7 @@ class Severity(models.TextChoices):
 
 
 class Kind(models.TextChoices):
-    """What an alert is about. The last two are notifications that are not alerts."""
+    """What an alert is about. The last three are notifications that are not alerts."""
 
     BACKUP_FAILED = "backup_failed", "Backup failed"
     VERIFICATION_FAILED = "verification_failed", "Verification failed"
@@ -44,10 +44,12 @@ class Kind(models.TextChoices):
     DRILL_UNSIGNED = "drill_unsigned", "Drill not signed off"
     BUCKET_DRIFT = "bucket_drift", "S3 bucket drifted from its policy"
     AUDIT_CHAIN_BROKEN = "audit_chain_broken", "Audit trail chain broken"
+    DRILL_REMINDER = "drill_reminder", "Drill reminder"
     BACKUP_SUCCEEDED = "backup_succeeded", "Backup succeeded"
     TEST = "test", "Test notification"
 
 
+# What a channel may choose to receive (success and test notifications have their own switches).
 ALERT_KINDS = [k for k in Kind if k not in (Kind.BACKUP_SUCCEEDED, Kind.TEST)]
 
 
@@ -109,6 +111,8 @@ class Channel(models.Model):
             return self.notify_success
         if kind == Kind.TEST:
             return True
+        if kind == Kind.DRILL_REMINDER:  # asked for by the plan, so every channel gets it unless it picks kinds
+            return not self.kinds or kind in self.kinds
         return (not self.kinds or kind in self.kinds) and Severity.rank(severity) >= Severity.rank(self.min_severity)
 
 

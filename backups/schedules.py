@@ -20,6 +20,8 @@ MAINTENANCE = {
     "alerts:heartbeat": ("alerts.tasks.heartbeat", "* * * * *"),
     # Hourly: walk the whole audit chain, anchor its head outside the database, alarm when broken.
     "lifeboat:verify-audit-chain": ("dashboard.tasks.verify_audit_chain", "17 * * * *"),
+    # Hourly: announce drills planned within LIFEBOAT_DRILL_REMINDER_HOURS, once each.
+    "drills:reminders": ("drills.tasks.send_drill_reminders", "5 * * * *"),
 }
 
 

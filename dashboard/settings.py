@@ -171,6 +171,8 @@ LIFEBOAT_ALERT_MAX_ATTEMPTS = env_int("LIFEBOAT_ALERT_MAX_ATTEMPTS", 5)
 LIFEBOAT_ALERT_RETRY_SECONDS = env_int("LIFEBOAT_ALERT_RETRY_SECONDS", 60)
 # A retention refusal stays an open alert this long after the last one was reported.
 LIFEBOAT_ALERT_EVENT_HOURS = env_int("LIFEBOAT_ALERT_EVENT_HOURS", 24)
+# A planned drill is announced on every channel this many hours before it starts.
+LIFEBOAT_DRILL_REMINDER_HOURS = env_int("LIFEBOAT_DRILL_REMINDER_HOURS", 48)
 # Links in messages: the dashboard's public address, e.g. https://lifeboat.example.com (empty: paths only).
 LIFEBOAT_BASE_URL = env_str("LIFEBOAT_BASE_URL", "")
 # /metrics answers only `Authorization: Bearer <this>`; unset, it answers 401 to everyone.

@@ -106,7 +106,7 @@ class DrillQuerySet(models.QuerySet):
 class Drill(LockedWithDrill):
     """One DR drill: planned, run against a scenario and a database, measured, and signed off."""
 
-    UNLOCKED_FIELDS = frozenset({"restored_dropped_at"})
+    UNLOCKED_FIELDS = frozenset({"restored_dropped_at", "reminded_at"})
 
     scenario = models.ForeignKey(Scenario, on_delete=models.PROTECT, related_name="drills")
     checklist = models.ForeignKey(ChecklistTemplate, on_delete=models.PROTECT, related_name="drills")
@@ -145,6 +145,7 @@ class Drill(LockedWithDrill):
     integrity = models.JSONField(default=dict, blank=True, help_text="{table: {expected, actual}}")
     integrity_ok = models.BooleanField(null=True, blank=True)
     deviations = models.TextField(blank=True, help_text="What went differently from the runbook.")
+    reminded_at = models.DateTimeField(null=True, blank=True, help_text="When the reminder before it was sent.")
 
     objects = DrillQuerySet.as_manager()
 
