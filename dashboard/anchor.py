@@ -2,14 +2,17 @@
 
 The chain alone proves only that nobody edited history *without recomputing the hashes*. Whoever owns the
 database can drop the trigger, rewrite every event and recompute every hash. A head written elsewhere (here, a
-JSON-lines file in the local tier's directory; copy it further, e.g. to S3 with object lock) pins what the
-chain looked like at that moment: verification checks the event at that position still has that hash.
+JSON-lines file in the local tier's directory, and one object per head in every enabled S3 tier, where
+versioning and object lock keep it out of a database owner's reach) pins what the chain looked like at that
+moment: verification checks the event at that position still has that hash.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
+import tempfile
 from pathlib import Path
 
 from django.conf import settings
@@ -18,6 +21,9 @@ from django.utils import timezone
 from dashboard.audit_chain import ChainReport
 
 ANCHOR_NAME = "lifeboat-audit-chain-head.jsonl"
+REMOTE_DIR = "audit-chain-heads"
+
+log = logging.getLogger(__name__)
 
 
 def anchor_path() -> Path:
@@ -63,4 +69,31 @@ def write_anchor(report: ChainReport, path: Path | None = None) -> Path:
         f.write(line + "\n")
         f.flush()
         os.fsync(f.fileno())
+    copy_to_remote_tiers(line, report)
     return path
+
+
+def copy_to_remote_tiers(line: str, report: ChainReport) -> list[str]:
+    """Put the head as `audit-chain-heads/<time>-<count>.json` in every enabled S3 tier; a failure is logged.
+
+    The local file sits on the dashboard's own machine; an object in a versioned (ideally object-locked) bucket
+    is what a database owner who rewrites history cannot quietly rewrite too.
+    """
+    from backups.models import Tier
+    from backups.storage import storage_for
+
+    name = f"{REMOTE_DIR}/{timezone.now():%Y%m%dT%H%M%S}-{report.count}.json"
+    stored = []
+    tiers = list(Tier.objects.filter(kind=Tier.Kind.S3, enabled=True))
+    if not tiers:
+        return stored
+    with tempfile.NamedTemporaryFile("w", suffix=".json", encoding="utf-8") as tmp:
+        tmp.write(line + "\n")
+        tmp.flush()
+        for tier in tiers:
+            try:
+                copy = storage_for(tier).put(Path(tmp.name), name, {"lifeboat-audit-count": str(report.count)})
+                stored.append(copy.location)
+            except Exception:  # the chain is intact and anchored locally; a missing remote copy is only logged
+                log.exception("copying the audit chain head to tier %s failed", tier)
+    return stored

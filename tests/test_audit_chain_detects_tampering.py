@@ -205,3 +205,14 @@ def test_a_broken_chain_opens_an_alert_and_a_mended_one_resolves_it(chain):
 
     alert.refresh_from_db()
     assert alert.resolved_at is not None
+
+
+def test_an_intact_head_is_also_copied_to_every_s3_tier(chain, s3_tier, moto_s3):
+    report = check_audit_chain()
+
+    listed = moto_s3.list_objects_v2(Bucket=s3_tier.bucket, Prefix=f"{s3_tier.prefix}audit-chain-heads/")
+    keys = [o["Key"] for o in listed.get("Contents", [])]
+    assert len(keys) == 1 and keys[0].endswith(f"-{report.count}.json")
+    head = json.loads(moto_s3.get_object(Bucket=s3_tier.bucket, Key=keys[0])["Body"].read())
+    assert head == anchor.last_anchor()
+    assert head["last_hash"] == report.last_hash
