@@ -103,10 +103,8 @@ class LifeboatCollector(Collector):
 
 def drill_recovery_metrics() -> Iterator[Metric]:
     """Measured recovery time (declared to data validated) of each scenario's latest completed real drill."""
-    try:
-        from drills.models import Drill
-    except ImportError:  # the drills app has no Drill model yet
-        return
+    from drills.models import Drill
+
     family = GaugeMetricFamily("lifeboat_drill_recovery_seconds",
                                "Measured recovery time of the latest completed real drill of a scenario.",
                                labels=["scenario"])

@@ -71,3 +71,25 @@ def test_metrics_stay_closed_when_no_token_is_configured(client, db, settings):
     settings.LIFEBOAT_METRICS_TOKEN = ""
     assert client.get("/metrics").status_code == 401
     assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer ").status_code == 401
+
+
+def test_metrics_give_each_scenarios_latest_real_drill_recovery_time(client, token, team_lead, dba):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from drills.models import Drill
+    from tests.drill_helpers import make_drill
+
+    now = timezone.now()
+    older = make_drill(team_lead, dba, planned_at=now - timedelta(days=40))
+    newer = make_drill(team_lead, dba, planned_at=now - timedelta(days=5))
+    rehearsal = make_drill(team_lead, dba, planned_at=now - timedelta(days=1), simulated=True)
+    # Measured fields as the drill's own restore would leave them (the restore itself is tested in the drills tests).
+    for drill, seconds, days in ((older, 1500.0, 40), (newer, 840.0, 5), (rehearsal, 60.0, 1)):
+        Drill.objects.filter(pk=drill.pk).update(recovery_seconds=seconds, completed_at=now - timedelta(days=days))
+
+    found = samples(client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {token}").content.decode())
+
+    drills = {labels: v for (name, labels), v in found.items() if name == "lifeboat_drill_recovery_seconds"}
+    assert drills == {(("scenario", str(newer.scenario)),): 840.0}
