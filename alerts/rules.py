@@ -162,11 +162,9 @@ DRILL_KINDS = {"overdue": Kind.DRILL_OVERDUE, "missing": Kind.DRILL_MISSING, "un
 
 
 def drills_attention(now: datetime) -> Iterator[Condition]:
-    """Drills that are overdue, missing or unsigned, as the drills app reports them (once it is installed)."""
-    try:
-        from drills.health import attention
-    except ImportError:  # the drills app does not provide its health report yet
-        return
+    """Drills that are overdue, missing or unsigned, as the drills app reports them."""
+    from drills.health import attention
+
     for item in attention(now):
         kind = DRILL_KINDS.get(str(item.kind))
         if kind is None:

@@ -95,22 +95,23 @@ class Attention:
     message: str
 
 
-def test_drills_needing_attention_fire_once_the_drills_app_reports_them(db, monkeypatch):
-    # Stands in for drills.health (the drills app's own module) with the interface it promises.
-    report = [Attention("overdue", FakeDrill(3), "planned for 1 Nov, not started"),
-              Attention("unsigned", FakeDrill(4), "completed 2 Nov, not signed off"),
-              Attention("overdue", None, "No real DR drill completed ever")]
-    health = types.ModuleType("drills.health")
-    health.attention = lambda now: list(report)
-    monkeypatch.setitem(sys.modules, "drills.health", health)
+def test_an_overdue_drill_fires_resolves_when_run_and_then_fires_unsigned(team_lead, dba):
+    from drills import conduct
+    from tests.drill_helpers import make_drill
 
-    engine.evaluate()
-    assert open_kinds() >= {Kind.DRILL_OVERDUE, Kind.DRILL_UNSIGNED}
-    assert Alert.objects.open().filter(kind=Kind.DRILL_OVERDUE).count() == 2  # the drill, and the empty slot
-    del report[0]
-    del report[-1]
-    engine.evaluate()
-    assert Kind.DRILL_OVERDUE not in open_kinds() and Kind.DRILL_UNSIGNED in open_kinds()
+    now = timezone.now()
+    drill = make_drill(team_lead, dba, planned_at=now - timedelta(days=3))  # the real drills app, not a stand-in
+
+    engine.evaluate(now)
+    overdue = Alert.objects.open().get(kind=Kind.DRILL_OVERDUE)
+    assert overdue.details == {"drill_id": drill.pk} and overdue.link == drill.get_absolute_url()
+
+    conduct.complete(drill, team_lead)
+    engine.evaluate(timezone.now())
+    assert Kind.DRILL_OVERDUE not in open_kinds()
+
+    engine.evaluate(timezone.now() + timedelta(days=8))  # completed a week ago and nobody signed it
+    assert Kind.DRILL_UNSIGNED in open_kinds()
 
 
 def test_a_broken_rule_neither_fires_nor_resolves_its_kind(db, monkeypatch):
