@@ -118,3 +118,9 @@ def run_restore(restore_id: int) -> str:
         Restore.objects.filter(pk=restore_id).update(status=Restore.Status.FAILED, error=str(exc),
                                                      finished_at=timezone.now())
         return Restore.Status.FAILED
+
+
+def self_backup() -> str:
+    from backups.selfbackup import sqlite_self_backup
+
+    return sqlite_self_backup()["name"]
