@@ -23,7 +23,7 @@ from typing import Any
 
 import zstandard
 from django.conf import settings
-from django.db import connection, connections
+from django.db import connections
 from django.utils import timezone
 
 from backups import catalog
@@ -115,17 +115,21 @@ def _newest_migration(db: sqlite3.Connection) -> str:
 def make_sqlite_copy(directory: Path, now: datetime) -> SelfBackup:
     """SQLite's backup API copies the live database in one step (a consistent snapshot even while the web
     server and the qcluster write), then the copy is checked and compressed with zstd."""
-    connection.ensure_connection()
+    name_or_uri = str(_own_settings()["NAME"])
+    # A connection of its own, read-only: Django's may be inside a transaction (the copy would wait on itself).
+    source = (sqlite3.connect(name_or_uri, uri=True) if name_or_uri.startswith("file:")
+              else sqlite3.connect(f"file:{Path(name_or_uri).resolve()}?mode=ro", uri=True, timeout=20))
     raw_copy = directory / "copy.sqlite3"
     target = sqlite3.connect(raw_copy)
     try:
-        connection.connection.backup(target)
+        source.backup(target)
         if target.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
             raise StorageError("the SQLite copy failed its integrity check")
         schema_version = _newest_migration(target)
         counts = {table: target.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]  # noqa: S608 (fixed names)
                   for table in ("backups_backuprun", "backups_database", "dashboard_auditevent", "auth_user")}
     finally:
+        source.close()
         target.close()
     name = self_backup_name(now)
     compressor = zstandard.ZstdCompressor(level=settings.LIFEBOAT_ZSTD_LEVEL, write_checksum=True)
