@@ -12,6 +12,8 @@ MAINTENANCE = {
     # The plan's weekly verification, Sunday 03:00 UTC: the newest copy in every tier is restored again.
     "lifeboat:verify-newest": ("backups.tasks.verify_newest_copies", "0 3 * * 0"),
     "lifeboat:cleanup-scratch": ("backups.tasks.cleanup_scratch_databases", "30 * * * *"),
+    # Auto-discovery: databases created on a discovering server are protected before the next runs.
+    "lifeboat:discover-databases": ("backups.tasks.discover_databases", "50 * * * *"),
 }
 
 

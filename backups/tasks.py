@@ -124,3 +124,9 @@ def self_backup() -> str:
     from backups.selfbackup import sqlite_self_backup
 
     return sqlite_self_backup()["name"]
+
+
+def discover_databases() -> dict:
+    from backups.discovery import discover_all
+
+    return discover_all()
