@@ -54,10 +54,14 @@ class HistoryFilters:
         return q.urlencode()
 
 
+def _proven() -> Exists:
+    return Exists(Verification.objects.filter(artifact__run=OuterRef("pk"), status=Verification.Status.PASSED))
+
+
 def runs(filters: HistoryFilters) -> QuerySet[BackupRun]:
-    proven = Exists(Verification.objects.filter(artifact__run=OuterRef("pk"), status=Verification.Status.PASSED))
-    qs = BackupRun.objects.select_related("database").annotate(took=F("finished_at") - F("started_at"),
-                                                               proven=proven)
+    # "verified" is a filter here only when asked for: as a column of every row, PostgreSQL computes it by hashing
+    # every passed verification (370 ms at 100,000 runs); mark_proven() answers it for one page instead.
+    qs = BackupRun.objects.select_related("database").annotate(took=F("finished_at") - F("started_at"))
     if filters.database:
         qs = qs.filter(database__name=filters.database)
     if filters.tier:
@@ -69,8 +73,17 @@ def runs(filters: HistoryFilters) -> QuerySet[BackupRun]:
     if filters.until:
         qs = qs.filter(created_at__date__lte=filters.until)
     if filters.verified:
-        qs = qs.filter(proven=filters.verified == "yes")
+        qs = qs.filter(_proven() if filters.verified == "yes" else ~_proven())
     return qs.order_by(*SORTS[filters.sort])
+
+
+def mark_proven(page_runs: list[BackupRun]) -> list[BackupRun]:
+    """Set `proven` on each run of one page: whether any copy of it passed a verification (one query)."""
+    proven = set(Verification.objects.filter(artifact__run__in=page_runs, status=Verification.Status.PASSED)
+                 .values_list("artifact__run_id", flat=True))
+    for run in page_runs:
+        run.proven = run.pk in proven
+    return page_runs
 
 
 def filter_choices() -> dict:

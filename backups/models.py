@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import logging
 import os
 import uuid
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ name_validator = RegexValidator(
     NAME_RE, "Use letters, digits, '_', '.' or '-' (no spaces or shell characters), up to 63 characters."
 )
 ENV_NAME_RE = r"^[A-Za-z_][A-Za-z0-9_]*$"
+run_log = logging.getLogger("lifeboat.run")
 
 
 def validate_cron(value: str) -> None:
@@ -112,7 +114,7 @@ class Database(models.Model):
         return self.name
 
     def get_absolute_url(self) -> str:
-        return reverse("backups:run_list") + f"?database={self.name}"
+        return reverse("backups:database_detail", args=[self.name])
 
     @property
     def dsn(self) -> str:
@@ -197,6 +199,23 @@ class Tier(models.Model):
     storage_class = models.CharField(max_length=30, blank=True, default="STANDARD_IA")
     # rds
     rds_instance = models.CharField("RDS instance identifier", max_length=63, blank=True)
+    # s3 bucket policy, declared here, applied by `manage.py apply_bucket_policy`, compared daily (drift)
+    versioning = models.BooleanField("bucket versioning", default=True)
+    glacier_after_days = models.PositiveIntegerField(
+        "move to GLACIER after (days)", null=True, blank=True, help_text="Lifecycle transition on the prefix.")
+    expire_after_days = models.PositiveIntegerField(
+        "expire after (days)", null=True, blank=True,
+        help_text="Lifecycle expiration on the prefix: a backstop behind retention, which deletes first.")
+    noncurrent_expire_days = models.PositiveIntegerField(
+        "remove old versions after (days)", null=True, blank=True,
+        help_text="Versioned buckets keep a deleted object's old version; remove it this long after.")
+    object_lock_mode = models.CharField(
+        max_length=12, blank=True, choices=[("GOVERNANCE", "Governance"), ("COMPLIANCE", "Compliance")],
+        help_text="Object Lock default retention (the bucket must have Object Lock enabled).")
+    object_lock_days = models.PositiveIntegerField(null=True, blank=True)
+    archive_prefix = models.CharField(
+        max_length=200, blank=True,
+        help_text="Monthly copies move here, outside the lifecycle's prefix, so the lifecycle never expires them.")
 
     class Meta:
         ordering = ["position", "name"]
@@ -204,11 +223,28 @@ class Tier(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def get_absolute_url(self) -> str:
+        return reverse("backups:tier_detail", args=[self.pk])
+
     def clean(self) -> None:
         if self.kind == self.Kind.S3 and not self.bucket:
             raise ValidationError({"bucket": "An S3 tier needs a bucket."})
         if self.kind == self.Kind.RDS and not self.rds_instance:
             raise ValidationError({"rds_instance": "An RDS tier needs an instance identifier."})
+        if self.archive_prefix and (not self.prefix or self.archive_prefix.startswith(self.prefix)
+                                    or self.prefix.startswith(self.archive_prefix)):
+            raise ValidationError({"archive_prefix": "The archive prefix must not overlap the tier's prefix, "
+                                                     "or the lifecycle rule would expire monthly copies."})
+        if bool(self.object_lock_mode) != bool(self.object_lock_days):
+            raise ValidationError({"object_lock_days": "Object Lock needs both a mode and a number of days."})
+
+    @property
+    def where(self) -> str:
+        if self.kind == self.Kind.S3:
+            return f"s3://{self.bucket}/{self.prefix}"
+        if self.kind == self.Kind.RDS:
+            return f"rds:{self.rds_instance} ({self.region})"
+        return str(self.local_root)
 
     @property
     def local_root(self) -> Path:
@@ -227,6 +263,7 @@ class RetentionPolicy(models.Model):
         default=0, help_text="Keep the first copy of each month for this many months (0: none)."
     )
     monthly_forever = models.BooleanField(default=False, help_text="Keep the first copy of every month forever.")
+    legal_hold = models.BooleanField(default=False, help_text="Delete nothing in this tier while set.")
 
     class Meta:
         verbose_name_plural = "retention policies"
@@ -234,6 +271,31 @@ class RetentionPolicy(models.Model):
     def __str__(self) -> str:
         monthly = "forever" if self.monthly_forever else f"{self.monthly_months} months"
         return f"{self.tier}: {self.keep_days} days, last {self.keep_last}, monthly {monthly}"
+
+
+class BucketDriftCheck(models.Model):
+    """One comparison of an S3 tier's live bucket with its declared policy (a row per check, like a Flip)."""
+
+    tier = models.ForeignKey(Tier, on_delete=models.CASCADE, related_name="drift_checks")
+    checked_at = models.DateTimeField(default=timezone.now)
+    differences = models.JSONField(default=list, blank=True, help_text="One sentence per difference.")
+    error = models.TextField(blank=True, help_text="Why the bucket could not be read.")
+
+    class Meta:
+        ordering = ["-checked_at"]
+        indexes = [
+            # Tier page: the newest check of a tier.
+            models.Index(fields=["tier", "-checked_at"], name="driftcheck_tier_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tier} checked {self.checked_at:%Y-%m-%d %H:%M}: {self.status}"
+
+    @property
+    def status(self) -> str:
+        if self.error:
+            return "unreadable"
+        return "drift" if self.differences else "in sync"
 
 
 class BackupRunQuerySet(models.QuerySet):
@@ -310,6 +372,8 @@ class BackupRun(models.Model):
             # History and overview: newest runs of a database (and of a status).
             models.Index(fields=["database", "-created_at"], name="run_db_created_idx"),
             models.Index(fields=["status", "-created_at"], name="run_status_created_idx"),
+            # History's first page, all databases: ORDER BY created_at DESC, id DESC LIMIT 50 without a sort.
+            models.Index(fields=["-created_at", "-id"], name="run_created_idx"),
         ]
 
     def __str__(self) -> str:
@@ -331,6 +395,7 @@ class BackupRun(models.Model):
     def append_log(self, line: str) -> None:
         stamp = timezone.now().strftime("%Y-%m-%d %H:%M:%S")
         self.log = f"{self.log}[{stamp}] {line}\n"
+        run_log.info("%s", line, extra={"run_id": self.pk})  # the process logs follow the run too
 
     def mark_failed(self, error: str) -> None:
         self.status = self.Status.FAILED
@@ -376,6 +441,8 @@ class Artifact(models.Model):
     manifest_location = models.CharField(max_length=1000, blank=True, help_text="The sidecar <name>.json.")
     size_bytes = models.BigIntegerField(null=True, blank=True)
     sha256 = models.CharField(max_length=64, blank=True)
+    remote_checksum = models.CharField(
+        max_length=200, blank=True, help_text="The store's own checksum (S3: SHA-256, composite for multipart).")
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     legal_hold = models.BooleanField(default=False, help_text="Never deleted by retention while set.")

@@ -25,7 +25,7 @@ from backups.models import Artifact, BackupRun, Database, Tier
 from backups.signals import artifact_failed, backup_finished
 from backups.snapshot import SnapshotSession
 from backups.storage import CHUNK, LocalStorage, StoredCopy, atomic_file, storage_for
-from dashboard import audit
+from dashboard import audit, joblog
 
 log = logging.getLogger(__name__)
 
@@ -221,11 +221,21 @@ def _copy_to_tier(run: BackupRun, tier: Tier, dump: DumpResult, globals_copy: St
     return Artifact.objects.create(
         run=run, tier=tier, location=copy.location, size_bytes=copy.size_bytes, sha256=copy.sha256,
         version_id=copy.version_id, etag=copy.etag, storage_class=copy.storage_class,
-        globals_location=globals_location, manifest_location=manifest_location,
+        remote_checksum=copy.extra.get("remote_checksum", ""), globals_location=globals_location,
+        manifest_location=manifest_location,
     )
 
 
 def execute(run: BackupRun, tiers: list[Tier] | None = None) -> BackupRun:
+    """Run `_execute` with the run id bound to every log line it writes (see dashboard/joblog.py)."""
+    with joblog.job("backup", run_id=run.pk, database=run.database.name):
+        log.info("backup started")
+        run = _execute(run, tiers)
+        log.info("backup %s", run.status)
+        return run
+
+
+def _execute(run: BackupRun, tiers: list[Tier] | None = None) -> BackupRun:
     """Take the dump for a claimed (running) run and store it in every tier. Never raises for a failed dump."""
     database = run.database
     tiers = tiers if tiers is not None else database.backup_tiers()

@@ -12,6 +12,14 @@ MAINTENANCE = {
     # The plan's weekly verification, Sunday 03:00 UTC: the newest copy in every tier is restored again.
     "lifeboat:verify-newest": ("backups.tasks.verify_newest_copies", "0 3 * * 0"),
     "lifeboat:cleanup-scratch": ("backups.tasks.cleanup_scratch_databases", "30 * * * *"),
+    "lifeboat:bucket-drift": ("backups.tasks.check_bucket_drift_all", "15 4 * * *"),
+    "lifeboat:apply-retention": ("backups.tasks.apply_retention_all", "45 4 * * *"),
+    # Alerts: evaluate the rules (also run after every job), retry due notifications, prove the cluster runs.
+    "alerts:evaluate": ("alerts.tasks.evaluate_alerts", "*/5 * * * *"),
+    "alerts:send-due": ("alerts.tasks.send_due_notifications", "* * * * *"),
+    "alerts:heartbeat": ("alerts.tasks.heartbeat", "* * * * *"),
+    # Hourly: walk the whole audit chain, anchor its head outside the database, alarm when broken.
+    "lifeboat:verify-audit-chain": ("dashboard.tasks.verify_audit_chain", "17 * * * *"),
     # Auto-discovery: databases created on a discovering server are protected before the next runs.
     "lifeboat:discover-databases": ("backups.tasks.discover_databases", "50 * * * *"),
 }

@@ -100,7 +100,7 @@ class Storage(Protocol):
     def put(self, source: Path, name: str, metadata: dict[str, str]) -> StoredCopy: ...
 
     @contextmanager
-    def open(self, location: str) -> Iterator[BinaryIO]: ...
+    def open(self, location: str, version_id: str = "") -> Iterator[BinaryIO]: ...
 
     def delete(self, location: str, version_id: str = "") -> None: ...
 
@@ -150,7 +150,7 @@ class LocalStorage:
         return StoredCopy(location=str(final), size_bytes=out.size, sha256=out.sha256)
 
     @contextmanager
-    def open(self, location: str) -> Iterator[BinaryIO]:
+    def open(self, location: str, version_id: str = "") -> Iterator[BinaryIO]:
         try:
             fh = open(location, "rb")
         except OSError as exc:
@@ -181,4 +181,4 @@ def storage_for(tier: Tier) -> Storage:
 
 def open_artifact(artifact: Artifact):
     """A context manager yielding the artifact's bytes as a stream, whichever tier holds it."""
-    return storage_for(artifact.tier).open(artifact.location)
+    return storage_for(artifact.tier).open(artifact.location, artifact.version_id)

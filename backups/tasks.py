@@ -9,6 +9,7 @@ from django.utils import timezone
 from backups import pipeline
 from backups.errors import AlreadyRunning, LifeboatError
 from backups.models import BackupRun, Database
+from dashboard import joblog
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,9 @@ def verify_artifact(artifact_id: int, verification_id: int | None = None) -> str
 
     artifact = Artifact.objects.select_related("run__database", "tier").get(pk=artifact_id)
     record = Verification.objects.get(pk=verification_id) if verification_id else None
-    return verify(artifact, verification=record).status
+    with joblog.job("verification", run_id=artifact.run_id, database=artifact.run.database.name,
+                    tier=artifact.tier.name, verification_id=verification_id):
+        return verify(artifact, verification=record).status
 
 
 def verify_newest_copies() -> int:
@@ -112,13 +115,45 @@ def run_restore(restore_id: int) -> str:
     record = Restore.objects.select_related("artifact__run__database", "artifact__tier", "requested_by").get(
         pk=restore_id)
     try:
-        return restore(record.artifact, record.target_database, tables=record.tables, user=record.requested_by,
-                       record=record).status
+        with joblog.job("restore", run_id=record.artifact.run_id, restore_id=record.pk,
+                        database=record.artifact.run.database.name):
+            return restore(record.artifact, record.target_database, tables=record.tables,
+                           user=record.requested_by, record=record).status
     except LifeboatError as exc:  # refused before it started (e.g. the request became invalid): say so
         Restore.objects.filter(pk=restore_id).update(status=Restore.Status.FAILED, error=str(exc),
                                                      finished_at=timezone.now())
         return Restore.Status.FAILED
 
+
+def apply_retention_all() -> int:
+    """Daily: apply every enabled tier's retention policy; returns how many copies were deleted."""
+    from backups.retention_run import apply_retention, retention_tiers
+
+    deleted = 0
+    for tier in retention_tiers():
+        try:
+            deleted += len(apply_retention(tier).deleted)
+        except LifeboatError:  # one unreachable tier must not stop the others
+            log.warning("retention in tier %s failed", tier, exc_info=True)
+    return deleted
+
+
+def apply_retention_to_tier(tier_id: int, user_id: int | None = None) -> int:
+    from django.contrib.auth import get_user_model
+
+    from backups.models import Tier
+    from backups.retention_run import apply_retention
+
+    user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
+    return len(apply_retention(Tier.objects.get(pk=tier_id), actor=user).deleted)
+
+
+def check_bucket_drift_all() -> int:
+    """Daily: compare every enabled S3 tier's bucket with its declared policy; returns how many drifted."""
+    from backups.bucket_policy import check_drift
+    from backups.models import Tier
+
+    return sum(bool(check_drift(tier).differences) for tier in Tier.objects.filter(kind=Tier.Kind.S3, enabled=True))
 
 def self_backup() -> str:
     from backups.selfbackup import sqlite_self_backup

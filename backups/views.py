@@ -7,15 +7,18 @@ from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from backups import history, pipeline, tasks
+from backups import history, overview, pipeline, tasks
 from backups.errors import AlreadyRunning, LifeboatError
-from backups.models import Artifact, BackupRun, Database
+from backups.models import Artifact, BackupRun, Database, Tier
+from backups.trends import Trends
 from dashboard.roles import RUN_OPERATIONS
 
 HISTORY_PAGE_SIZE = 50
+RECENT_RUNS = 20
 
 
 @login_required
@@ -23,9 +26,25 @@ HISTORY_PAGE_SIZE = 50
 def run_list(request):
     filters = history.HistoryFilters.from_query(request.GET)
     page = Paginator(history.runs(filters), HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
+    page.object_list = history.mark_proven(list(page.object_list))
     context = {"page": page, "filters": filters, "choices": history.filter_choices()}
     template = "backups/run_list.html#run-table" if request.htmx else "backups/run_list.html"
     return render(request, template, context)
+
+
+@login_required
+@permission_required("backups.view_backuprun", raise_exception=True)
+def database_detail(request, name: str):
+    """One database: where it stands in every tier, how its backups trend, and its newest runs."""
+    database = get_object_or_404(Database, name=name)
+    now = timezone.now()
+    tiers = list(Tier.objects.filter(enabled=True).exclude(kind=Tier.Kind.RDS).order_by("position", "name"))
+    row = overview.freshness_matrix(tiers, now, databases=Database.objects.filter(pk=database.pk))[0]
+    runs = BackupRun.objects.filter(database=database).select_related("database").order_by("-created_at")
+    context = {"database": database, "now": now, "cells": list(zip(tiers, row.cells, strict=True)),
+               "runs": runs[:RECENT_RUNS], "trends": Trends.of(database).charts(database.name),
+               "next_run": database.next_run_after(now) if database.enabled else None}
+    return render(request, "backups/database_detail.html", context)
 
 
 def _run_context(run: BackupRun) -> dict:

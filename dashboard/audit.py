@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -10,6 +13,31 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from dashboard.models import AuditChainHead, AuditEvent
+
+# Who is acting, for events recorded far from the request (configuration changes caught by signals).
+# Holds a user, a request (its user is read lazily) or a name; set by dashboard.middleware for web requests.
+_acting: ContextVar[Any] = ContextVar("lifeboat_audit_actor", default=None)
+
+
+@contextmanager
+def acting_as(who) -> Iterator[None]:
+    token = _acting.set(who)
+    try:
+        yield
+    finally:
+        _acting.reset(token)
+
+
+def current_actor() -> str:
+    who = _acting.get()
+    if who is not None and hasattr(who, "user"):  # a request: its user, whatever the auth middleware found
+        who = who.user
+    return who if isinstance(who, str) else actor_name(who)
+
+
+def plain(value: Any) -> Any:
+    """Round-trip through JSON, so the hash covers exactly what the database will return."""
+    return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
 
 
 def actor_name(user) -> str:
@@ -21,8 +49,7 @@ def actor_name(user) -> str:
 def record(action: str, *, summary: str, actor=None, target: models.Model | None = None,
            details: dict[str, Any] | None = None) -> AuditEvent:
     """Append one event under a lock on the chain head, so concurrent writers cannot fork the chain."""
-    # Round-trip details through JSON now, so the hash covers exactly what the database will return.
-    clean_details = json.loads(json.dumps(details or {}, cls=DjangoJSONEncoder))
+    clean_details = plain(details or {})
     with transaction.atomic():
         head, _ = AuditChainHead.objects.select_for_update().get_or_create(pk=1)
         event = AuditEvent(

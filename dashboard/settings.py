@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 from dashboard.env import env_bool, env_int, env_list, env_secret, env_str, persistent_secret
 
@@ -35,6 +36,7 @@ INSTALLED_APPS = [
     "dashboard",
     "backups",
     "drills",
+    "alerts",
 ]
 
 MIDDLEWARE = [
@@ -47,6 +49,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "dashboard.middleware.AuditActorMiddleware",
 ]
 
 ROOT_URLCONF = "dashboard.urls"
@@ -124,6 +127,14 @@ LIFEBOAT_VERIFY_TMP = env_str("LIFEBOAT_VERIFY_TMP", "")
 LIFEBOAT_VERIFY_JOBS = env_int("LIFEBOAT_VERIFY_JOBS", 2)
 LIFEBOAT_VERIFY_AFTER_BACKUP = env_bool("LIFEBOAT_VERIFY_AFTER_BACKUP", True)
 
+# AWS (S3 and RDS tiers): credentials only from the standard AWS chain. Each call is retried by botocore with
+# backoff; a whole S3 upload is tried LIFEBOAT_S3_UPLOAD_ATTEMPTS times, waiting BACKOFF, 2xBACKOFF... between.
+LIFEBOAT_AWS_MAX_ATTEMPTS = env_int("LIFEBOAT_AWS_MAX_ATTEMPTS", 5)
+LIFEBOAT_AWS_TIMEOUT_SECONDS = env_int("LIFEBOAT_AWS_TIMEOUT_SECONDS", 30)
+LIFEBOAT_S3_UPLOAD_ATTEMPTS = env_int("LIFEBOAT_S3_UPLOAD_ATTEMPTS", 3)
+LIFEBOAT_S3_BACKOFF_SECONDS = env_int("LIFEBOAT_S3_BACKOFF_SECONDS", 5)
+LIFEBOAT_S3_CONCURRENCY = env_int("LIFEBOAT_S3_CONCURRENCY", 4)
+
 # django-q2: the ORM broker by default, Redis when REDIS_URL is set. A backup task may run for hours:
 # its timeout must stay below `retry`, or the broker hands the same backup to a second worker.
 _TASK_TIMEOUT = env_int("LIFEBOAT_TASK_TIMEOUT", 6 * 3600)
@@ -151,6 +162,35 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Alerts and monitoring ----------------------------------------------------------------------
+# An open alert is sent again this often while its condition lasts (0: only when it fires and resolves).
+LIFEBOAT_ALERT_REPEAT_MINUTES = env_int("LIFEBOAT_ALERT_REPEAT_MINUTES", 240)
+# Delivery: attempts per notification, and the first retry delay (doubled after each failure, at most 1 h).
+LIFEBOAT_ALERT_MAX_ATTEMPTS = env_int("LIFEBOAT_ALERT_MAX_ATTEMPTS", 5)
+LIFEBOAT_ALERT_RETRY_SECONDS = env_int("LIFEBOAT_ALERT_RETRY_SECONDS", 60)
+# A retention refusal stays an open alert this long after the last one was reported.
+LIFEBOAT_ALERT_EVENT_HOURS = env_int("LIFEBOAT_ALERT_EVENT_HOURS", 24)
+# Links in messages: the dashboard's public address, e.g. https://lifeboat.example.com (empty: paths only).
+LIFEBOAT_BASE_URL = env_str("LIFEBOAT_BASE_URL", "")
+# /metrics answers only `Authorization: Bearer <this>`; unset, it answers 401 to everyone.
+LIFEBOAT_METRICS_TOKEN = env_secret("LIFEBOAT_METRICS_TOKEN") or ""
+# /healthz fails when the qcluster's heartbeat (written every minute) is older than this.
+LIFEBOAT_HEALTHZ_MAX_AGE = env_int("LIFEBOAT_HEALTHZ_MAX_AGE", 180)
+# Every log line carries the job's fields (run id, database...); LOG_FORMAT=json prints one JSON object a line.
+LOGGING["filters"] = {"job": {"()": "dashboard.joblog.JobContextFilter"}}
+LOGGING["formatters"]["plain"]["format"] = "%(asctime)s %(levelname)s %(name)s %(job_fields)s%(message)s"
+LOGGING["formatters"]["json"] = {"()": "dashboard.joblog.JsonFormatter"}
+LOGGING["handlers"]["console"]["filters"] = ["job"]
+if env_str("LOG_FORMAT", "plain") not in ("plain", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT={env_str('LOG_FORMAT')!r} is not 'plain' or 'json'")
+LOGGING["handlers"]["console"]["formatter"] = env_str("LOG_FORMAT", "plain")
+
+# Audit trail and evidence (README "Audit trail and evidence"). Anchor: where the verified chain head is
+# appended (default: a file in the first local tier's directory). Evidence packages are written under
+# LIFEBOAT_EVIDENCE_DIR.
+LIFEBOAT_AUDIT_ANCHOR_PATH = env_str("LIFEBOAT_AUDIT_ANCHOR_PATH", "")
+LIFEBOAT_EVIDENCE_DIR = Path(env_str("LIFEBOAT_EVIDENCE_DIR", str(VAR_DIR / "evidence")))
 
 # Lifeboat backs itself up (catalog): on PostgreSQL its own database becomes a protected database; on SQLite a
 # copy goes to every local and S3 tier after each scheduled run, the newest LIFEBOAT_SELF_BACKUP_KEEP kept.

@@ -2,7 +2,8 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from dashboard import views
+from alerts import views as alert_views
+from dashboard import audit_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -10,4 +11,10 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("backups/", include("backups.urls")),
     path("admin/", admin.site.urls),
+    path("alerts/", include("alerts.urls")),
+    path("metrics", alert_views.metrics_view, name="metrics"),
+    path("healthz", alert_views.healthz, name="healthz"),
+    path("evidence/", include("dashboard.evidence.urls")),
+    path("audit/", audit_views.audit_list, name="audit_list"),
+    path("drills/", include("drills.urls")),
 ]

@@ -4,8 +4,12 @@ from django.contrib.auth.decorators import login_required, permission_required
 from django.shortcuts import render
 from django.utils import timezone
 
+from alerts.models import Alert
 from backups import overview
 from backups.models import Tier
+from drills.health import next_drill_due
+
+OPEN_ALERTS = 5
 
 
 @login_required
@@ -17,7 +21,9 @@ def home(request):
     rows = overview.freshness_matrix(tiers, now)
     context = {"now": now, "tiers": tiers, "rows": rows, "running": overview.running_runs(),
                "failures": overview.recent_failures(),
-               "next_runs": overview.next_runs([row.database for row in rows], now)[:5]}
+               "next_runs": overview.next_runs([row.database for row in rows], now)[:5],
+               "next_drill": next_drill_due(now),
+               "open_alerts": list(Alert.objects.open().order_by("-opened_at")[:OPEN_ALERTS])}
     partial = request.GET.get("part") if request.htmx else None
     template = f"dashboard/home.html#{partial}" if partial in ("matrix", "live") else "dashboard/home.html"
     return render(request, template, context)

@@ -184,3 +184,35 @@ def _plain_static_storage(settings):
     """Tests render templates without running collectstatic first: skip the hashed manifest."""
     settings.STORAGES = {**settings.STORAGES,
                          "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _flush_lifts_audit_triggers():
+    """After a transactional test Django empties every table with `flush`, which the audit trail's append-only
+    triggers refuse (as they must in production): lift them for that flush only, then put them back."""
+    import importlib
+
+    from django.db.backends.base.operations import BaseDatabaseOperations
+
+    triggers = importlib.import_module("dashboard.migrations.0005_audit_append_only_triggers")
+    original = BaseDatabaseOperations.execute_sql_flush
+
+    def execute_sql_flush(self, sql_list):
+        forward, backward = triggers.BY_VENDOR[self.connection.vendor]
+        with self.connection.cursor() as cursor:
+            for statement in backward:
+                cursor.execute(statement)
+        try:
+            original(self, sql_list)
+        finally:
+            with self.connection.cursor() as cursor:
+                for statement in forward:
+                    cursor.execute(statement)
+
+    BaseDatabaseOperations.execute_sql_flush = execute_sql_flush
+    yield
+    BaseDatabaseOperations.execute_sql_flush = original
+
+
+# AWS fixtures (dummy credentials only inside them; moto in-process or on a loopback port): see tests/aws.py.
+from tests.aws import aws_env, moto_s3, moto_server, s3_outage, s3_tier  # noqa: E402, F401

@@ -69,7 +69,8 @@ def test_killed_backend_mid_dump_fails_the_run(learning_db, pg_server, backup_ro
         stop.set()
         thread.join()
     assert_failed_and_clean(code, result, backup_root, "pg_dump exited with status 1")
-    assert "terminating connection due to administrator command" in result["error"]
+    # pg_dump's own words; whether the server's FATAL reaches it before the socket closes depends on timing.
+    assert 'Dumping the contents of table "big" failed' in result["error"]
 
 
 def test_missing_password_variable_is_a_clear_failure(learning_db, backup_root, monkeypatch):

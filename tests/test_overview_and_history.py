@@ -49,7 +49,7 @@ def test_matrix_agrees_with_each_databases_own_freshness(tiers):
 
     assert [r.database.name for r in rows] == ["fresh", "learning", "reports"]
     for row in rows:
-        for tier, cell in zip(tiers, row.cells):
+        for tier, cell in zip(tiers, row.cells, strict=True):
             expected = row.database.freshness(tier, now)
             assert (cell.status, cell.newest, cell.verified) == (expected.status, expected.newest, expected.verified)
     statuses = {r.database.name: [c.status for c in r.cells] for r in rows}
@@ -61,7 +61,7 @@ def test_overview_and_history_take_the_same_number_of_queries_with_ten_times_the
     client.force_login(dba)
     db = Database.objects.create(name="learning", dbname="learning")
     make_runs(db, tiers, 10, start=timezone.now() - timedelta(days=3))
-    with django_assert_max_num_queries(12) as small_home:
+    with django_assert_max_num_queries(16) as small_home:
         client.get(reverse("home"))
     with django_assert_max_num_queries(12) as small_history:
         client.get(reverse("backups:run_list"))
@@ -120,3 +120,20 @@ def test_back_up_now_queues_through_django_q_and_goes_to_the_run(client, dba, le
     from django_q.models import OrmQ
 
     assert OrmQ.objects.count() == 1
+
+
+def test_overview_names_the_next_drill_and_the_open_alerts(client, dba, team_lead, tiers):
+    from alerts.models import Alert, Kind, Severity
+    from tests.drill_helpers import make_drill
+
+    client.force_login(dba)
+    drill = make_drill(team_lead, dba, planned_at=timezone.now() + timedelta(days=3))
+    Alert.objects.create(key="freshness:x", kind=Kind.FRESHNESS, severity=Severity.CRITICAL,
+                         title="learning in local is late", message="30 h old (RPO 24 h)")
+    Alert.objects.create(key="freshness:y", kind=Kind.FRESHNESS, severity=Severity.CRITICAL,
+                         title="an old problem", message="gone", resolved_at=timezone.now())
+
+    page = client.get(reverse("home"), {"part": "live"}, HTTP_HX_REQUEST="true").content.decode()
+
+    assert f'href="{drill.get_absolute_url()}"' in page and "overdue" not in page
+    assert "learning in local is late" in page and "an old problem" not in page

@@ -87,3 +87,18 @@ def test_an_auditor_sees_the_run_but_cannot_verify_or_restore(client, auditor, g
     assert client.post(reverse("backups:verify", args=[artifact.pk])).status_code == 403
     assert client.post(reverse("backups:restore_new", args=[artifact.pk]), {"target_database": "x"}).status_code == 403
     assert not Verification.objects.exists() and not Restore.objects.exists()
+
+
+def test_the_polled_part_brings_the_row_counts_and_log_when_the_run_ends(client, dba, learning_db):
+    """The page opened while the run was queued learns its counts and log from the poll, without a reload."""
+    run = pipeline._create_run(learning_db, "queued", "manual")
+    client.force_login(dba)
+    assert "Counted when the dump finishes." in client.get(run.get_absolute_url(), **HTMX).content.decode()
+
+    finished = pipeline.execute(pipeline.claim(run.pk))
+
+    assert finished.status == "succeeded", finished.error
+    fragment = client.get(run.get_absolute_url(), **HTMX).content.decode()
+    assert "<h1>" not in fragment
+    assert "<td>public.users</td><td>250</td>" in fragment
+    assert "dumped" in fragment and "tier local: stored" in fragment

@@ -76,7 +76,8 @@ def served(tmp_path_factory, pg_server) -> Iterator[Served]:
                 break
             except OSError:
                 if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError("bin/serve did not come up:\n" + (var / "serve.log").read_text()[-3000:])
+                    log = (var / "serve.log").read_text()[-3000:]
+                    raise RuntimeError("bin/serve did not come up:\n" + log) from None
                 time.sleep(0.3)
         yield served
     finally:

@@ -27,12 +27,10 @@ class Command(LifeboatCommand):
             if value is not None:
                 setattr(database, field, value)
         database.full_clean()
-        database.save()
         from dashboard import audit
 
-        audit.record("config.database." + ("created" if created else "updated"), target=database,
-                     summary=f"database {name} {'added' if created else 'updated'} from the command line",
-                     details={"dsn": database.dsn, "rpo_hours": database.rpo_hours, "schedule": database.schedule,
-                              "password_env": database.password_env, "passfile": database.passfile})
+        # The configuration audit (dashboard.config_audit) records the change, before and after.
+        with audit.acting_as("command line"):
+            database.save()
         self.stdout.write(f"{'added' if created else 'updated'} {name}: {database.dsn} "
                           f"(RPO {database.rpo_hours} h, schedule '{database.schedule}' UTC)")

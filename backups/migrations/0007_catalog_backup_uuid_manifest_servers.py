@@ -19,7 +19,7 @@ def fill_backup_uuids(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('backups', '0003_permissions'),
+        ('backups', '0006_history_index'),
     ]
 
     operations = [

@@ -1,0 +1,124 @@
+"""Prometheus metrics read from the database at scrape time (a custom collector, no state in the process).
+
+Every web worker answers the same numbers, because they come from the rows, not from counters kept in memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from django.db.models import Count, Q
+from django.utils import timezone
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector, CollectorRegistry
+
+from alerts.models import Alert
+from backups.models import Artifact, BackupRun, Database, Freshness, Restore, Verification
+
+PAIR = ["database", "tier"]
+
+
+def _ts(value) -> float:
+    return value.timestamp()
+
+
+class LifeboatCollector(Collector):
+    def collect(self) -> Iterator[Metric]:
+        now = timezone.now()
+        success = GaugeMetricFamily("lifeboat_backup_last_success_timestamp_seconds",
+                                    "When the backup behind the newest good copy in a tier finished (Unix time).",
+                                    labels=PAIR)
+        verified = GaugeMetricFamily("lifeboat_backup_last_verified_timestamp_seconds",
+                                     "When a copy in a tier last passed a restore test (Unix time).", labels=PAIR)
+        size = GaugeMetricFamily("lifeboat_backup_last_size_bytes", "Size of the newest good copy in a tier.",
+                                 labels=PAIR)
+        duration = GaugeMetricFamily("lifeboat_backup_last_duration_seconds",
+                                     "How long the backup behind the newest good copy in a tier took.", labels=PAIR)
+        late = GaugeMetricFamily("lifeboat_backup_late", "1 when a tier holds no good copy within the RPO.",
+                                 labels=PAIR)
+        rpo = GaugeMetricFamily("lifeboat_backup_rpo_seconds", "The database's recovery point objective.",
+                                labels=["database"])
+        for database in Database.objects.all():
+            rpo.add_metric([database.name], database.rpo_hours * 3600)
+            for tier in database.backup_tiers():
+                labels = [database.name, tier.name]
+                good = (Artifact.objects.live().filter(run__database=database, tier=tier, run__status="succeeded")
+                        .select_related("run").order_by("-run__started_at"))
+                newest = good.first()
+                if newest is not None:
+                    success.add_metric(labels, _ts(newest.run.finished_at or newest.run.started_at))
+                    if newest.size_bytes is not None:
+                        size.add_metric(labels, newest.size_bytes)
+                    if newest.run.duration is not None:
+                        duration.add_metric(labels, newest.run.duration.total_seconds())
+                last_pass = (Verification.objects.filter(artifact__run__database=database, artifact__tier=tier,
+                                                         status=Verification.Status.PASSED)
+                             .order_by("-finished_at").values_list("finished_at", flat=True).first())
+                if last_pass is not None:
+                    verified.add_metric(labels, _ts(last_pass))
+                late.add_metric(labels, float(database.freshness(tier, now).status in (Freshness.LATE,)))
+        yield from (success, verified, size, duration, late, rpo)
+        yield from self._failures()
+        yield from self._running()
+        yield self._alerts()
+        yield from drill_recovery_metrics()
+
+    def _failures(self) -> Iterator[Metric]:
+        failed = CounterMetricFamily("lifeboat_backup_failures", "Backup runs that failed or were abandoned.",
+                                     labels=["database"])
+        rows = Database.objects.annotate(n=Count("runs", filter=Q(runs__status__in=["failed", "abandoned"])))
+        for database in rows:
+            failed.add_metric([database.name], database.n)
+        uploads = CounterMetricFamily("lifeboat_upload_failures", "Copies that could not be stored in a tier.",
+                                      labels=PAIR)
+        for row in (Artifact.objects.filter(status=Artifact.Status.FAILED)
+                    .values("run__database__name", "tier__name").annotate(n=Count("pk"))):
+            uploads.add_metric([row["run__database__name"], row["tier__name"]], row["n"])
+        verifications = CounterMetricFamily("lifeboat_verification_failures", "Restore tests that failed.",
+                                            labels=PAIR)
+        for row in (Verification.objects.filter(status=Verification.Status.FAILED)
+                    .values("artifact__run__database__name", "artifact__tier__name").annotate(n=Count("pk"))):
+            verifications.add_metric([row["artifact__run__database__name"], row["artifact__tier__name"]], row["n"])
+        yield from (failed, uploads, verifications)
+
+    def _running(self) -> Iterator[Metric]:
+        backups = GaugeMetricFamily("lifeboat_backup_running", "Backups of a database queued or running.",
+                                    labels=["database"])
+        active = dict(BackupRun.objects.active().values_list("database__name").annotate(n=Count("pk")))
+        for name in Database.objects.values_list("name", flat=True):
+            backups.add_metric([name], active.get(name, 0))
+        jobs = GaugeMetricFamily("lifeboat_jobs_running", "Jobs queued or running, by kind.", labels=["kind"])
+        jobs.add_metric(["backup"], sum(active.values()))
+        jobs.add_metric(["verification"], Verification.objects.filter(status__in=["queued", "running"]).count())
+        jobs.add_metric(["restore"], Restore.objects.filter(status__in=["queued", "running"]).count())
+        yield from (backups, jobs)
+
+    def _alerts(self) -> Metric:
+        family = GaugeMetricFamily("lifeboat_alerts_open", "Open alerts, by kind and severity.",
+                                   labels=["kind", "severity"])
+        for row in Alert.objects.open().values("kind", "severity").annotate(n=Count("pk")):
+            family.add_metric([row["kind"], row["severity"]], row["n"])
+        return family
+
+
+def drill_recovery_metrics() -> Iterator[Metric]:
+    """Measured recovery time (declared to data validated) of each scenario's latest completed real drill."""
+    try:
+        from drills.models import Drill
+    except ImportError:  # the drills app has no Drill model yet
+        return
+    family = GaugeMetricFamily("lifeboat_drill_recovery_seconds",
+                               "Measured recovery time of the latest completed real drill of a scenario.",
+                               labels=["scenario"])
+    seen: set[int] = set()
+    drills = (Drill.objects.real().completed().filter(recovery_seconds__isnull=False)
+              .select_related("scenario").order_by("-completed_at"))
+    for drill in drills:
+        if drill.scenario_id not in seen:
+            seen.add(drill.scenario_id)
+            family.add_metric([str(drill.scenario)], drill.recovery_seconds)
+    yield family
+
+
+registry = CollectorRegistry(auto_describe=False)
+registry.register(LifeboatCollector())

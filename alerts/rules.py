@@ -1,0 +1,217 @@
+"""Alert rules: each looks at the database as it is now and yields the conditions that currently hold.
+
+A rule says nothing about what changed; the engine compares the conditions with the open alerts (fire, remind,
+resolve). Conditions are keyed so that one condition is one alert: a second failed backup of the same database
+extends the open alert instead of firing another one.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+
+from alerts.models import Kind, Observation, Severity
+from backups.models import Artifact, BackupRun, Database, Freshness, Tier, Verification
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Condition:
+    key: str
+    kind: str
+    severity: str
+    title: str
+    message: str
+    link: str = ""
+    database: Database | None = None
+    tier: Tier | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def _pair_key(kind: str, database: Database, tier: Tier) -> str:
+    return f"{kind}:database:{database.pk}:tier:{tier.pk}"
+
+
+def backup_failed(now: datetime) -> Iterator[Condition]:
+    """The newest finished run of a database failed (or was abandoned); a later good run ends it."""
+    finished = [BackupRun.Status.SUCCEEDED, BackupRun.Status.FAILED, BackupRun.Status.ABANDONED]
+    for database in Database.objects.all():
+        run = database.runs.filter(status__in=finished).order_by("-created_at").first()
+        if run is None or run.status == BackupRun.Status.SUCCEEDED:
+            continue
+        yield Condition(
+            key=f"{Kind.BACKUP_FAILED}:database:{database.pk}", kind=Kind.BACKUP_FAILED, severity=Severity.CRITICAL,
+            title=f"Backup of {database.name} failed",
+            message=f"Backup #{run.pk} of {database.name} ({database.dsn}) {run.status}: {run.error or 'no message'}",
+            link=run.get_absolute_url(), database=database, details={"run_id": run.pk, "status": run.status},
+        )
+
+
+def verification_failed(now: datetime) -> Iterator[Condition]:
+    """The newest finished verification of a database's copies in a tier failed; a later pass ends it."""
+    done = Verification.objects.filter(status__in=[Verification.Status.PASSED, Verification.Status.FAILED])
+    newest: dict[tuple[int, int], Verification] = {}
+    for v in done.select_related("artifact__tier", "artifact__run__database").order_by("created_at"):
+        newest[(v.artifact.run.database_id, v.artifact.tier_id)] = v  # later rows overwrite earlier ones
+    for v in newest.values():
+        if v.status != Verification.Status.FAILED:
+            continue
+        artifact = v.artifact
+        database, tier = artifact.run.database, artifact.tier
+        yield Condition(
+            key=_pair_key(Kind.VERIFICATION_FAILED, database, tier), kind=Kind.VERIFICATION_FAILED,
+            severity=Severity.CRITICAL, title=f"Verification of {database.name} in {tier.name} failed",
+            message=(f"Restore test #{v.pk} of backup #{artifact.run_id} of {database.name} ({tier.name} copy) "
+                     f"failed: {v.error or 'a check failed'}"),
+            link=artifact.run.get_absolute_url(), database=database, tier=tier,
+            details={"verification_id": v.pk, "run_id": artifact.run_id},
+        )
+
+
+def freshness(now: datetime) -> Iterator[Condition]:
+    """A tier holds no good (where required, verified) copy within the RPO.
+
+    NEVER counts once the tier has held a copy of the database, or once the database has been protected for
+    longer than its RPO: a database added a minute ago is not yet late.
+    """
+    for database in Database.objects.filter(enabled=True):
+        rpo = timedelta(hours=database.rpo_hours)
+        for tier in database.backup_tiers():
+            report = database.freshness(tier, now)
+            if report.status == Freshness.LATE:
+                what = "verified copy" if tier.require_verified else "good copy"
+                hours = report.age.total_seconds() / 3600
+                message = (f"The newest {what} of {database.name} in {tier.name} is {hours:.1f} h old "
+                           f"(RPO {database.rpo_hours} h).")
+            elif report.status == Freshness.NEVER and (
+                database.created_at <= now - rpo
+                or Artifact.objects.filter(run__database=database, tier=tier, status=Artifact.Status.STORED).exists()
+            ):
+                what = "verified copy" if tier.require_verified else "good copy"
+                message = f"{tier.name} holds no {what} of {database.name} (RPO {database.rpo_hours} h)."
+            else:
+                continue
+            yield Condition(
+                key=_pair_key(Kind.FRESHNESS, database, tier), kind=Kind.FRESHNESS, severity=Severity.CRITICAL,
+                title=f"{database.name} has no fresh backup in {tier.name}", message=message,
+                link=database.get_absolute_url(), database=database, tier=tier,
+                details={"status": report.status, "rpo_hours": database.rpo_hours,
+                         "age_seconds": report.age.total_seconds() if report.age else None},
+            )
+
+
+def upload_failed(now: datetime) -> Iterator[Condition]:
+    """The newest copy attempt of a database in a tier failed; a later stored copy ends it."""
+    newest: dict[tuple[int, int], Artifact] = {}
+    for a in Artifact.objects.select_related("run__database", "tier").order_by("run__created_at", "pk"):
+        newest[(a.run.database_id, a.tier_id)] = a
+    for a in newest.values():
+        if a.status != Artifact.Status.FAILED:
+            continue
+        database, tier = a.run.database, a.tier
+        yield Condition(
+            key=_pair_key(Kind.UPLOAD_FAILED, database, tier), kind=Kind.UPLOAD_FAILED, severity=Severity.WARNING,
+            title=f"Copy of {database.name} to {tier.name} failed",
+            message=f"Backup #{a.run_id} of {database.name} could not be stored in {tier.name}: {a.error}",
+            link=a.run.get_absolute_url(), database=database, tier=tier, details={"run_id": a.run_id},
+        )
+
+
+def retention_refused(now: datetime) -> Iterator[Condition]:
+    """Retention wanted to delete but a safety rule kept the copy: open while refusals keep being reported."""
+    window = timedelta(hours=settings.LIFEBOAT_ALERT_EVENT_HOURS)
+    recent = Observation.objects.filter(kind=Kind.RETENTION_REFUSED, active=True, observed_at__gte=now - window)
+    for obs in recent.select_related("tier"):
+        yield Condition(
+            key=obs.key, kind=Kind.RETENTION_REFUSED, severity=Severity.WARNING,
+            title=f"Retention refused to delete in {obs.tier.name if obs.tier else 'a tier'}", message=obs.message,
+            tier=obs.tier, details=obs.details,
+        )
+
+
+def bucket_drift(now: datetime) -> Iterator[Condition]:
+    """The last check of a bucket found differences from its declared policy; a clean check ends it."""
+    for obs in Observation.objects.filter(kind=Kind.BUCKET_DRIFT, active=True).select_related("tier"):
+        yield Condition(
+            key=obs.key, kind=Kind.BUCKET_DRIFT, severity=Severity.CRITICAL,
+            title=f"Bucket of {obs.tier.name if obs.tier else 'a tier'} drifted from its policy",
+            message=obs.message, tier=obs.tier, details=obs.details,
+        )
+
+
+def audit_chain(now: datetime) -> Iterator[Condition]:
+    """The last scheduled verification of the audit trail found it edited, shortened or reordered."""
+    for obs in Observation.objects.filter(kind=Kind.AUDIT_CHAIN_BROKEN, active=True):
+        yield Condition(key=obs.key, kind=Kind.AUDIT_CHAIN_BROKEN, severity=Severity.CRITICAL,
+                        title="The audit trail was tampered with", message=obs.message, link="/audit/",
+                        details=obs.details)
+
+
+DRILL_KINDS = {"overdue": Kind.DRILL_OVERDUE, "missing": Kind.DRILL_MISSING, "unsigned": Kind.DRILL_UNSIGNED}
+
+
+def drills_attention(now: datetime) -> Iterator[Condition]:
+    """Drills that are overdue, missing or unsigned, as the drills app reports them (once it is installed)."""
+    try:
+        from drills.health import attention
+    except ImportError:  # the drills app does not provide its health report yet
+        return
+    for item in attention(now):
+        kind = DRILL_KINDS.get(str(item.kind))
+        if kind is None:
+            continue
+        drill = item.drill  # None when no drill is planned at all for the month's slot
+        if drill is None:
+            yield Condition(key=f"{kind}:schedule", kind=kind, severity=Severity.WARNING,
+                            title=f"{Kind(kind).label}: no real drill on schedule", message=str(item.message))
+            continue
+        link = drill.get_absolute_url() if hasattr(drill, "get_absolute_url") else ""
+        yield Condition(
+            key=f"{kind}:drill:{drill.pk}", kind=kind, severity=Severity.WARNING,
+            title=f"{Kind(kind).label}: {drill}", message=str(item.message), link=link,
+            details={"drill_id": drill.pk},
+        )
+
+
+RULES: dict[str, tuple[Callable[[datetime], Iterable[Condition]], tuple[str, ...]]] = {
+    "backup_failed": (backup_failed, (Kind.BACKUP_FAILED,)),
+    "verification_failed": (verification_failed, (Kind.VERIFICATION_FAILED,)),
+    "freshness": (freshness, (Kind.FRESHNESS,)),
+    "upload_failed": (upload_failed, (Kind.UPLOAD_FAILED,)),
+    "retention_refused": (retention_refused, (Kind.RETENTION_REFUSED,)),
+    "bucket_drift": (bucket_drift, (Kind.BUCKET_DRIFT,)),
+    "audit_chain": (audit_chain, (Kind.AUDIT_CHAIN_BROKEN,)),
+    "drills": (drills_attention, (Kind.DRILL_OVERDUE, Kind.DRILL_MISSING, Kind.DRILL_UNSIGNED)),
+}
+
+
+@dataclass
+class Snapshot:
+    conditions: dict[str, Condition]
+    unknown_kinds: set[str]  # kinds whose rule failed this time: their open alerts are neither resolved nor fired
+
+
+def current_conditions(now: datetime) -> Snapshot:
+    conditions: dict[str, Condition] = {}
+    unknown: set[str] = set()
+    for name, (rule, kinds) in RULES.items():
+        try:
+            found = list(rule(now))
+        except Exception:  # one broken rule must not silence (or resolve) the others
+            log.exception("alert rule %s failed", name)
+            unknown.update(kinds)
+            continue
+        conditions.update((c.key, c) for c in found)
+    return Snapshot(conditions, unknown)
+
+
+def dashboard_link(path: str) -> str:
+    base = settings.LIFEBOAT_BASE_URL.rstrip("/")
+    return f"{base}{path}" if base and path else path
+

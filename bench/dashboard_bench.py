@@ -1,0 +1,143 @@
+#!/usr/bin/env python
+"""Server time of the overview and the first history page with 100,000 runs and 300,000 artifacts.
+
+    .venv/bin/python bench/dashboard_bench.py [--runs 100000] [--backend sqlite|postgres|both]
+
+Fills a throwaway dashboard database (a SQLite file, and/or a uniquely named PostgreSQL database that is
+dropped afterwards) with 20 databases, 3 tiers, RUNS runs and one artifact per run and tier (a third of them
+verified, one run in 25 failed), then renders each page 30 times through Django's test client and prints the
+median and the number of SQL queries. Target: under 100 ms each on both backends.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+PG_DSN = os.environ.get("LIFEBOAT_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def populate(runs: int) -> None:
+    from django.utils import timezone
+
+    from backups.models import Artifact, BackupRun, Database, Tier, Verification
+
+    tiers = [Tier.objects.get(name="local")] + [
+        Tier.objects.create(name=f"bench{i}", kind=Tier.Kind.LOCAL, path=f"/tmp/bench{i}") for i in (1, 2)]
+    databases = [Database.objects.create(name=f"db{i:02d}", dbname=f"db{i:02d}") for i in range(20)]
+    start = timezone.now() - timedelta(hours=runs // len(databases))
+    batch = 5000
+    for offset in range(0, runs, batch):
+        chunk = []
+        for i in range(offset, min(offset + batch, runs)):
+            at = start + timedelta(hours=i // len(databases))
+            failed = i % 25 == 24
+            chunk.append(BackupRun(database=databases[i % len(databases)], created_at=at, started_at=at,
+                                   finished_at=at + timedelta(seconds=90), size_bytes=10_000_000 + i,
+                                   status=BackupRun.Status.FAILED if failed else BackupRun.Status.SUCCEEDED))
+        created = BackupRun.objects.bulk_create(chunk)
+        if created[0].pk is None:  # backends that do not return ids: read them back
+            created = list(BackupRun.objects.order_by("-pk")[: len(chunk)])[::-1]
+        artifacts = [Artifact(run=run, tier=tier, location=f"/x/{run.pk}/{tier.pk}", size_bytes=run.size_bytes,
+                              sha256="0" * 64, created_at=run.created_at)
+                     for run in created if run.status == BackupRun.Status.SUCCEEDED for tier in tiers]
+        # Failed runs get artifacts too (failed copies), so the table holds one artifact per run and tier.
+        artifacts += [Artifact(run=run, tier=tier, status=Artifact.Status.FAILED, location="", error="bench",
+                               created_at=run.created_at)
+                      for run in created if run.status == BackupRun.Status.FAILED for tier in tiers]
+        made = Artifact.objects.bulk_create(artifacts)
+        if made and made[0].pk is not None:
+            Verification.objects.bulk_create([Verification(artifact=a, status=Verification.Status.PASSED)
+                                              for n, a in enumerate(made) if n % 3 == 0
+                                              and a.status == Artifact.Status.STORED])
+        print(f"  {min(offset + batch, runs):>7} runs", end="\r", flush=True)
+    print(f"  {BackupRun.objects.count()} runs, {Artifact.objects.count()} artifacts, "
+          f"{Verification.objects.count()} verifications")
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        # Autovacuum analyzes tables within a minute of a load like this; without statistics the planner
+        # believes the tables are empty and picks plans no running installation would see.
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+
+
+def measure(label: str, runs: int) -> None:
+    import django
+
+    django.setup()
+    from django.contrib.auth.models import Group, User
+    from django.core.management import call_command
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext, setup_test_environment
+
+    setup_test_environment()
+    call_command("migrate", verbosity=0)
+    call_command("collectstatic", interactive=False, verbosity=0)
+    print(f"{label}: filling ...")
+    populate(runs)
+    user = User.objects.create_user("bench")
+    user.groups.add(Group.objects.get(name="DBA"))
+    client = Client()
+    client.force_login(user)
+    for name, url in (("overview", "/"), ("history page 1", "/backups/")):
+        assert client.get(url).status_code == 200  # warm caches and the template loader
+        times = []
+        for _ in range(30):
+            started = time.perf_counter()
+            response = client.get(url)
+            times.append(time.perf_counter() - started)
+            assert response.status_code == 200
+        with CaptureQueriesContext(connection) as queries:
+            client.get(url)
+        median = statistics.median(times) * 1000
+        print(f"  {name:16} median {median:7.1f} ms   p90 {sorted(times)[26] * 1000:7.1f} ms   "
+              f"{len(queries):3} queries   target < 100 ms {'ok' if median < 100 else 'MISSED'}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=100_000)
+    parser.add_argument("--backend", choices=["sqlite", "postgres", "both", "_child"], default="both")
+    args = parser.parse_args()
+    if args.backend == "_child":
+        measure(os.environ["BENCH_LABEL"], args.runs)
+        return
+    work = Path(tempfile.mkdtemp(prefix="lifeboat-dashboard-bench-"))
+    base = {**os.environ, "DJANGO_SETTINGS_MODULE": "dashboard.settings", "LIFEBOAT_VAR_DIR": str(work)}
+    backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
+    for backend in backends:
+        env = dict(base)
+        pg_name = None
+        if backend == "sqlite":
+            env["DATABASE_URL"] = f"sqlite:///{work / 'bench.sqlite3'}"
+        else:
+            import psycopg
+
+            pg_name = f"lb_dash_bench_{uuid.uuid4().hex[:8]}"
+            with psycopg.connect(PG_DSN, autocommit=True) as conn:
+                conn.execute(f'CREATE DATABASE "{pg_name}"')
+            env["DATABASE_URL"] = PG_DSN.rsplit("/", 1)[0] + "/" + pg_name
+        env["BENCH_LABEL"] = backend
+        try:
+            subprocess.run([sys.executable, __file__, "--backend", "_child", "--runs", str(args.runs)], env=env,
+                           check=True)
+        finally:
+            if pg_name:
+                with psycopg.connect(PG_DSN, autocommit=True) as conn:
+                    conn.execute(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
+
+
+if __name__ == "__main__":
+    main()

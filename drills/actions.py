@@ -1,0 +1,171 @@
+"""What a drill's participants do from its page: every write is a POST, needs a permission, and is audited.
+
+Refusals (a signed drill, a wrong state) come back as a one-line message on the drill page.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_POST
+
+from backups.errors import LifeboatError
+from dashboard.roles import CONDUCT_DRILL, SIGN_OFF_DRILL
+from drills import conduct, recovery
+from drills.errors import DrillError
+from drills.forms import FollowUpForm, FollowUpStatusForm, SignOffForm, TextForm, TickForm
+from drills.models import Drill, DrillStep, FollowUp
+from drills.views import back, drill_context
+
+
+def _drill(pk: int) -> Drill:
+    return get_object_or_404(Drill.objects.select_related("scenario", "database", "checklist"), pk=pk)
+
+
+def _refused(request, exc: Exception) -> None:
+    messages.error(request, f"Refused: {exc}")
+
+
+@login_required
+@require_POST
+@permission_required(CONDUCT_DRILL, raise_exception=True)
+def start(request, pk: int):
+    drill = _drill(pk)
+    try:
+        conduct.start(drill, request.user)
+    except DrillError as exc:
+        _refused(request, exc)
+    return back(request, drill)
+
+
+@login_required
+@require_POST
+@permission_required(CONDUCT_DRILL, raise_exception=True)
+def tick(request, pk: int, step_id: int):
+    step = get_object_or_404(DrillStep.objects.select_related("drill"), pk=step_id, drill_id=pk)
+    form = TickForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise DrillError("; ".join(e for errors in form.errors.values() for e in errors))
+        conduct.tick(step, request.user, status=form.cleaned_data["status"], notes=form.cleaned_data["notes"])
+    except DrillError as exc:
+        _refused(request, exc)
+        return back(request, step.drill)
+    if request.htmx:  # swap the checklist in place: ticking many items should not reload the page each time
+        return render(request, "drills/drill_detail.html#checklist", drill_context(_drill(pk)))
+    return back(request, step.drill)
+
+
+@login_required
+@require_POST
+@permission_required(CONDUCT_DRILL, raise_exception=True)
+def run_restore(request, pk: int):
+    drill = _drill(pk)
+    try:
+        record = recovery.queue_restore(drill, request.user)
+    except (DrillError, LifeboatError) as exc:
+        _refused(request, exc)
+    else:
+        messages.info(request, f"Restore into {record.target_database} queued; progress shows below.")
+    return back(request, drill)
+
+
+@login_required
+@require_POST
+@permission_required(CONDUCT_DRILL, raise_exception=True)
+def drop_restored(request, pk: int):
+    drill = _drill(pk)
+    try:
+        recovery.drop_restored(drill, request.user)
+    except DrillError as exc:
+        _refused(request, exc)
+    else:
+        messages.info(request, f"{drill.restored_database} dropped.")
+    return back(request, drill)
+
+
+@login_required
+@require_POST
+@permission_required(CONDUCT_DRILL, raise_exception=True)
+def complete(request, pk: int):
+    drill = _drill(pk)
+    try:
+        conduct.complete(drill, request.user)
+    except DrillError as exc:
+        _refused(request, exc)
+    return back(request, drill)
+
+
+@login_required
+@require_POST
+@permission_required(CONDUCT_DRILL, raise_exception=True)
+def deviations(request, pk: int):
+    drill = _drill(pk)
+    try:
+        conduct.set_deviations(drill, request.user, request.POST.get("text", ""))
+    except DrillError as exc:
+        _refused(request, exc)
+    return back(request, drill)
+
+
+@login_required
+@require_POST
+@permission_required(CONDUCT_DRILL, raise_exception=True)
+def add_follow_up(request, pk: int):
+    drill = _drill(pk)
+    form = FollowUpForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise DrillError("a follow-up needs a finding, an action, an owner and a due date")
+        conduct.add_follow_up(drill, request.user, **form.cleaned_data)
+    except DrillError as exc:
+        _refused(request, exc)
+    return back(request, drill)
+
+
+@login_required
+@require_POST
+@permission_required(CONDUCT_DRILL, raise_exception=True)
+def follow_up_status(request, pk: int, follow_up_id: int):
+    follow_up = get_object_or_404(FollowUp.objects.select_related("drill"), pk=follow_up_id, drill_id=pk)
+    form = FollowUpStatusForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise DrillError("unknown follow-up status")
+        conduct.set_follow_up_status(follow_up, request.user, form.cleaned_data["status"])
+    except DrillError as exc:
+        _refused(request, exc)
+    return back(request, follow_up.drill)
+
+
+@login_required
+@require_POST
+@permission_required(CONDUCT_DRILL, raise_exception=True)
+def add_note(request, pk: int):
+    drill = _drill(pk)
+    form = TextForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise DrillError("a note needs some text")
+        conduct.add_note(drill, request.user, form.cleaned_data["text"])
+    except DrillError as exc:
+        _refused(request, exc)
+    return back(request, drill)
+
+
+@login_required
+@require_POST
+@permission_required(SIGN_OFF_DRILL, raise_exception=True)
+def sign_off(request, pk: int):
+    drill = _drill(pk)
+    form = SignOffForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise DrillError("a sign-off needs a statement")
+        conduct.sign_off(drill, request.user, form.cleaned_data["statement"])
+    except DrillError as exc:
+        _refused(request, exc)
+    else:
+        messages.info(request, "Drill signed off; its record is now locked.")
+    return back(request, drill)

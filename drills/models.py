@@ -1,1 +1,0 @@
-"""Recovery scenarios, DR contacts, checklists, drill runs and sign-off (see DESIGN.md)."""

@@ -1,0 +1,73 @@
+"""/metrics: Prometheus text that prometheus-client's own parser reads, only for the bearer of the token."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from backups import pipeline
+from backups.models import Artifact, BackupRun, Database
+from backups.verification import verify_artifact
+
+TOKEN = "scrape-token-for-tests"
+
+
+def samples(text: str) -> dict[tuple[str, tuple], float]:
+    found = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            found[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return found
+
+
+@pytest.fixture
+def token(settings):
+    settings.LIFEBOAT_METRICS_TOKEN = TOKEN
+    return TOKEN
+
+
+def test_metrics_hold_every_series_per_database_and_tier(client, learning_db, local_tier, token, settings):
+    settings.LIFEBOAT_VERIFY_AFTER_BACKUP = False
+    good = pipeline.backup(learning_db)
+    verification = verify_artifact(good.artifacts.get())
+    gone = Database.objects.create(name=f"gone_{uuid.uuid4().hex[:6]}", host="127.0.0.1", port=1, dbname="x")
+    assert pipeline.backup(gone).status == BackupRun.Status.FAILED
+    BackupRun.objects.create(database=learning_db, status=BackupRun.Status.QUEUED)
+
+    response = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/plain")
+    found = samples(response.text)
+    pair = (("database", learning_db.name), ("tier", "local"))
+    good.refresh_from_db()
+    verification.refresh_from_db()
+    artifact = Artifact.objects.get(run=good)
+    assert found[("lifeboat_backup_last_success_timestamp_seconds", pair)] == pytest.approx(
+        good.finished_at.timestamp())
+    assert found[("lifeboat_backup_last_verified_timestamp_seconds", pair)] == pytest.approx(
+        verification.finished_at.timestamp())
+    assert found[("lifeboat_backup_last_size_bytes", pair)] == artifact.size_bytes > 0
+    assert found[("lifeboat_backup_last_duration_seconds", pair)] == pytest.approx(good.duration.total_seconds())
+    assert found[("lifeboat_backup_late", pair)] == 0
+    assert found[("lifeboat_backup_failures_total", (("database", gone.name),))] == 1
+    assert found[("lifeboat_backup_failures_total", (("database", learning_db.name),))] == 0
+    assert found[("lifeboat_backup_running", (("database", learning_db.name),))] == 1
+    assert found[("lifeboat_jobs_running", (("kind", "backup"),))] == 1
+    assert found[("lifeboat_backup_rpo_seconds", (("database", learning_db.name),))] == 24 * 3600
+    assert found[("lifeboat_alerts_open", (("kind", "backup_failed"), ("severity", "critical")))] == 1
+
+
+@pytest.mark.parametrize("header", [None, "Bearer wrong-token", f"Basic {TOKEN}", "Bearer "])
+def test_metrics_without_the_right_token_is_401(client, db, token, header):
+    extra = {"HTTP_AUTHORIZATION": header} if header else {}
+    response = client.get("/metrics", **extra)
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"].startswith("Bearer")
+    assert b"lifeboat_" not in response.content
+
+
+def test_metrics_stay_closed_when_no_token_is_configured(client, db, settings):
+    settings.LIFEBOAT_METRICS_TOKEN = ""
+    assert client.get("/metrics").status_code == 401
+    assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer ").status_code == 401
