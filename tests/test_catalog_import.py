@@ -12,29 +12,9 @@ from backups.models import Artifact, BackupRun, Database, Restore, Verification
 from backups.restore import restore_new_database
 from backups.verification import verify_artifact
 from dashboard.models import AuditEvent
+from tests.catalog_helpers import forget_everything
+from tests.catalog_helpers import snapshot_in as snapshot
 from tests.helpers import run_command, run_json, table_counts
-
-RUN_FIELDS = ("backup_uuid", "status", "started_at", "source_dsn", "pg_dump_version", "server_version",
-              "raw_size_bytes", "size_bytes", "sha256", "row_counts", "snapshot_id", "globals_name",
-              "globals_sha256", "app_schema_version")
-
-
-def snapshot(run: BackupRun) -> dict:
-    run.refresh_from_db()
-    artifact = run.artifacts.get()
-    return {"run": {f: getattr(run, f) for f in RUN_FIELDS},
-            "artifact": {"location": artifact.location, "size_bytes": artifact.size_bytes, "sha256": artifact.sha256,
-                         "globals_location": artifact.globals_location, "manifest_location": artifact.manifest_location},
-            "database": {f: getattr(run.database, f) for f in ("name", "host", "port", "user", "dbname")}}
-
-
-def forget_everything() -> None:
-    """The dashboard's records are lost; the tier's files are not."""
-    Restore.objects.all().delete()
-    Verification.objects.all().delete()
-    Artifact.objects.all().delete()
-    BackupRun.objects.all().delete()
-    Database.objects.all().delete()
 
 
 @pytest.fixture

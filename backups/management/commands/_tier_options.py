@@ -21,9 +21,9 @@ def tier_from_options(options: dict, *, save: bool) -> tuple[Tier, bool]:
     name, path, bucket = options["tier"], options.get("path"), options.get("bucket")
     tier = Tier.objects.filter(name=name).first()
     if tier is not None:
-        if (path and tier.kind == Tier.Kind.LOCAL and str(tier.local_root) != path) or (
-                bucket and tier.bucket != bucket):
-            raise CommandError(f"tier {name} already exists and points elsewhere ({tier.local_root if tier.kind == 'local' else tier.bucket}); "
+        where = str(tier.local_root) if tier.kind == Tier.Kind.LOCAL else tier.bucket
+        if (path and where != path) or (bucket and where != bucket):
+            raise CommandError(f"tier {name} already exists and points elsewhere ({where}); "
                                "drop --path/--bucket or choose another tier name")
         return tier, False
     if path and bucket:
