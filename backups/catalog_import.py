@@ -83,23 +83,38 @@ def _database_for(manifest: catalog.Manifest) -> Database:
     return database
 
 
-def _run_for(manifest: catalog.Manifest, tier: Tier) -> tuple[BackupRun, bool]:
-    run = BackupRun.objects.filter(backup_uuid=manifest.backup_uuid).first()
-    if run:
-        return run, False
+def _manifest_facts(manifest: catalog.Manifest) -> dict:
     data, artifact = manifest.data, manifest.artifact
-    started = manifest.time("started_at")
-    run = BackupRun.objects.create(
-        backup_uuid=manifest.backup_uuid, database=_database_for(manifest), status=BackupRun.Status.SUCCEEDED,
-        trigger=BackupRun.Trigger.IMPORT, created_at=manifest.time("created_at") or started, started_at=started,
-        finished_at=manifest.time("finished_at"), source_dsn=manifest.database.get("dsn", ""),
+    return dict(
+        status=BackupRun.Status.SUCCEEDED, finished_at=manifest.time("finished_at"),
+        source_dsn=manifest.database.get("dsn", ""),
         pg_dump_version=data.get("pg_dump_version") or "", server_version=data.get("server_version") or "",
         raw_size_bytes=artifact.get("raw_size_bytes"), size_bytes=artifact.get("size_bytes"),
         sha256=artifact.get("sha256") or "", row_counts=data.get("row_counts") or {},
         snapshot_id=data.get("snapshot_id") or "",
         globals_name=(data.get("globals") or {}).get("name", ""),
         globals_sha256=(data.get("globals") or {}).get("sha256", ""),
-        app_schema_version=data.get("app_schema_version") or "",
+        app_schema_version=data.get("app_schema_version") or "", error="",
+    )
+
+
+def _run_for(manifest: catalog.Manifest, tier: Tier) -> tuple[BackupRun, bool]:
+    data = manifest.data
+    run = BackupRun.objects.filter(backup_uuid=manifest.backup_uuid).first()
+    if run and run.is_active:
+        # A self-backup holds its own run as `running` (the snapshot was taken mid-run); its manifest, written
+        # once the dump was complete, proves how it ended.
+        for name, value in _manifest_facts(manifest).items():
+            setattr(run, name, value)
+        run.append_log(f"completed from manifest {manifest.name} in tier {tier.name}")
+        run.save()
+        return run, False
+    if run:
+        return run, False
+    started = manifest.time("started_at")
+    run = BackupRun.objects.create(
+        backup_uuid=manifest.backup_uuid, database=_database_for(manifest), trigger=BackupRun.Trigger.IMPORT,
+        created_at=manifest.time("created_at") or started, started_at=started, **_manifest_facts(manifest),
     )
     run.append_log(f"imported from tier {tier.name}, manifest {manifest.name} "
                    f"(originally run #{data.get('run_id')}, trigger {data.get('trigger')})")

@@ -257,6 +257,57 @@ def restore_sqlite(storage: Storage, name: str = "", *, force: bool = False) -> 
             "created_at": manifest.get("created_at"), "app_schema_version": manifest.get("app_schema_version")}
 
 
+def newest_self_manifest(storage: Storage) -> catalog.Manifest:
+    """The newest backup manifest of the dashboard's own PostgreSQL database in a tier."""
+    found = []
+    for obj in storage.list_names(catalog.MANIFEST_SUFFIX):
+        with storage.open(obj.location) as fh:
+            raw = fh.read()
+        try:
+            manifest = catalog.Manifest.parse(raw, obj.name)
+        except StorageError:
+            continue
+        if manifest.database.get("lifeboat_self"):
+            found.append(manifest)
+    if not found:
+        raise ConfigurationError("no backup of Lifeboat's own PostgreSQL database in this tier")
+    return max(found, key=lambda m: m.data["started_at"])
+
+
+def restore_postgresql(storage: Storage, *, force: bool = False) -> dict[str, Any]:
+    """pg_restore the newest self-backup into the dashboard's (empty) PostgreSQL database.
+
+    Refuses a database with tables in its public schema unless `force`, which drops and recreates that schema.
+    """
+    from backups import pgtools
+    from backups.models import Artifact
+    from backups.restore import pg_restore_argv, stream_artifact
+
+    manifest = newest_self_manifest(storage)
+    listed = {obj.name: obj for obj in storage.list_names(manifest.artifact["name"])}
+    if manifest.artifact_name not in listed:
+        raise RestoreFailed(f"{manifest.artifact_name} (named by {manifest.name}) is missing from the tier")
+    own = _own_settings()
+    target = pgtools.Target(own.get("HOST") or "127.0.0.1", int(own.get("PORT") or 5432),
+                            own.get("USER") or "postgres", own["NAME"])
+    env = {"PGPASSWORD": own["PASSWORD"]} if own.get("PASSWORD") else {}
+    connections.close_all()
+    with pgtools.connect(target, env) as conn:
+        tables = conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").fetchone()[0]
+        if tables and not force:
+            raise ConfigurationError(f"{target.dsn} already has {tables} tables; restore into an empty database "
+                                     "(or use --force to drop its public schema first)")
+        if tables:
+            conn.execute("DROP SCHEMA public CASCADE")
+            conn.execute("CREATE SCHEMA public")
+    copy = Artifact(tier=storage.tier, location=listed[manifest.artifact_name].location,
+                    sha256=manifest.artifact["sha256"])
+    stream_artifact(copy, pg_restore_argv(target, no_owner=True), env)
+    return {"name": manifest.artifact["name"], "sha256": manifest.artifact["sha256"], "database": target.dsn,
+            "created_at": manifest.data.get("started_at"),
+            "app_schema_version": manifest.data.get("app_schema_version")}
+
+
 def _holds_data(db_path: Path) -> bool:
     db = sqlite3.connect(db_path)
     try:

@@ -100,3 +100,29 @@ def test_restore_selfbackup_refuses_a_dashboard_that_holds_data(pg_server, tmp_p
 
     assert refused.returncode == 1 and "already holds users or backup runs" in refused.stderr
     assert rows(tmp_path / "machine-a" / "lifeboat.sqlite3", "SELECT username FROM auth_user") == [("kept",)]
+
+
+@pytest.mark.slow
+def test_a_lost_postgresql_dashboard_comes_back_from_its_own_backup(pg_server, make_source_db, tmp_path):
+    t = pg_server.target
+    backups = tmp_path / "shared-backups"
+    a = machine(tmp_path / "machine-a", backups)
+    a["DATABASE_URL"] = f"postgresql://{t.user}@{t.host}:{t.port}/{make_source_db(prefix='lbt_dash_a')}"
+    manage(a, "migrate", "--noinput")  # registers the dashboard's own database as protected
+    manage(a, "shell", "-c", "from django.contrib.auth.models import User; User.objects.create_user('dana')")
+    own = json.loads(manage(a, "self_backup", "--json").stdout)
+    assert own["status"] == "succeeded", own
+
+    b = machine(tmp_path / "machine-b", backups)
+    fresh = make_source_db(prefix="lbt_dash_b")
+    b["DATABASE_URL"] = f"postgresql://{t.user}@{t.host}:{t.port}/{fresh}"
+    restored = json.loads(manage(b, "restore_selfbackup", "--tier", "local", "--path", str(backups),
+                                 "--json").stdout)
+    imported = json.loads(manage(b, "import_catalog", "--tier", "local", "--json").stdout)
+
+    assert restored["name"].startswith("lifeboat_backup_")
+    assert pg_server.query(fresh, "SELECT username FROM auth_user") == [("dana",)]
+    # The self-backup caught its own run mid-flight; the import completes it from the manifest.
+    assert (imported["imported"], imported["known"], imported["flagged"]) == (1, 0, 0)  # its copy, new here
+    runs = pg_server.query(fresh, "SELECT id, status, sha256 FROM backups_backuprun")
+    assert len(runs) == 1 and runs[0][:2] == (own["run_id"], "succeeded") and runs[0][2]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.core.management.base import CommandError
+from django.db import DatabaseError
 
 from backups.models import Tier
 
@@ -19,7 +20,13 @@ def add_tier_arguments(parser) -> None:
 def tier_from_options(options: dict, *, save: bool) -> tuple[Tier, bool]:
     """The named tier; when unknown, one described by --path/--bucket (saved only when `save`)."""
     name, path, bucket = options["tier"], options.get("path"), options.get("bucket")
-    tier = Tier.objects.filter(name=name).first()
+    try:
+        tier = Tier.objects.filter(name=name).first()
+    except DatabaseError:  # an empty database about to receive a self-backup: only --path/--bucket can say
+        if save or not (path or bucket):
+            raise CommandError("this dashboard's database has no tables yet: run migrate, "
+                               "or give the tier's --path or --bucket") from None
+        tier = None
     if tier is not None:
         where = str(tier.local_root) if tier.kind == Tier.Kind.LOCAL else tier.bucket
         if (path and where != path) or (bucket and where != bucket):
@@ -29,15 +36,14 @@ def tier_from_options(options: dict, *, save: bool) -> tuple[Tier, bool]:
     if path and bucket:
         raise CommandError("give either --path or --bucket, not both")
     if path:
-        tier = Tier(name=name, kind=Tier.Kind.LOCAL, path=path, position=Tier.objects.count())
+        tier = Tier(name=name, kind=Tier.Kind.LOCAL, path=path)
     elif bucket:
         tier = Tier(name=name, kind=Tier.Kind.S3, bucket=bucket, prefix=options.get("prefix") or "",
-                    region=options.get("region") or "", endpoint_url=options.get("endpoint_url") or "",
-                    position=Tier.objects.count())
+                    region=options.get("region") or "", endpoint_url=options.get("endpoint_url") or "")
     else:
         known = ", ".join(Tier.objects.values_list("name", flat=True)) or "none"
         raise CommandError(f"unknown tier {name!r}; known: {known} (or point at one with --path DIR or --bucket NAME)")
-    tier.full_clean()
     if save:
+        tier.full_clean()
         tier.save()
     return tier, True
