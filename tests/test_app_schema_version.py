@@ -101,4 +101,5 @@ def test_the_run_page_shows_the_application_schema(django_source, client, dba):
     page = client.get(run.get_absolute_url()).content.decode()
 
     assert "Application schema" in page and "lessons.0042_add_difficulty" in page
+    assert str(run.backup_uuid) in page
 

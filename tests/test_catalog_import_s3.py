@@ -76,7 +76,7 @@ def test_a_tampered_object_in_the_bucket_is_flagged(s3_runs, s3_tier, moto_s3):
     assert flagged.status == Artifact.Status.FAILED and "checksum mismatch" in flagged.error
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_the_sqlite_self_backup_goes_to_the_bucket_too(s3_tier, moto_s3, backup_root):
     Tier.objects.get_or_create(name="local", defaults={"kind": "local"})
 

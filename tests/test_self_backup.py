@@ -92,7 +92,7 @@ def decompress(path: Path) -> bytes:
     return zstandard.ZstdDecompressor().stream_reader(io.BytesIO(path.read_bytes())).read()
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_sqlite_copy_is_consistent_and_described_by_its_sidecar(local_tier, django_user_model, tmp_path):
     django_user_model.objects.create_user("dana")
 
@@ -112,7 +112,7 @@ def test_sqlite_copy_is_consistent_and_described_by_its_sidecar(local_tier, djan
     assert AuditEvent.objects.filter(action="selfbackup.succeeded").exists()
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_only_the_newest_self_backups_are_kept(local_tier, settings):
     import time_machine
 
@@ -128,7 +128,7 @@ def test_only_the_newest_self_backups_are_kept(local_tier, settings):
                      "lifeboat_selfbackup_20261124_030000.sqlite3.zst.json"]
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_scheduled_run_is_followed_by_a_self_backup_but_a_manual_one_is_not(
         learning_db, local_tier, tasks_inline, settings):
     settings.LIFEBOAT_VERIFY_AFTER_BACKUP = False
