@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.template.defaultfilters import filesizeformat
 
-from backups.models import Artifact, BackupRun, Database, Restore, RetentionPolicy, Tier, Verification
+from backups.models import Artifact, BackupRun, Database, Restore, RetentionPolicy, Server, Tier, Verification
 
 
 class ArtifactInline(admin.TabularInline):
@@ -103,3 +103,18 @@ class RestoreAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False
+
+
+@admin.register(Server)
+class ServerAdmin(admin.ModelAdmin):
+    list_display = ("name", "dsn", "discover", "exclude", "rpo_hours", "schedule")
+    list_filter = ("discover",)
+    search_fields = ("name", "host")
+    fieldsets = (
+        (None, {"fields": ("name", "discover", "exclude")}),
+        ("Connection", {"fields": ("host", "port", "user", "password_env", "passfile"),
+                        "description": "The password is never stored here: name the environment variable "
+                                       "that holds it, or a pgpass file."}),
+        ("Discovered databases", {"fields": ("rpo_hours", "schedule")}),
+    )
+

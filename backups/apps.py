@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class BackupsConfig(AppConfig):
@@ -7,3 +8,13 @@ class BackupsConfig(AppConfig):
 
     def ready(self) -> None:
         from backups import receivers  # noqa: F401  (schedule sync on save/delete)
+
+        # After migrate: the dashboard's own PostgreSQL database becomes a protected database (self-backup).
+        post_migrate.connect(_protect_self, sender=self, dispatch_uid="lifeboat-protect-self")
+
+
+def _protect_self(using: str = "default", **kwargs) -> None:
+    from backups.selfbackup import register_self_database
+
+    if using == "default":
+        register_self_database()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import fnmatch
 import logging
 import os
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -94,6 +96,10 @@ class Database(models.Model):
         max_length=100, default="0 2 * * *", validators=[validate_cron], help_text="Cron, in UTC."
     )
     enabled = models.BooleanField(default=True, help_text="Scheduled backups run only when enabled.")
+    server = models.ForeignKey(
+        "Server", null=True, blank=True, on_delete=models.SET_NULL, related_name="databases",
+        help_text="Set when the database was found by auto-discovery on this server.",
+    )
     tiers = models.ManyToManyField(
         "Tier", blank=True, related_name="databases",
         help_text="Tiers this database is copied to; none selected means every enabled tier.",
@@ -114,6 +120,13 @@ class Database(models.Model):
     def dsn(self) -> str:
         """Connection target without any secret, safe to show and to record."""
         return f"postgresql://{self.user}@{self.host}:{self.port}/{self.dbname}"
+
+    @property
+    def is_lifeboat_self(self) -> bool:
+        """Whether this is the dashboard's own PostgreSQL database (its manifests say so, for recovery)."""
+        from backups.selfbackup import is_own_database
+
+        return is_own_database(self.host, self.port, self.dbname)
 
     @property
     def schedule_name(self) -> str:
@@ -312,6 +325,8 @@ class BackupRun(models.Model):
     ACTIVE = (Status.QUEUED, Status.RUNNING)
 
     database = models.ForeignKey(Database, on_delete=models.PROTECT, related_name="runs")
+    # The run's identity outside this dashboard: written in every manifest, matched by import_catalog.
+    backup_uuid = models.UUIDField("backup UUID", default=uuid.uuid4, unique=True, editable=False)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     trigger = models.CharField(max_length=10, choices=Trigger.choices, default=Trigger.CLI)
     requested_by = models.ForeignKey(
@@ -423,6 +438,7 @@ class Artifact(models.Model):
     etag = models.CharField(max_length=200, blank=True)
     storage_class = models.CharField(max_length=30, blank=True)
     globals_location = models.CharField(max_length=1000, blank=True)
+    manifest_location = models.CharField(max_length=1000, blank=True, help_text="The sidecar <name>.json.")
     size_bytes = models.BigIntegerField(null=True, blank=True)
     sha256 = models.CharField(max_length=64, blank=True)
     remote_checksum = models.CharField(
@@ -537,3 +553,48 @@ class Restore(models.Model):
         if self.started_at and self.finished_at:
             return self.finished_at - self.started_at
         return None
+
+
+class Server(models.Model):
+    """A PostgreSQL server whose databases are protected by auto-discovery: every database on it except
+    templates and the excluded ones, with new databases added before the next scheduled runs."""
+
+    name = models.CharField(max_length=40, unique=True, validators=[name_validator])
+    host = models.CharField(max_length=255, default="127.0.0.1")
+    port = models.PositiveIntegerField(default=5432)
+    user = models.CharField(max_length=63, default="postgres")
+    password_env = models.CharField(
+        "password environment variable", max_length=100, blank=True,
+        validators=[RegexValidator(ENV_NAME_RE, "An environment variable name, e.g. PROD_PG_PASSWORD.")],
+        help_text="Name of the environment variable holding the password; the password is never stored.",
+    )
+    passfile = models.CharField("pgpass file", max_length=500, blank=True)
+    discover = models.BooleanField("auto-discover databases", default=True)
+    exclude = models.TextField(
+        blank=True, default="postgres",
+        help_text="Database names not to protect, one per line or comma-separated; shell patterns (rds*) allowed.",
+    )
+    rpo_hours = models.PositiveIntegerField("RPO of discovered databases (hours)", default=24,
+                                            validators=[MinValueValidator(1)])
+    schedule = models.CharField("schedule of discovered databases", max_length=100, default="0 2 * * *",
+                                validators=[validate_cron], help_text="Cron, in UTC.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def dsn(self) -> str:
+        return f"postgresql://{self.user}@{self.host}:{self.port}/postgres"
+
+    def excluded_patterns(self) -> list[str]:
+        return [p.strip() for p in self.exclude.replace(",", "\n").splitlines() if p.strip()]
+
+    def is_excluded(self, dbname: str) -> bool:
+        return any(fnmatch.fnmatchcase(dbname, pattern) for pattern in self.excluded_patterns())
+
+    def libpq_env(self) -> dict[str, str]:
+        return Database(name=self.name, password_env=self.password_env, passfile=self.passfile).libpq_env()

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from backups import pgtools
+from backups import catalog, pgtools
 from backups.errors import AlreadyRunning, BackupFailed, LifeboatError, StorageError
 from backups.models import Artifact, BackupRun, Database, Tier
 from backups.signals import artifact_failed, backup_finished
@@ -180,8 +180,11 @@ def dump_globals(run: BackupRun, session: SnapshotSession, final: Path) -> Store
     return None
 
 
-def _copy_to_tier(run: BackupRun, tier: Tier, dump: DumpResult, globals_copy: StoredCopy | None) -> Artifact:
+def _copy_to_tier(run: BackupRun, tier: Tier, dump: DumpResult, globals_copy: StoredCopy | None,
+                  manifest: StoredCopy) -> Artifact:
+    """Artifact, then globals, then the manifest: a manifest in a tier always describes a complete copy."""
     storage = storage_for(tier)
+    stored: list[StoredCopy] = []
     metadata = {
         "backup-date": run.started_at.strftime("%Y-%m-%d"),
         "database": run.database.name,
@@ -190,14 +193,24 @@ def _copy_to_tier(run: BackupRun, tier: Tier, dump: DumpResult, globals_copy: St
     }
     try:
         copy = storage.put(dump.local_path, dump.local_path.name, metadata)
+        stored.append(copy)
         if copy.sha256 != dump.stored.sha256:
             raise StorageError(f"{tier} holds a copy whose SHA-256 differs from the dump's")
         globals_location = ""
         if globals_copy:
-            globals_location = storage.put(Path(globals_copy.location), Path(globals_copy.location).name,
-                                           {**metadata, "sha256": globals_copy.sha256}).location
+            globals_stored = storage.put(Path(globals_copy.location), Path(globals_copy.location).name,
+                                         {**metadata, "sha256": globals_copy.sha256})
+            stored.append(globals_stored)
+            globals_location = globals_stored.location
+        manifest_path = Path(manifest.location)
+        manifest_location = storage.put(manifest_path, manifest_path.name,
+                                        {**metadata, "sha256": manifest.sha256}).location
     except Exception as exc:  # one tier failing never spoils the others or the local copy
         log.exception("run %s: storing in tier %s failed", run.pk, tier)
+        staged = {str(dump.local_path), globals_copy.location if globals_copy else ""}
+        for leftover in stored:  # no half-described copy stays behind in this tier
+            if leftover.location not in staged:
+                storage.delete(leftover.location, leftover.version_id)
         artifact = Artifact.objects.create(
             run=run, tier=tier, status=Artifact.Status.FAILED, location="", error=str(exc) or repr(exc)
         )
@@ -209,6 +222,7 @@ def _copy_to_tier(run: BackupRun, tier: Tier, dump: DumpResult, globals_copy: St
         run=run, tier=tier, location=copy.location, size_bytes=copy.size_bytes, sha256=copy.sha256,
         version_id=copy.version_id, etag=copy.etag, storage_class=copy.storage_class,
         remote_checksum=copy.extra.get("remote_checksum", ""), globals_location=globals_location,
+        manifest_location=manifest_location,
     )
 
 
@@ -258,7 +272,11 @@ def _execute(run: BackupRun, tiers: list[Tier] | None = None) -> BackupRun:
         run.size_bytes = dump.stored.size_bytes
         run.sha256 = dump.stored.sha256
         run.append_log(f"dumped {dump.raw_size} bytes, stored {dump.stored.size_bytes} (sha256 {dump.stored.sha256})")
-        artifacts = [_copy_to_tier(run, tier, dump, globals_copy) for tier in tiers]
+        manifest = catalog.write_json(
+            dump.local_path.with_name(catalog.manifest_name(dump.local_path.name)),
+            catalog.build_manifest(run, dump.local_path.name, is_self=database.is_lifeboat_self))
+        staged.append(Path(manifest.location))
+        artifacts = [_copy_to_tier(run, tier, dump, globals_copy, manifest) for tier in tiers]
         if not any(a.is_live for a in artifacts):
             raise BackupFailed("no tier could store the backup: " + "; ".join(a.error for a in artifacts))
         run.status = BackupRun.Status.SUCCEEDED
@@ -270,7 +288,10 @@ def _execute(run: BackupRun, tiers: list[Tier] | None = None) -> BackupRun:
         for path in staged:  # a failed run leaves no file behind in any local directory
             path.unlink(missing_ok=True)
         for artifact in run.artifacts.filter(status=Artifact.Status.STORED):
-            storage_for(artifact.tier).delete(artifact.location, artifact.version_id)
+            storage = storage_for(artifact.tier)
+            for location in (artifact.location, artifact.globals_location, artifact.manifest_location):
+                if location:
+                    storage.delete(location, artifact.version_id if location == artifact.location else "")
         run.artifacts.all().delete()
         run.save(update_fields=["pg_dump_version", "server_version", "snapshot_id"])
         run.mark_failed(str(exc) or repr(exc))

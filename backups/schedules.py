@@ -22,6 +22,8 @@ MAINTENANCE = {
     "lifeboat:verify-audit-chain": ("dashboard.tasks.verify_audit_chain", "17 * * * *"),
     # Hourly: announce drills planned within LIFEBOAT_DRILL_REMINDER_HOURS, once each.
     "drills:reminders": ("drills.tasks.send_drill_reminders", "5 * * * *"),
+    # Auto-discovery: databases created on a discovering server are protected before the next runs.
+    "lifeboat:discover-databases": ("backups.tasks.discover_databases", "50 * * * *"),
 }
 
 

@@ -29,14 +29,21 @@ WHERE c.relkind IN ('r', 'm')
 ORDER BY n.nspname, c.relname
 """
 
-# Newest migration of the application whose data this is, where a well-known migrations table exists.
+# Newest migration of the application whose data this is, where a well-known migrations table exists:
+# Django, Prisma (finished and not rolled back), Rails / golang-migrate, Alembic (its current head).
 SCHEMA_VERSION_QUERIES = [
     ("django_migrations", "SELECT app || '.' || name FROM {} ORDER BY applied DESC, id DESC LIMIT 1"),
-    ("_prisma_migrations", "SELECT migration_name FROM {} WHERE finished_at IS NOT NULL "
-                           "ORDER BY finished_at DESC LIMIT 1"),
+    ("_prisma_migrations", "SELECT migration_name FROM {} WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL "
+                           "ORDER BY finished_at DESC, migration_name DESC LIMIT 1"),
     ("schema_migrations", "SELECT version::text FROM {} ORDER BY version DESC LIMIT 1"),
-    ("alembic_version", "SELECT version_num FROM {} LIMIT 1"),
+    ("alembic_version", "SELECT string_agg(version_num, ',' ORDER BY version_num) FROM {}"),
 ]
+# The table in the schema the application most likely uses: visible on the search path first, then by name.
+FIND_TABLE_SQL = """
+SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relname = %s AND c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+ORDER BY NOT pg_catalog.pg_table_is_visible(c.oid), n.nspname LIMIT 1
+"""
 
 
 def table_key(schema: str, name: str) -> str:
@@ -102,14 +109,14 @@ class SnapshotSession:
         return future
 
     def app_schema_version(self) -> str:
-        """e.g. 'lessons.0042_add_difficulty' (Django) or a Prisma/Rails/Alembic version; '' when none."""
+        """e.g. 'django_migrations: lessons.0042_add_difficulty', or a Prisma/Rails/Alembic version; '' when none.
+
+        Read in the exported snapshot's transaction: the version of exactly the data pg_dump dumps, even if
+        a migration is applied while the dump runs.
+        """
         with self._lock, self.conn.cursor() as cur:
             for table, query in SCHEMA_VERSION_QUERIES:
-                found = cur.execute(
-                    "SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                    "WHERE c.relname = %s AND c.relkind = 'r' AND pg_catalog.pg_table_is_visible(c.oid)",
-                    (table,),
-                ).fetchone()
+                found = cur.execute(FIND_TABLE_SQL, (table,)).fetchone()
                 if found:
                     try:
                         cur.execute("SAVEPOINT schema_version")

@@ -154,3 +154,14 @@ def check_bucket_drift_all() -> int:
     from backups.models import Tier
 
     return sum(bool(check_drift(tier).differences) for tier in Tier.objects.filter(kind=Tier.Kind.S3, enabled=True))
+
+def self_backup() -> str:
+    from backups.selfbackup import sqlite_self_backup
+
+    return sqlite_self_backup()["name"]
+
+
+def discover_databases() -> dict:
+    from backups.discovery import discover_all
+
+    return discover_all()

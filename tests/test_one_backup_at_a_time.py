@@ -35,7 +35,7 @@ def test_finished_runs_do_not_block_the_next(learning_db):
     assert pipeline.backup(learning_db).status == BackupRun.Status.SUCCEEDED
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_second_backup_is_refused_while_the_first_is_really_running(learning_db, pg_server):
     """Hold pg_dump on a table lock so the first backup is mid-flight, then start a second one."""
     outcome: list[str] = []
