@@ -1,6 +1,7 @@
-"""Auto-discovery: protect every database on a server except templates, Lifeboat's scratch databases and the
-excluded ones. Runs hourly (before the nightly runs) and from `discover_databases`; new databases get the
-server's RPO and schedule. A database that disappears from its server is kept (its backups still matter)."""
+"""Auto-discovery: protect every database on a server except templates, the databases Lifeboat itself makes
+(verification scratch, drill restores) and the excluded ones. Runs hourly (before the nightly runs) and from
+`discover_databases`; new databases get the server's RPO and schedule. A discovered database that disappears
+from its server is disabled, not deleted: its backups still matter, but its schedule would only fail."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from dashboard import audit
 log = logging.getLogger(__name__)
 
 LIST_SQL = "SELECT datname FROM pg_database WHERE NOT datistemplate AND datallowconn ORDER BY datname"
+# Databases Lifeboat creates and drops by itself: protecting them would only schedule failures.
+OWN_PREFIXES = (SCRATCH_PREFIX, "lifeboat_drill_")
 
 
 def server_databases(server: Server) -> list[str]:
@@ -34,9 +37,11 @@ def _free_name(server: Server, dbname: str) -> str | None:
 def discover(server: Server) -> list[Database]:
     """Add a protected Database for every database on the server not yet protected; returns the new ones."""
     known = set(Database.objects.filter(port=server.port, host=server.host).values_list("dbname", flat=True))
+    present = server_databases(server)
+    _disable_vanished(server, set(present))
     added = []
-    for dbname in server_databases(server):
-        if dbname in known or dbname.startswith(SCRATCH_PREFIX) or server.is_excluded(dbname):
+    for dbname in present:
+        if dbname in known or dbname.startswith(OWN_PREFIXES) or server.is_excluded(dbname):
             continue
         name = _free_name(server, dbname)
         if name is None or not re.match(pgtools._SAFE_IDENT, dbname):
@@ -52,6 +57,15 @@ def discover(server: Server) -> list[Database]:
                      details={"server": server.name, "dsn": database.dsn, "schedule": database.schedule})
         added.append(database)
     return added
+
+
+def _disable_vanished(server: Server, present: set[str]) -> None:
+    for database in server.databases.filter(enabled=True).exclude(dbname__in=present):
+        database.enabled = False
+        database.save(update_fields=["enabled", "updated_at"])  # also drops its schedule (receivers)
+        audit.record("config.database.vanished", target=database,
+                     summary=f"database {database.dbname} is gone from server {server.name}: schedule disabled",
+                     details={"server": server.name, "dsn": database.dsn})
 
 
 def discover_all() -> dict[str, list[str] | str]:

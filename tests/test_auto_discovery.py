@@ -72,3 +72,26 @@ def test_servers_with_discovery_off_are_skipped_and_an_unreachable_one_is_report
 
 def test_discovery_runs_hourly():
     assert MAINTENANCE["lifeboat:discover-databases"] == ("backups.tasks.discover_databases", "50 * * * *")
+
+
+def test_lifeboats_own_databases_are_never_protected(server, pg_server):
+    drill_db = pg_server.create_database("lifeboat_drill_0")
+    try:
+        assert drill_db not in [d.dbname for d in discover(server)]
+    finally:
+        pg_server.drop_database(drill_db)
+
+
+def test_a_discovered_database_that_vanishes_is_disabled_not_deleted(server, pg_server, make_source_db):
+    from django_q.models import Schedule
+
+    dbname = make_source_db(prefix="lbt_disc")
+    (found,) = [d for d in discover(server) if d.dbname == dbname]
+    assert Schedule.objects.filter(name=found.schedule_name).exists()
+    pg_server.drop_database(dbname)
+
+    discover(server)
+
+    found.refresh_from_db()
+    assert not found.enabled and not Schedule.objects.filter(name=found.schedule_name).exists()
+    assert AuditEvent.objects.filter(action="config.database.vanished", target_id=str(found.pk)).count() == 1
