@@ -1,0 +1,24 @@
+"""What Lifeboat protects and what it has made: databases, tiers, policies, runs, artifacts, proofs.
+
+One module per concern; everything is importable from `backups.models` as before.
+"""
+
+from backups.models.common import ENV_NAME_RE, NAME_RE, name_validator, validate_cron
+from backups.models.proofs import Restore, Verification
+from backups.models.runs import (
+    Artifact,
+    ArtifactQuerySet,
+    BackupRun,
+    BackupRunQuerySet,
+    Freshness,
+    FreshnessReport,
+    run_log,
+)
+from backups.models.sources import Database, Server
+from backups.models.tiers import BucketDriftCheck, RetentionPolicy, Tier
+
+__all__ = [
+    "ENV_NAME_RE", "NAME_RE", "Artifact", "ArtifactQuerySet", "BackupRun", "BackupRunQuerySet", "BucketDriftCheck",
+    "Database", "Freshness", "FreshnessReport", "Restore", "RetentionPolicy", "Server", "Tier", "Verification",
+    "name_validator", "run_log", "validate_cron",
+]

@@ -1,0 +1,94 @@
+"""What proves a copy: restore tests into scratch databases (verifications) and restores."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class Verification(models.Model):
+    """One restore test of an artifact into a scratch database."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        PASSED = "passed", "Passed"
+        FAILED = "failed", "Failed"
+
+    artifact = models.ForeignKey("Artifact", on_delete=models.CASCADE, related_name="verifications")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    restore_seconds = models.FloatField(null=True, blank=True)
+    scratch_database = models.CharField(max_length=63, blank=True)
+    server = models.CharField(max_length=400, blank=True, help_text="Where the scratch database lived.")
+    checks = models.JSONField(default=list, blank=True, help_text="[{name, ok, detail}]")
+    table_counts = models.JSONField(default=dict, blank=True, help_text="{table: {expected, actual}}")
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            # ArtifactQuerySet.verified(): passed verifications of an artifact.
+            models.Index(fields=["artifact", "status"], name="verification_artifact_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"verification #{self.pk} of {self.artifact}: {self.status}"
+
+    @property
+    def duration(self) -> timedelta | None:
+        if self.started_at and self.finished_at:
+            return self.finished_at - self.started_at
+        return None
+
+
+class Restore(models.Model):
+    """One restore of an artifact somewhere: who asked, what, where, how long, and how it ended."""
+
+    class Mode(models.TextChoices):
+        NEW_DATABASE = "new_database", "Into a new database"
+        TABLES = "tables", "Selected tables into a recovery database"
+        REPLACE = "replace", "Over the production database (forensic copy first)"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    artifact = models.ForeignKey("Artifact", on_delete=models.PROTECT, related_name="restores")
+    mode = models.CharField(max_length=20, choices=Mode.choices, default=Mode.NEW_DATABASE)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    target_dsn = models.CharField(max_length=400, blank=True, help_text="Target server, without secrets.")
+    target_database = models.CharField(max_length=63)
+    tables = models.JSONField(default=list, blank=True)
+    with_globals = models.BooleanField(default=False)
+    forensic_database = models.CharField(max_length=63, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    log = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"restore #{self.pk} of {self.artifact} into {self.target_database}: {self.status}"
+
+    @property
+    def duration(self) -> timedelta | None:
+        if self.started_at and self.finished_at:
+            return self.finished_at - self.started_at
+        return None

@@ -1,0 +1,227 @@
+"""One pg_dump (a run) and its copies in tiers, and the freshness they give a database."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Exists, OuterRef, Q
+from django.urls import reverse
+from django.utils import timezone
+
+from backups.models.tiers import Tier
+
+run_log = logging.getLogger("lifeboat.run")
+
+
+class Freshness(models.TextChoices):
+    OK = "ok", "OK"
+    DUE = "due", "Due soon"
+    LATE = "late", "Late"
+    NEVER = "never", "Never"
+
+
+@dataclass(frozen=True)
+class FreshnessReport:
+    status: str
+    newest: Artifact | None  # the newest good copy, verified or not
+    age: timedelta | None  # age of the copy that counts (the newest verified one where verification is required)
+    verified: bool = False  # whether the newest good copy has passed a verification
+
+    @property
+    def label(self) -> str:
+        return Freshness(self.status).label
+
+    @classmethod
+    def evaluate(cls, *, newest: Artifact | None, newest_verified: Artifact | None, require_verified: bool,
+                 rpo: timedelta, now: datetime) -> FreshnessReport:
+        counted = newest_verified if require_verified else newest
+        verified = newest is not None and newest_verified is not None and newest_verified.pk == newest.pk
+        if counted is None:
+            return cls(Freshness.NEVER, newest, None, verified)
+        age = now - counted.run.started_at
+        if age > rpo:
+            status = Freshness.LATE
+        elif age > rpo * 0.8:
+            status = Freshness.DUE
+        else:
+            status = Freshness.OK
+        return cls(status, newest, age, verified)
+
+
+class BackupRunQuerySet(models.QuerySet):
+    def good(self) -> BackupRunQuerySet:
+        return self.filter(status=BackupRun.Status.SUCCEEDED)
+
+    def active(self) -> BackupRunQuerySet:
+        return self.filter(status__in=BackupRun.ACTIVE)
+
+
+class BackupRun(models.Model):
+    """One pg_dump of one database, and everything we learnt while taking it."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        ABANDONED = "abandoned", "Abandoned"
+
+    class Trigger(models.TextChoices):
+        SCHEDULE = "schedule", "Schedule"
+        MANUAL = "manual", "Manual (dashboard)"
+        CLI = "cli", "Command line"
+        IMPORT = "import", "Imported from a catalog"
+
+    ACTIVE = (Status.QUEUED, Status.RUNNING)
+
+    database = models.ForeignKey("Database", on_delete=models.PROTECT, related_name="runs")
+    # The run's identity outside this dashboard: written in every manifest, matched by import_catalog.
+    backup_uuid = models.UUIDField("backup UUID", default=uuid.uuid4, unique=True, editable=False)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    trigger = models.CharField(max_length=10, choices=Trigger.choices, default=Trigger.CLI)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    source_dsn = models.CharField(max_length=400, blank=True)
+    pg_dump_version = models.CharField(max_length=100, blank=True)
+    server_version = models.CharField(max_length=100, blank=True)
+    raw_size_bytes = models.BigIntegerField(null=True, blank=True, help_text="pg_dump output, uncompressed.")
+    size_bytes = models.BigIntegerField(null=True, blank=True, help_text="Stored artifact (zstd).")
+    sha256 = models.CharField(max_length=64, blank=True)
+    bytes_done = models.BigIntegerField(default=0, help_text="Progress: pg_dump bytes read so far.")
+    row_counts = models.JSONField(default=dict, blank=True, help_text="Exact rows per table at snapshot time.")
+    snapshot_id = models.CharField(max_length=64, blank=True)
+    globals_name = models.CharField(max_length=300, blank=True)
+    globals_sha256 = models.CharField(max_length=64, blank=True)
+    app_schema_version = models.CharField(max_length=300, blank=True)
+    error = models.TextField(blank=True)
+    log = models.TextField(blank=True)
+
+    objects = BackupRunQuerySet.as_manager()
+
+    class Meta:
+        permissions = [
+            ("run_operations", "Can back up now, verify, and restore into a new database"),
+            ("replace_database", "Can restore over a production database (after a forensic copy)"),
+            ("manage_storage", "Can apply bucket policies and retention, and take RDS snapshots"),
+        ]
+        ordering = ["-created_at"]
+        constraints = [
+            # At most one backup per database is queued or running: enforced here, not by hope.
+            models.UniqueConstraint(
+                fields=["database"],
+                condition=Q(status__in=["queued", "running"]),
+                name="one_active_backup_per_database",
+            ),
+        ]
+        indexes = [
+            # History and overview: newest runs of a database (and of a status).
+            models.Index(fields=["database", "-created_at"], name="run_db_created_idx"),
+            models.Index(fields=["status", "-created_at"], name="run_status_created_idx"),
+            # History's first page, all databases: ORDER BY created_at DESC, id DESC LIMIT 50 without a sort.
+            models.Index(fields=["-created_at", "-id"], name="run_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.database} {self.status}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("backups:run_detail", args=[self.pk])
+
+    @property
+    def duration(self) -> timedelta | None:
+        if self.started_at and self.finished_at:
+            return self.finished_at - self.started_at
+        return None
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE
+
+    def append_log(self, line: str) -> None:
+        stamp = timezone.now().strftime("%Y-%m-%d %H:%M:%S")
+        self.log = f"{self.log}[{stamp}] {line}\n"
+        run_log.info("%s", line, extra={"run_id": self.pk})  # the process logs follow the run too
+
+    def mark_failed(self, error: str) -> None:
+        self.status = self.Status.FAILED
+        self.error = error.strip()
+        self.finished_at = timezone.now()
+        self.append_log(f"FAILED: {self.error}")
+        self.save(update_fields=["status", "error", "finished_at", "log"])
+
+    def mark_abandoned(self, reason: str) -> None:
+        self.status = self.Status.ABANDONED
+        self.error = reason
+        self.finished_at = timezone.now()
+        self.append_log(f"ABANDONED: {reason}")
+        self.save(update_fields=["status", "error", "finished_at", "log"])
+
+
+class ArtifactQuerySet(models.QuerySet):
+    def live(self) -> ArtifactQuerySet:
+        """Copies that exist in storage: stored and not deleted by retention."""
+        return self.filter(status=Artifact.Status.STORED, deleted_at__isnull=True)
+
+    def verified(self) -> ArtifactQuerySet:
+        from backups.models.proofs import Verification  # proofs refer to artifacts; imported when asked
+
+        return self.filter(
+            Exists(Verification.objects.filter(artifact=OuterRef("pk"), status=Verification.Status.PASSED))
+        )
+
+
+class Artifact(models.Model):
+    """One copy of a run in one tier."""
+
+    class Status(models.TextChoices):
+        STORED = "stored", "Stored"
+        FAILED = "failed", "Failed"
+
+    run = models.ForeignKey(BackupRun, on_delete=models.CASCADE, related_name="artifacts")
+    tier = models.ForeignKey(Tier, on_delete=models.PROTECT, related_name="artifacts")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.STORED)
+    location = models.CharField(max_length=1000, help_text="Absolute path (local) or object key (S3).")
+    version_id = models.CharField(max_length=200, blank=True)
+    etag = models.CharField(max_length=200, blank=True)
+    storage_class = models.CharField(max_length=30, blank=True)
+    globals_location = models.CharField(max_length=1000, blank=True)
+    manifest_location = models.CharField(max_length=1000, blank=True, help_text="The sidecar <name>.json.")
+    size_bytes = models.BigIntegerField(null=True, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    remote_checksum = models.CharField(
+        max_length=200, blank=True, help_text="The store's own checksum (S3: SHA-256, composite for multipart).")
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    legal_hold = models.BooleanField(default=False, help_text="Never deleted by retention while set.")
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    deleted_by = models.CharField(max_length=150, blank=True)
+    delete_reason = models.TextField(blank=True)
+
+    objects = ArtifactQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["run", "tier__position"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "tier"], name="one_artifact_per_run_and_tier"),
+        ]
+        indexes = [
+            # Freshness: newest live copy of a database in a tier.
+            models.Index(fields=["tier", "status", "deleted_at"], name="artifact_tier_live_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.run.database} #{self.run_id} in {self.tier}"
+
+    @property
+    def is_live(self) -> bool:
+        return self.status == self.Status.STORED and self.deleted_at is None
