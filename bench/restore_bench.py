@@ -4,8 +4,9 @@
     .venv/bin/python bench/restore_bench.py --scale 20
 
 Both restore the same data into a fresh database; Lifeboat's figure also includes checking size and SHA-256,
-ANALYZE, exact row counts of every table and the object check, i.e. the whole proof. Target: at most 1.0x the
-plan's restore. It creates uniquely named databases and drops them afterwards.
+ANALYZE, exact row counts of every table and the object check, i.e. the whole proof. Each is timed twice after a
+CHECKPOINT, in both orders, and the best of each is compared. Target: at most 1.0x the plan's restore. It
+creates uniquely named databases and drops them afterwards.
 """
 
 from __future__ import annotations
@@ -62,16 +63,36 @@ def main() -> None:
         gz = work / "plan.sql.gz"
         subprocess.run(["bash", "-c", f"{pgtools.pg_binary('pg_dump')} {' '.join(conn_args)} {source} | gzip > {gz}"],
                        check=True, env=env)
-        subprocess.run([pgtools.pg_binary("createdb"), *conn_args, plan_target], check=True, env=env)
-        started = time.perf_counter()
-        subprocess.run(["bash", "-c", f"set -o pipefail; gunzip -c {gz} | {pgtools.pg_binary('psql')} "
-                                      f"{' '.join(conn_args)} -q -d {plan_target} > /dev/null"], check=True, env=env)
-        plan_seconds = time.perf_counter() - started
 
-        started = time.perf_counter()
-        verification = verify_artifact(run.artifacts.get())
-        lifeboat_seconds = time.perf_counter() - started
-        assert verification.status == "passed", verification.error
+        def checkpoint() -> None:
+            # Neither contender pays for the other's dirty pages: flush them before each timed restore.
+            with pgtools.connect(server, {}) as conn:
+                conn.execute("CHECKPOINT")
+
+        def plan_restore() -> float:
+            subprocess.run([pgtools.pg_binary("dropdb"), *conn_args, "--if-exists", "--force", plan_target], env=env)
+            subprocess.run([pgtools.pg_binary("createdb"), *conn_args, plan_target], check=True, env=env)
+            checkpoint()
+            started = time.perf_counter()
+            subprocess.run(["bash", "-c", f"set -o pipefail; gunzip -c {gz} | {pgtools.pg_binary('psql')} "
+                                          f"{' '.join(conn_args)} -q -d {plan_target} > /dev/null"],
+                           check=True, env=env)
+            return time.perf_counter() - started
+
+        def lifeboat_verify():
+            checkpoint()
+            started = time.perf_counter()
+            verification = verify_artifact(run.artifacts.get())
+            assert verification.status == "passed", verification.error
+            return time.perf_counter() - started, verification
+
+        # Both orders, best of two each: whichever runs second inherits a busier server otherwise.
+        plan_times, lifeboat_times = [plan_restore()], []
+        for _ in range(2):
+            seconds, verification = lifeboat_verify()
+            lifeboat_times.append(seconds)
+        plan_times.append(plan_restore())
+        plan_seconds, lifeboat_seconds = min(plan_times), min(lifeboat_times)
 
         print()
         print(f"{'plan: gunzip -c FILE | psql':42}{plan_seconds:8.2f} s")
