@@ -124,9 +124,12 @@ class BackupRun(models.Model):
             ),
         ]
         indexes = [
-            # History and overview: newest runs of a database (and of a status).
+            # History of one database: its newest runs.
             models.Index(fields=["database", "-created_at"], name="run_db_created_idx"),
-            models.Index(fields=["status", "-created_at"], name="run_status_created_idx"),
+            # Overview matrix: a database's newest *good* run with a copy in a tier. It replaces (status,
+            # created_at), which PostgreSQL preferred and then walked every good run of every database looking
+            # for one of a database that has none yet (60 ms at 100,000 runs).
+            models.Index(fields=["database", "status", "-created_at"], name="run_db_status_created_idx"),
             # History's first page, all databases: ORDER BY created_at DESC, id DESC LIMIT 50 without a sort.
             models.Index(fields=["-created_at", "-id"], name="run_created_idx"),
         ]
