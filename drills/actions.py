@@ -5,6 +5,8 @@ Refusals (a signed drill, a wrong state) come back as a one-line message on the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.shortcuts import get_object_or_404, render
@@ -27,16 +29,31 @@ def _refused(request, exc: Exception) -> None:
     messages.error(request, f"Refused: {exc}")
 
 
+def _act(request, drill: Drill, operation: Callable[[], object], done: Callable[[object], str] | None = None):
+    """Run one conduct operation; a refusal becomes a message, success an optional one; back to the drill."""
+    try:
+        result = operation()
+    except (DrillError, LifeboatError) as exc:
+        _refused(request, exc)
+    else:
+        if done:
+            messages.info(request, done(result))
+    return back(request, drill)
+
+
+def _valid(form, refusal: str):
+    """The form's cleaned data, or a DrillError that _act turns into the refusal message."""
+    if not form.is_valid():
+        raise DrillError(refusal)
+    return form.cleaned_data
+
+
 @login_required
 @require_POST
 @permission_required(CONDUCT_DRILL, raise_exception=True)
 def start(request, pk: int):
     drill = _drill(pk)
-    try:
-        conduct.start(drill, request.user)
-    except DrillError as exc:
-        _refused(request, exc)
-    return back(request, drill)
+    return _act(request, drill, lambda: conduct.start(drill, request.user))
 
 
 @login_required
@@ -62,13 +79,8 @@ def tick(request, pk: int, step_id: int):
 @permission_required(CONDUCT_DRILL, raise_exception=True)
 def run_restore(request, pk: int):
     drill = _drill(pk)
-    try:
-        record = recovery.queue_restore(drill, request.user)
-    except (DrillError, LifeboatError) as exc:
-        _refused(request, exc)
-    else:
-        messages.info(request, f"Restore into {record.target_database} queued; progress shows below.")
-    return back(request, drill)
+    return _act(request, drill, lambda: recovery.queue_restore(drill, request.user),
+                lambda record: f"Restore into {record.target_database} queued; progress shows below.")
 
 
 @login_required
@@ -76,13 +88,8 @@ def run_restore(request, pk: int):
 @permission_required(CONDUCT_DRILL, raise_exception=True)
 def drop_restored(request, pk: int):
     drill = _drill(pk)
-    try:
-        recovery.drop_restored(drill, request.user)
-    except DrillError as exc:
-        _refused(request, exc)
-    else:
-        messages.info(request, f"{drill.restored_database} dropped.")
-    return back(request, drill)
+    name = drill.restored_database
+    return _act(request, drill, lambda: recovery.drop_restored(drill, request.user), lambda _: f"{name} dropped.")
 
 
 @login_required
@@ -90,11 +97,7 @@ def drop_restored(request, pk: int):
 @permission_required(CONDUCT_DRILL, raise_exception=True)
 def complete(request, pk: int):
     drill = _drill(pk)
-    try:
-        conduct.complete(drill, request.user)
-    except DrillError as exc:
-        _refused(request, exc)
-    return back(request, drill)
+    return _act(request, drill, lambda: conduct.complete(drill, request.user))
 
 
 @login_required
@@ -102,11 +105,7 @@ def complete(request, pk: int):
 @permission_required(CONDUCT_DRILL, raise_exception=True)
 def deviations(request, pk: int):
     drill = _drill(pk)
-    try:
-        conduct.set_deviations(drill, request.user, request.POST.get("text", ""))
-    except DrillError as exc:
-        _refused(request, exc)
-    return back(request, drill)
+    return _act(request, drill, lambda: conduct.set_deviations(drill, request.user, request.POST.get("text", "")))
 
 
 @login_required
@@ -115,13 +114,8 @@ def deviations(request, pk: int):
 def add_follow_up(request, pk: int):
     drill = _drill(pk)
     form = FollowUpForm(request.POST)
-    try:
-        if not form.is_valid():
-            raise DrillError("a follow-up needs a finding, an action, an owner and a due date")
-        conduct.add_follow_up(drill, request.user, **form.cleaned_data)
-    except DrillError as exc:
-        _refused(request, exc)
-    return back(request, drill)
+    refusal = "a follow-up needs a finding, an action, an owner and a due date"
+    return _act(request, drill, lambda: conduct.add_follow_up(drill, request.user, **_valid(form, refusal)))
 
 
 @login_required
@@ -130,13 +124,8 @@ def add_follow_up(request, pk: int):
 def follow_up_status(request, pk: int, follow_up_id: int):
     follow_up = get_object_or_404(FollowUp.objects.select_related("drill"), pk=follow_up_id, drill_id=pk)
     form = FollowUpStatusForm(request.POST)
-    try:
-        if not form.is_valid():
-            raise DrillError("unknown follow-up status")
-        conduct.set_follow_up_status(follow_up, request.user, form.cleaned_data["status"])
-    except DrillError as exc:
-        _refused(request, exc)
-    return back(request, follow_up.drill)
+    return _act(request, follow_up.drill, lambda: conduct.set_follow_up_status(
+        follow_up, request.user, _valid(form, "unknown follow-up status")["status"]))
 
 
 @login_required
@@ -145,13 +134,8 @@ def follow_up_status(request, pk: int, follow_up_id: int):
 def add_note(request, pk: int):
     drill = _drill(pk)
     form = TextForm(request.POST)
-    try:
-        if not form.is_valid():
-            raise DrillError("a note needs some text")
-        conduct.add_note(drill, request.user, form.cleaned_data["text"])
-    except DrillError as exc:
-        _refused(request, exc)
-    return back(request, drill)
+    return _act(request, drill,
+                lambda: conduct.add_note(drill, request.user, _valid(form, "a note needs some text")["text"]))
 
 
 @login_required
@@ -160,12 +144,8 @@ def add_note(request, pk: int):
 def sign_off(request, pk: int):
     drill = _drill(pk)
     form = SignOffForm(request.POST)
-    try:
-        if not form.is_valid():
-            raise DrillError("a sign-off needs a statement")
-        conduct.sign_off(drill, request.user, form.cleaned_data["statement"])
-    except DrillError as exc:
-        _refused(request, exc)
-    else:
-        messages.info(request, "Drill signed off; its record is now locked.")
-    return back(request, drill)
+
+    def sign():
+        return conduct.sign_off(drill, request.user, _valid(form, "a sign-off needs a statement")["statement"])
+
+    return _act(request, drill, sign, lambda _: "Drill signed off; its record is now locked.")
