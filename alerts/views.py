@@ -11,15 +11,15 @@ from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
-from django_htmx.http import HttpResponseClientRedirect
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from alerts import delivery, metrics
 from alerts.models import Alert, Channel, Heartbeat, Notification
+from dashboard.http import back_to
 from dashboard.roles import SEND_TEST_ALERT
 
 HISTORY_PAGE_SIZE = 50
@@ -59,7 +59,7 @@ def send_test(request, channel_id: int):
     state = notification.get_status_display().lower()
     detail = f": {notification.last_error}" if notification.last_error else ""
     messages.add_message(request, level, f"Test notification to {channel.name}: {state}{detail}")
-    return HttpResponseClientRedirect("/alerts/") if request.htmx else redirect("alerts:list")
+    return back_to(request, "alerts:list")
 
 
 def _bearer_ok(request) -> bool:

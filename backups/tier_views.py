@@ -8,15 +8,15 @@ import json
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.db.models import Count, Q, Sum
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
-from django_htmx.http import HttpResponseClientRedirect
 
 from backups import bucket_policy, rds
 from backups.errors import LifeboatError
 from backups.models import Artifact, Tier
 from backups.retention_run import plan_for_tier
+from dashboard.http import back_to
 from dashboard.roles import MANAGE_STORAGE
 
 
@@ -55,11 +55,6 @@ def tier_detail(request, pk: int):
     return render(request, template, context)
 
 
-def _back(request, tier: Tier):
-    url = tier.get_absolute_url()
-    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
-
-
 @login_required
 @require_POST
 @permission_required(MANAGE_STORAGE, raise_exception=True)
@@ -73,7 +68,7 @@ def apply_bucket_policy(request, pk: int):
         check = bucket_policy.check_drift(tier)
         messages.info(request, f"Bucket policy applied ({'; '.join(actions) or 'nothing to change'}); "
                                f"now {check.status}.")
-    return _back(request, tier)
+    return back_to(request, tier)
 
 
 @login_required
@@ -83,7 +78,7 @@ def check_drift(request, pk: int):
     tier = get_object_or_404(Tier, pk=pk, kind=Tier.Kind.S3)
     check = bucket_policy.check_drift(tier)
     messages.info(request, f"Bucket {tier.bucket}: {check.status}.")
-    return _back(request, tier)
+    return back_to(request, tier)
 
 
 @login_required
@@ -95,7 +90,7 @@ def apply_retention(request, pk: int):
     tier = get_object_or_404(Tier.objects.exclude(kind=Tier.Kind.RDS), pk=pk)
     async_task("backups.tasks.apply_retention_to_tier", tier.pk, request.user.pk, task_name=f"retention {tier.name}")
     messages.info(request, f"Retention of {tier.name} queued.")
-    return _back(request, tier)
+    return back_to(request, tier)
 
 
 @login_required
@@ -109,4 +104,4 @@ def rds_snapshot(request, pk: int):
         messages.error(request, str(exc))
     else:
         messages.info(request, f"Snapshot {identifier} of {tier.rds_instance} requested.")
-    return _back(request, tier)
+    return back_to(request, tier)

@@ -5,16 +5,15 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
-from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
-from django_htmx.http import HttpResponseClientRedirect
 
 from backups import history, overview, pipeline, tasks
 from backups.errors import AlreadyRunning, LifeboatError
 from backups.models import Artifact, BackupRun, Database, Tier
 from backups.trends import Trends
+from dashboard.http import back_to
 from dashboard.roles import RUN_OPERATIONS
 
 HISTORY_PAGE_SIZE = 50
@@ -69,7 +68,7 @@ def verify(request, artifact_id: int):
     artifact = get_object_or_404(Artifact.objects.live().select_related("run__database", "tier"), pk=artifact_id)
     tasks.queue_verification(artifact, user=request.user)
     messages.info(request, f"Verification of the {artifact.tier.name} copy queued.")
-    return _back_to_run(request, artifact.run)
+    return back_to(request, artifact.run)
 
 
 @login_required
@@ -85,7 +84,7 @@ def restore_new(request, artifact_id: int):
         messages.error(request, f"Restore refused: {exc}")
     else:
         messages.info(request, f"Restore into {record.target_database} queued.")
-    return _back_to_run(request, artifact.run)
+    return back_to(request, artifact.run)
 
 
 @login_required
@@ -97,10 +96,6 @@ def backup_now(request, database_id: int):
         run = pipeline.queue_backup(database, user=request.user)
     except AlreadyRunning as exc:
         messages.warning(request, str(exc))
-        return HttpResponseClientRedirect(database.get_absolute_url()) if request.htmx else redirect("home")
+        return back_to(request, database)
     messages.info(request, f"Backup of {database.name} queued as run #{run.pk}.")
-    return HttpResponseClientRedirect(run.get_absolute_url()) if request.htmx else redirect(run)
-
-
-def _back_to_run(request, run: BackupRun) -> HttpResponse:
-    return HttpResponseClientRedirect(run.get_absolute_url()) if request.htmx else redirect(run)
+    return back_to(request, run)

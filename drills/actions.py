@@ -13,12 +13,13 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_POST
 
 from backups.errors import LifeboatError
+from dashboard.http import back_to
 from dashboard.roles import CONDUCT_DRILL, SIGN_OFF_DRILL
 from drills import conduct, recovery
 from drills.errors import DrillError
 from drills.forms import FollowUpForm, FollowUpStatusForm, SignOffForm, TextForm, TickForm
 from drills.models import Drill, DrillStep, FollowUp
-from drills.views import back, drill_context
+from drills.views import drill_context
 
 
 def _drill(pk: int) -> Drill:
@@ -38,7 +39,7 @@ def _act(request, drill: Drill, operation: Callable[[], object], done: Callable[
     else:
         if done:
             messages.info(request, done(result))
-    return back(request, drill)
+    return back_to(request, drill)
 
 
 def _valid(form, refusal: str):
@@ -68,10 +69,10 @@ def tick(request, pk: int, step_id: int):
         conduct.tick(step, request.user, status=form.cleaned_data["status"], notes=form.cleaned_data["notes"])
     except DrillError as exc:
         _refused(request, exc)
-        return back(request, step.drill)
+        return back_to(request, step.drill)
     if request.htmx:  # swap the checklist in place: ticking many items should not reload the page each time
         return render(request, "drills/drill_detail.html#checklist", drill_context(_drill(pk)))
-    return back(request, step.drill)
+    return back_to(request, step.drill)
 
 
 @login_required

@@ -127,8 +127,3 @@ def history(request):
         charts.append({"scenario": item, "svg": svg, "drills": drills})
     return render(request, "drills/history.html", {"charts": charts})
 
-
-def back(request, drill: Drill):
-    from django_htmx.http import HttpResponseClientRedirect
-
-    return HttpResponseClientRedirect(drill.get_absolute_url()) if request.htmx else redirect(drill)

@@ -8,16 +8,17 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
-from django_htmx.http import HttpResponseClientRedirect
 from django_q.tasks import async_task
 
 from backups.models import BackupRun
 from dashboard import audit
 from dashboard.evidence import sampling
 from dashboard.evidence.forms import SampleForm, ScopeForm
+from dashboard.http import back_to
 from dashboard.models import EvidenceExport, EvidenceSample
 from dashboard.roles import EXPORT_EVIDENCE
 
@@ -45,13 +46,13 @@ def export_create(request):
     form = ScopeForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Export refused: " + "; ".join(e for errs in form.errors.values() for e in errs))
-        return _back(request, "evidence:index")
+        return back_to(request, "evidence:index")
     scope = form.cleaned_data["scope"]
     export = EvidenceExport.objects.create(requested_by=request.user, requested_by_name=request.user.get_username(),
                                            since=scope.since, until=scope.until, databases=list(scope.databases))
     async_task("dashboard.tasks.build_evidence_export", export.pk, task_name=f"evidence export #{export.pk}")
     messages.info(request, f"Evidence export #{export.pk} queued.")
-    return _back(request, "evidence:index")
+    return back_to(request, "evidence:index")
 
 
 @login_required
@@ -87,10 +88,10 @@ def sample_create(request):
     form = SampleForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Sample refused: " + "; ".join(e for errs in form.errors.values() for e in errs))
-        return _back(request, "evidence:population")
+        return back_to(request, "evidence:population")
     sample = sampling.take_sample(form.cleaned_data["scope"], form.cleaned_data["size"],
                                   seed=form.cleaned_data["seed"], user=request.user)
-    return _back(request, "evidence:sample_detail", sample.pk)
+    return back_to(request, reverse("evidence:sample_detail", args=[sample.pk]))
 
 
 @login_required
@@ -106,8 +107,3 @@ def sample_detail(request, pk: int):
         "reproduced": redrawn == sample.picked_run_ids})
 
 
-def _back(request, name: str, *args):
-    from django.urls import reverse
-
-    url = reverse(name, args=args)
-    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
