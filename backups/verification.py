@@ -1,7 +1,9 @@
 """Prove a backup: check its bytes, restore it into a scratch database, compare it with what was recorded.
 
-The order matters: size and SHA-256 are checked while the artifact is decompressed to a scratch file, and a copy
-whose bytes differ from the record is never restored. The scratch database is dropped whatever happens.
+The order matters: size and SHA-256 of the stored bytes are checked first, and a copy whose bytes differ from the
+record is never restored. Then pg_restore reads the archive as a stream, one pass per section: the table of
+contents, the definitions (pre-data), the rows (data, loaded by parallel_load with several COPY streams per table
+into unlogged tables) and the indexes and constraints (post-data). The scratch database is dropped whatever happens.
 """
 
 from __future__ import annotations
@@ -12,19 +14,23 @@ import os
 import re
 import subprocess
 import tempfile
+import threading
 import time
 import uuid
-from contextlib import contextmanager
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import BinaryIO
 
 import psycopg
 import zstandard
 from django.conf import settings
 from django.utils import timezone
 
-from backups import pgtools
+from backups import parallel_load, pgtools
 from backups.errors import LifeboatError, RestoreFailed
 from backups.models import Artifact, BackupRun, Database, Verification
 from backups.restore import create_database, drop_database
@@ -38,6 +44,23 @@ log = logging.getLogger(__name__)
 SCRATCH_PREFIX = "lifeboat_verify_"
 # The scratch database is thrown away: its restore need not wait for WAL flushes, and index builds get more memory.
 SCRATCH_OPTIONS = "-c synchronous_commit=off -c maintenance_work_mem=256MB"
+SCRATCH_SESSION = ("SET synchronous_commit = off",)
+# Before the rows arrive, the scratch tables become UNLOGGED: the load then writes no WAL, which is faster and,
+# on a primary, keeps a throwaway restore out of the replicas and the WAL archive. Foreign keys come after the data,
+# when every plain table is unlogged, so none of them is refused, except one held by a partitioned table (its
+# parent stays logged, and a logged table may not reference an unlogged one); published tables must stay logged
+# too. A backup with either is restored logged, as it is.
+UNLOGGED_SQL = """
+SELECT format('ALTER TABLE %s SET UNLOGGED', c.oid::regclass)
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind = 'r' AND c.relpersistence = 'p'
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+"""
+PARTITIONED_SQL = """
+SELECT n.nspname || ' ' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind = 'p'
+"""
+PUBLICATION_ENTRY = re.compile(r"^\d+;\s+\d+\s+\d+\s+PUBLICATION ", re.MULTILINE)
 # pg_restore --list types whose objects must exist after the restore, and the pg_class kinds that hold them.
 RELATION_KINDS = {"TABLE": "rpf", "INDEX": "iI", "SEQUENCE": "S", "VIEW": "v", "MATERIALIZED VIEW": "m"}
 CHECKED_TYPES = [*RELATION_KINDS, "FUNCTION"]
@@ -132,42 +155,120 @@ class _Checks:
 
 
 @contextmanager
-def decompressed_copy(artifact: Artifact, checks: _Checks):
-    """Decompress to a scratch file while hashing the stored bytes; yield the path only if size and hash match."""
-    scratch_dir = Path(settings.LIFEBOAT_VERIFY_TMP or tempfile.gettempdir())
-    scratch_dir.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix="lifeboat-verify-", suffix=".dump", dir=scratch_dir)
-    path = Path(name)
-    try:
+def checked_copy(artifact: Artifact, checks: _Checks) -> Iterator[BinaryIO]:
+    """The stored (compressed) bytes as a seekable file, yielded only if their size and SHA-256 match the record.
+
+    A local copy is read in place; one in S3 is downloaded to LIFEBOAT_VERIFY_TMP first. The same open file serves
+    every later pass, so the bytes that were checked are the bytes that get restored.
+    """
+    with ExitStack() as stack:
+        src = stack.enter_context(open_artifact(artifact))
+        in_place = getattr(src, "seekable", lambda: False)()
+        if in_place:
+            local = src
+        else:
+            scratch_dir = Path(settings.LIFEBOAT_VERIFY_TMP or tempfile.gettempdir())
+            scratch_dir.mkdir(parents=True, exist_ok=True)
+            local = stack.enter_context(tempfile.TemporaryFile(prefix="lifeboat-verify-", dir=scratch_dir))
         sha = hashlib.sha256()
         size = 0
-        decompressor = zstandard.ZstdDecompressor()
-        with os.fdopen(fd, "wb") as out, open_artifact(artifact) as src, \
-                decompressor.stream_writer(out, closefd=False) as writer:
-            while chunk := src.read(CHUNK):
-                sha.update(chunk)
-                size += len(chunk)
-                try:
-                    writer.write(chunk)
-                except zstandard.ZstdError:
-                    pass  # corrupt data: the hash check below names the real problem
+        while chunk := src.read(CHUNK):
+            sha.update(chunk)
+            size += len(chunk)
+            if not in_place:
+                local.write(chunk)
         size_ok = checks.add("size", size == artifact.size_bytes,
                              f"{size} bytes stored, {artifact.size_bytes} recorded")
         digest = sha.hexdigest()
         sha_ok = checks.add("sha256", digest == artifact.sha256, f"{digest} stored, {artifact.sha256} recorded")
         if not (size_ok and sha_ok):
             raise RestoreFailed("the stored copy differs from the recorded one (size or SHA-256); not restored")
-        yield path
+        yield local
+
+
+class _Feeder(threading.Thread):
+    """Decompress the archive into a program's stdin. A program that stops reading early (pg_restore needs only
+    the head of the archive for --list, pre-data and post-data) is not an error."""
+
+    def __init__(self, archive: BinaryIO, sink: BinaryIO) -> None:
+        super().__init__(daemon=True, name="verify-feed")
+        self.archive = archive
+        self.sink = sink
+        self.error = ""
+
+    def run(self) -> None:
+        try:
+            self.archive.seek(0)
+            with zstandard.ZstdDecompressor().stream_reader(self.archive, read_size=CHUNK,
+                                                             closefd=False) as data:
+                while chunk := data.read(CHUNK):
+                    self.sink.write(chunk)
+        except BrokenPipeError:
+            pass
+        except (zstandard.ZstdError, OSError) as exc:
+            self.error = f"cannot decompress the archive: {exc}"
+        finally:
+            try:
+                self.sink.close()
+            except BrokenPipeError:
+                pass
+
+
+@contextmanager
+def pg_restore_streaming(archive: BinaryIO, args: list[str], env: dict[str, str]) -> Iterator[subprocess.Popen]:
+    """pg_restore reading the decompressed archive on stdin; yields the process (its stdout is a pipe)."""
+    proc = subprocess.Popen([pgtools.pg_binary("pg_restore"), *args], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=pgtools.client_env(env))
+    stderr = bytearray()
+    drain = threading.Thread(target=lambda: stderr.extend(proc.stderr.read()), daemon=True)
+    feeder = _Feeder(archive, proc.stdin)
+    drain.start()
+    feeder.start()
+    try:
+        yield proc
+    except BaseException:
+        proc.kill()
+        raise
     finally:
-        path.unlink(missing_ok=True)
+        proc.stdout.close()
+        code = proc.wait()
+        feeder.join()
+        drain.join()
+    if feeder.error:
+        raise RestoreFailed(feeder.error)
+    if code != 0:
+        message = " ".join(stderr.decode(errors="replace").split())
+        raise RestoreFailed(f"pg_restore exited with status {code}: {message or 'no message'}")
 
 
-def _run(argv: list[str], env: dict[str, str]) -> str:
-    proc = subprocess.run(argv, capture_output=True, env=pgtools.client_env(env), stdin=subprocess.DEVNULL)
-    if proc.returncode != 0:
-        message = proc.stderr.decode(errors="replace").strip()
-        raise RestoreFailed(f"{Path(argv[0]).name} exited with status {proc.returncode}: {message}")
-    return proc.stdout.decode(errors="replace")
+def can_load_unlogged(listing: str, partitioned: list[str]) -> bool:
+    """False when the backup publishes tables or a partitioned table holds a foreign key (a TOC line
+    'FK CONSTRAINT SCHEMA TABLE NAME OWNER'; names may hold spaces, so a doubtful match also says False)."""
+    if PUBLICATION_ENTRY.search(listing):
+        return False
+    fk_lines = [m.group("rest") for m in map(TOC_LINE.match, listing.splitlines()) if m
+                and m.group("rest").startswith("FK CONSTRAINT ")]
+    return not any(line.startswith(f"FK CONSTRAINT {name} ") for line in fk_lines for name in partitioned)
+
+
+def restore_scratch(archive: BinaryIO, target: pgtools.Target, env: dict[str, str],
+                    listing: str) -> tuple[parallel_load.LoadStats, bool]:
+    """Definitions and indexes through pg_restore; the rows through parallel_load, several COPY streams a table."""
+    options = {**env, "PGOPTIONS": SCRATCH_OPTIONS}
+    into = [*target.cli_args(), "--exit-on-error", "--no-owner", "--no-acl", f"--dbname={target.dbname}"]
+    with pg_restore_streaming(archive, ["--section=pre-data", *into], options) as proc:
+        proc.stdout.read()
+    with pgtools.connect(target, env, autocommit=False) as conn:
+        unlogged = can_load_unlogged(listing, [name for (name,) in conn.execute(PARTITIONED_SQL).fetchall()])
+        if unlogged:
+            for (statement,) in conn.execute(UNLOGGED_SQL).fetchall():
+                conn.execute(statement)
+    with pg_restore_streaming(archive, ["--section=data", "--file=-"], env) as proc:
+        stats = parallel_load.load_data_section(proc.stdout, target, env, settings.LIFEBOAT_VERIFY_JOBS,
+                                                session=SCRATCH_SESSION)
+    with pg_restore_streaming(archive, ["--section=post-data", *into], options) as proc:
+        proc.stdout.read()
+    return stats, unlogged
 
 
 def verify_artifact(artifact: Artifact, *, user=None, verification: Verification | None = None) -> Verification:
@@ -183,21 +284,26 @@ def verify_artifact(artifact: Artifact, *, user=None, verification: Verification
     checks = _Checks()
     created = False
     try:
-        with decompressed_copy(artifact, checks) as dump:
-            expected_objects = parse_toc(_run([pgtools.pg_binary("pg_restore"), "--list", str(dump)], env))
+        with checked_copy(artifact, checks) as archive:
+            with pg_restore_streaming(archive, ["--list"], env) as proc:
+                listing = proc.stdout.read().decode(errors="replace")
+            expected_objects = parse_toc(listing)
             create_database(server, env, scratch)
             created = True
             target = server.with_dbname(scratch)
-            jobs = str(settings.LIFEBOAT_VERIFY_JOBS)
             started = time.monotonic()
-            _run([pgtools.pg_binary("pg_restore"), *target.cli_args(), "--exit-on-error", "--no-owner", "--no-acl",
-                  f"--jobs={jobs}", f"--dbname={scratch}", str(dump)], {**env, "PGOPTIONS": SCRATCH_OPTIONS})
+            loaded, unlogged = restore_scratch(archive, target, env, listing)
             record.restore_seconds = round(time.monotonic() - started, 3)
-            checks.add("restore", True, f"pg_restore finished in {record.restore_seconds} s")
-        with pgtools.connect(target, env, autocommit=False) as conn:  # count_rows uses savepoints
-            conn.execute("ANALYZE")
-            actual = count_rows(conn)
-            present = restored_objects(conn)
+            checks.add("restore", True, f"restored in {record.restore_seconds} s: rows of {loaded.tables} tables "
+                                        f"({loaded.bytes} bytes) over {settings.LIFEBOAT_VERIFY_JOBS} connections"
+                                        f"{' into unlogged tables' if unlogged else ''}")
+        # ANALYZE (SHARE UPDATE EXCLUSIVE) and the counts (ACCESS SHARE) do not block each other: run them side by side.
+        with ThreadPoolExecutor(1, thread_name_prefix="verify-analyze") as pool:
+            analyzed = pool.submit(_analyze, target, env)
+            with pgtools.connect(target, env, autocommit=False) as conn:  # count_rows uses savepoints
+                actual = count_rows(conn)
+                present = restored_objects(conn)
+            analyzed.result()
         _compare_counts(record, checks, artifact.run.row_counts, actual)
         missing = sorted(str(o) for o in expected_objects - present)
         checks.add("objects", not missing, f"{len(expected_objects)} objects in the backup's table of contents"
@@ -222,6 +328,11 @@ def verify_artifact(artifact: Artifact, *, user=None, verification: Verification
     record.save()
     _announce(record, user)
     return record
+
+
+def _analyze(target: pgtools.Target, env: dict[str, str]) -> None:
+    with pgtools.connect(target, env) as conn:
+        conn.execute("ANALYZE")
 
 
 def _compare_counts(record: Verification, checks: _Checks, expected: dict[str, int], actual: dict[str, int]) -> None:

@@ -65,8 +65,14 @@ def main() -> None:
                        check=True, env=env)
 
         def checkpoint() -> None:
-            # Neither contender pays for the other's dirty pages: flush them before each timed restore.
+            # Neither contender pays for the other's leftovers: wait until autovacuum has finished with what the
+            # last restore loaded, then flush dirty pages, before each timed restore.
             with pgtools.connect(server, {}) as conn:
+                deadline = time.monotonic() + 120
+                while time.monotonic() < deadline and conn.execute(
+                        "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'"
+                ).fetchone()[0]:
+                    time.sleep(0.2)
                 conn.execute("CHECKPOINT")
 
         def plan_restore() -> float:
@@ -77,7 +83,9 @@ def main() -> None:
             subprocess.run(["bash", "-c", f"set -o pipefail; gunzip -c {gz} | {pgtools.pg_binary('psql')} "
                                           f"{' '.join(conn_args)} -q -d {plan_target} > /dev/null"],
                            check=True, env=env)
-            return time.perf_counter() - started
+            seconds = time.perf_counter() - started
+            subprocess.run([pgtools.pg_binary("dropdb"), *conn_args, "--force", plan_target], check=True, env=env)
+            return seconds
 
         def lifeboat_verify():
             checkpoint()
