@@ -132,6 +132,9 @@ class _CopyStream:
         self.applied = 0
 
     def copy(self, statement: bytes, settings: list[bytes], chunks: queue.Queue, abort: threading.Event) -> None:
+        """COPY chunks from the queue until its None. The server reports a bad row when the COPY ends, so an
+        error may come after that None was taken; before it, the queue is drained so the reader never blocks."""
+        got_end = False
         try:
             for setting in settings[self.applied:]:
                 self.conn.execute(setting)
@@ -141,9 +144,10 @@ class _CopyStream:
                     for buffer in buffers:
                         if buffer:
                             copy.write(buffer)
+                got_end = True
         except BaseException:
             abort.set()
-            while chunks.get() is not None:  # keep the reader from blocking on a full queue
+            while not got_end and chunks.get() is not None:
                 pass
             raise
 
@@ -189,14 +193,14 @@ class _SideChannel:
 
 
 def load_data_section(script: BinaryIO, target: pgtools.Target, env: dict[str, str], jobs: int,
-                      session: tuple[str, ...] = ()) -> LoadStats:
+                      session: tuple[str, ...] = (), chunk: int = CHUNK) -> LoadStats:
     """Run a data-section script read from `script` against target, each table's rows over `jobs` connections.
 
     `session` holds extra statements every connection runs first (say, SET synchronous_commit = off).
     Raises RestoreFailed naming the server's error; the caller drops the half-loaded database.
     """
     stats = LoadStats()
-    reader = ScriptReader(script)
+    reader = ScriptReader(script, chunk)
     side = _SideChannel(target, env)
     streams: list[_CopyStream] = []
     settings: list[bytes] = [s.encode() for s in session]

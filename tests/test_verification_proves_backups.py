@@ -35,6 +35,8 @@ def test_a_good_backup_verifies_and_its_scratch_database_is_dropped(good_run, pg
     assert checks_by_name(record) == {"size": True, "sha256": True, "restore": True, "row_counts": True,
                                       "objects": True}
     assert record.table_counts["public.users"] == {"expected": 250, "actual": 250}
+    restore = next(c for c in record.checks if c["name"] == "restore")
+    assert "into unlogged tables" in restore["detail"]  # no WAL for a throwaway restore
     assert record.restore_seconds > 0 and record.started_at <= record.finished_at
     assert record.scratch_database.startswith(SCRATCH_PREFIX)
     assert record.scratch_database not in scratch_databases(pg_server)
@@ -130,3 +132,18 @@ def test_table_of_contents_lists_objects_not_data():
         TocObject("MATERIALIZED VIEW", "billing revenue_snapshot"), TocObject("VIEW", "billing revenue"),
         TocObject("INDEX", "public users_email_key"),
     }
+
+
+def test_unlogged_loading_is_refused_where_postgresql_would_refuse_the_constraints():
+    from backups.verification import can_load_unlogged
+
+    listing = """;
+3340; 0 16386 TABLE DATA public users postgres
+3400; 2606 16500 FK CONSTRAINT public problems problems_lesson_id_fkey postgres
+3401; 2606 16501 FK CONSTRAINT billing invoices invoices_user_id_fkey postgres
+"""
+    assert can_load_unlogged(listing, partitioned=[]) is True
+    assert can_load_unlogged(listing, partitioned=["public events"]) is True  # holds no foreign key
+    assert can_load_unlogged(listing, partitioned=["billing invoices"]) is False  # a logged parent's FK
+    published = listing + "3500; 6106 16600 PUBLICATION TABLE public pub_users users postgres\n"
+    assert can_load_unlogged(published, partitioned=[]) is False
