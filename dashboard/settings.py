@@ -119,8 +119,8 @@ LIFEBOAT_ZSTD_LEVEL = env_int("LIFEBOAT_ZSTD_LEVEL", 3)
 # A running backup that has not reported progress for this long is marked abandoned.
 LIFEBOAT_HEARTBEAT_STALE_SECONDS = env_int("LIFEBOAT_HEARTBEAT_STALE_SECONDS", 300)
 
-# Verification: scratch databases go to LIFEBOAT_VERIFY_DSN (default: each database's own server), the
-# decompressed archive to LIFEBOAT_VERIFY_TMP (default: the system temp dir), restored with N parallel jobs.
+# Verification: scratch databases go to LIFEBOAT_VERIFY_DSN (default: each database's own server), a copy held in
+# S3 is downloaded (compressed) to LIFEBOAT_VERIFY_TMP (default: the system temp dir), rows load over N streams.
 LIFEBOAT_VERIFY_DSN = env_str("LIFEBOAT_VERIFY_DSN", "")
 LIFEBOAT_VERIFY_PASSWORD_ENV = env_str("LIFEBOAT_VERIFY_PASSWORD_ENV", "")
 LIFEBOAT_VERIFY_TMP = env_str("LIFEBOAT_VERIFY_TMP", "")
