@@ -187,13 +187,15 @@ def checked_copy(artifact: Artifact, checks: _Checks) -> Iterator[BinaryIO]:
 
 
 class _Feeder(threading.Thread):
-    """Decompress the archive into a program's stdin. A program that stops reading early (pg_restore needs only
-    the head of the archive for --list, pre-data and post-data) is not an error."""
+    """Decompress the archive into a program's stdin. A program that stops reading early (pg_restore --list needs
+    only the head of the archive) is not an error. `keep`, when given, receives every chunk before it is offered,
+    so it holds at least all that the program read."""
 
-    def __init__(self, archive: BinaryIO, sink: BinaryIO) -> None:
+    def __init__(self, archive: BinaryIO, sink: BinaryIO, keep: BinaryIO | None = None) -> None:
         super().__init__(daemon=True, name="verify-feed")
         self.archive = archive
         self.sink = sink
+        self.keep = keep
         self.error = ""
 
     def run(self) -> None:
@@ -202,6 +204,8 @@ class _Feeder(threading.Thread):
             with zstandard.ZstdDecompressor().stream_reader(self.archive, read_size=CHUNK,
                                                              closefd=False) as data:
                 while chunk := data.read(CHUNK):
+                    if self.keep is not None:
+                        self.keep.write(chunk)
                     self.sink.write(chunk)
         except BrokenPipeError:
             pass
@@ -215,13 +219,14 @@ class _Feeder(threading.Thread):
 
 
 @contextmanager
-def pg_restore_streaming(archive: BinaryIO, args: list[str], env: dict[str, str]) -> Iterator[subprocess.Popen]:
+def pg_restore_streaming(archive: BinaryIO, args: list[str], env: dict[str, str],
+                         keep: BinaryIO | None = None) -> Iterator[subprocess.Popen]:
     """pg_restore reading the decompressed archive on stdin; yields the process (its stdout is a pipe)."""
     proc = subprocess.Popen([pgtools.pg_binary("pg_restore"), *args], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=pgtools.client_env(env))
     stderr = bytearray()
     drain = threading.Thread(target=lambda: stderr.extend(proc.stderr.read()), daemon=True)
-    feeder = _Feeder(archive, proc.stdin)
+    feeder = _Feeder(archive, proc.stdin, keep)
     drain.start()
     feeder.start()
     try:
@@ -251,23 +256,46 @@ def can_load_unlogged(listing: str, partitioned: list[str]) -> bool:
     return not any(line.startswith(f"FK CONSTRAINT {name} ") for line in fk_lines for name in partitioned)
 
 
-def restore_scratch(archive: BinaryIO, target: pgtools.Target, env: dict[str, str],
+@contextmanager
+def table_of_contents(archive: BinaryIO, env: dict[str, str]) -> Iterator[tuple[str, Path]]:
+    """`pg_restore --list` of the archive, and the head of the archive it read, in a small file.
+
+    The definitions (pre-data) and the indexes and constraints (post-data) live in the table of contents, so that
+    head serves both passes without decompressing the whole archive again, and, being a seekable file, lets
+    post-data run with `pg_restore --jobs` (index builds and foreign-key checks side by side).
+    """
+    scratch_dir = Path(settings.LIFEBOAT_VERIFY_TMP or tempfile.gettempdir())
+    scratch_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(prefix="lifeboat-verify-toc-", suffix=".dump", dir=scratch_dir) as head:
+        with pg_restore_streaming(archive, ["--list"], env, keep=head) as proc:
+            listing = proc.stdout.read().decode(errors="replace")
+        head.flush()
+        yield listing, Path(head.name)
+
+
+def _pg_restore_file(args: list[str], env: dict[str, str]) -> None:
+    proc = subprocess.run([pgtools.pg_binary("pg_restore"), *args], capture_output=True,
+                          env=pgtools.client_env(env), stdin=subprocess.DEVNULL)
+    if proc.returncode != 0:
+        message = " ".join(proc.stderr.decode(errors="replace").split())
+        raise RestoreFailed(f"pg_restore exited with status {proc.returncode}: {message or 'no message'}")
+
+
+def restore_scratch(archive: BinaryIO, head: Path, target: pgtools.Target, env: dict[str, str],
                     listing: str) -> tuple[parallel_load.LoadStats, bool]:
     """Definitions and indexes through pg_restore; the rows through parallel_load, several COPY streams a table."""
+    jobs = max(1, settings.LIFEBOAT_VERIFY_JOBS)
     options = {**env, "PGOPTIONS": SCRATCH_OPTIONS}
     into = [*target.cli_args(), "--exit-on-error", "--no-owner", "--no-acl", f"--dbname={target.dbname}"]
-    with pg_restore_streaming(archive, ["--section=pre-data", *into], options) as proc:
-        proc.stdout.read()
+    _pg_restore_file(["--section=pre-data", *into, str(head)], options)
     with pgtools.connect(target, env, autocommit=False) as conn:
         unlogged = can_load_unlogged(listing, [name for (name,) in conn.execute(PARTITIONED_SQL).fetchall()])
         if unlogged:
             for (statement,) in conn.execute(UNLOGGED_SQL).fetchall():
                 conn.execute(statement)
     with pg_restore_streaming(archive, ["--section=data", "--file=-"], env) as proc:
-        stats = parallel_load.load_data_section(proc.stdout, target, env, settings.LIFEBOAT_VERIFY_JOBS,
-                                                session=SCRATCH_SESSION)
-    with pg_restore_streaming(archive, ["--section=post-data", *into], options) as proc:
-        proc.stdout.read()
+        stats = parallel_load.load_data_section(proc.stdout, target, env, jobs, session=SCRATCH_SESSION)
+    _pg_restore_file(["--section=post-data", f"--jobs={jobs}", *into, str(head)], options)
     return stats, unlogged
 
 
@@ -284,18 +312,17 @@ def verify_artifact(artifact: Artifact, *, user=None, verification: Verification
     checks = _Checks()
     created = False
     try:
-        with checked_copy(artifact, checks) as archive:
-            with pg_restore_streaming(archive, ["--list"], env) as proc:
-                listing = proc.stdout.read().decode(errors="replace")
+        with checked_copy(artifact, checks) as archive, table_of_contents(archive, env) as (listing, head):
             expected_objects = parse_toc(listing)
             create_database(server, env, scratch)
             created = True
             target = server.with_dbname(scratch)
             started = time.monotonic()
-            loaded, unlogged = restore_scratch(archive, target, env, listing)
+            loaded, unlogged = restore_scratch(archive, head, target, env, listing)
             record.restore_seconds = round(time.monotonic() - started, 3)
+            streams = max(1, settings.LIFEBOAT_VERIFY_JOBS)
             checks.add("restore", True, f"restored in {record.restore_seconds} s: rows of {loaded.tables} tables "
-                                        f"({loaded.bytes} bytes) over {settings.LIFEBOAT_VERIFY_JOBS} connections"
+                                        f"({loaded.bytes} bytes) over {streams} connections"
                                         f"{' into unlogged tables' if unlogged else ''}")
         # ANALYZE (SHARE UPDATE EXCLUSIVE) and the counts (ACCESS SHARE) do not block each other: run them side by side.
         with ThreadPoolExecutor(1, thread_name_prefix="verify-analyze") as pool:
