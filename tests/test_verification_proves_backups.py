@@ -28,7 +28,8 @@ def checks_by_name(record: Verification) -> dict[str, bool]:
     return {c["name"]: c["ok"] for c in record.checks}
 
 
-def test_a_good_backup_verifies_and_its_scratch_database_is_dropped(good_run, pg_server):
+def test_a_good_backup_verifies_and_its_scratch_database_is_dropped(good_run, pg_server, settings, tmp_path):
+    settings.LIFEBOAT_VERIFY_TMP = str(tmp_path / "verify")
     record = verify_artifact(good_run.artifacts.get())
 
     assert record.status == Verification.Status.PASSED, record.error
@@ -40,6 +41,7 @@ def test_a_good_backup_verifies_and_its_scratch_database_is_dropped(good_run, pg
     assert record.restore_seconds > 0 and record.started_at <= record.finished_at
     assert record.scratch_database.startswith(SCRATCH_PREFIX)
     assert record.scratch_database not in scratch_databases(pg_server)
+    assert list((tmp_path / "verify").iterdir()) == []  # the table-of-contents head is removed too
 
 
 def test_one_flipped_byte_fails_the_checksum_and_is_never_restored(good_run, pg_server):
