@@ -26,18 +26,19 @@ import psycopg
 
 from backups import pgtools
 from backups.errors import RestoreFailed
+from backups.restore import STDERR_LIMIT
+from backups.storage import CHUNK
 
-CHUNK = 1024 * 1024
 END_OF_COPY = b"\\.\n"
 COPY_START = re.compile(rb"^COPY .+ FROM stdin;\n$")
 # Session settings pg_restore writes before the data (client_encoding, standard_conforming_strings, search_path,
 # xmloption...): each COPY connection applies them too, since the encoding decides how the rows are read.
 SESSION_SETTING = re.compile(rb"^(SET [a-z_]+ = .*;|SELECT pg_catalog\.set_config\(.*\);)\n$")
-STDERR_LIMIT = 64 * 1024
 
 
 @dataclass
 class LoadStats:
+    streams: int
     tables: int = 0
     bytes: int = 0
 
@@ -199,13 +200,13 @@ def load_data_section(script: BinaryIO, target: pgtools.Target, env: dict[str, s
     `session` holds extra statements every connection runs first (say, SET synchronous_commit = off).
     Raises RestoreFailed naming the server's error; the caller drops the half-loaded database.
     """
-    stats = LoadStats()
+    stats = LoadStats(streams=max(1, jobs))
     reader = ScriptReader(script, chunk)
     side = _SideChannel(target, env)
     streams: list[_CopyStream] = []
     settings: list[bytes] = [s.encode() for s in session]
     try:
-        for _ in range(max(1, jobs)):
+        for _ in range(stats.streams):
             streams.append(_CopyStream(pgtools.connect(target, env, application_name="lifeboat-verify-load")))
         with ThreadPoolExecutor(len(streams), thread_name_prefix="copy") as pool:
             while line := reader.line():

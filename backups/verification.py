@@ -154,6 +154,13 @@ class _Checks:
         return ok
 
 
+def _scratch_dir() -> Path:
+    """LIFEBOAT_VERIFY_TMP (default: the system temp dir): S3 downloads and the table-of-contents head."""
+    path = Path(settings.LIFEBOAT_VERIFY_TMP or tempfile.gettempdir())
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 @contextmanager
 def checked_copy(artifact: Artifact, checks: _Checks) -> Iterator[BinaryIO]:
     """The stored (compressed) bytes as a seekable file, yielded only if their size and SHA-256 match the record.
@@ -167,9 +174,7 @@ def checked_copy(artifact: Artifact, checks: _Checks) -> Iterator[BinaryIO]:
         if in_place:
             local = src
         else:
-            scratch_dir = Path(settings.LIFEBOAT_VERIFY_TMP or tempfile.gettempdir())
-            scratch_dir.mkdir(parents=True, exist_ok=True)
-            local = stack.enter_context(tempfile.TemporaryFile(prefix="lifeboat-verify-", dir=scratch_dir))
+            local = stack.enter_context(tempfile.TemporaryFile(prefix="lifeboat-verify-", dir=_scratch_dir()))
         sha = hashlib.sha256()
         size = 0
         while chunk := src.read(CHUNK):
@@ -241,9 +246,7 @@ def pg_restore_streaming(archive: BinaryIO, args: list[str], env: dict[str, str]
         drain.join()
     if feeder.error:
         raise RestoreFailed(feeder.error)
-    if code != 0:
-        message = " ".join(stderr.decode(errors="replace").split())
-        raise RestoreFailed(f"pg_restore exited with status {code}: {message or 'no message'}")
+    _check_exit(code, stderr)
 
 
 def can_load_unlogged(listing: str, partitioned: list[str]) -> bool:
@@ -264,9 +267,7 @@ def table_of_contents(archive: BinaryIO, env: dict[str, str]) -> Iterator[tuple[
     head serves both passes without decompressing the whole archive again, and, being a seekable file, lets
     post-data run with `pg_restore --jobs` (index builds and foreign-key checks side by side).
     """
-    scratch_dir = Path(settings.LIFEBOAT_VERIFY_TMP or tempfile.gettempdir())
-    scratch_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(prefix="lifeboat-verify-toc-", suffix=".dump", dir=scratch_dir) as head:
+    with tempfile.NamedTemporaryFile(prefix="lifeboat-verify-toc-", suffix=".dump", dir=_scratch_dir()) as head:
         with pg_restore_streaming(archive, ["--list"], env, keep=head) as proc:
             listing = proc.stdout.read().decode(errors="replace")
         head.flush()
@@ -276,15 +277,19 @@ def table_of_contents(archive: BinaryIO, env: dict[str, str]) -> Iterator[tuple[
 def _pg_restore_file(args: list[str], env: dict[str, str]) -> None:
     proc = subprocess.run([pgtools.pg_binary("pg_restore"), *args], capture_output=True,
                           env=pgtools.client_env(env), stdin=subprocess.DEVNULL)
-    if proc.returncode != 0:
-        message = " ".join(proc.stderr.decode(errors="replace").split())
-        raise RestoreFailed(f"pg_restore exited with status {proc.returncode}: {message or 'no message'}")
+    _check_exit(proc.returncode, proc.stderr)
+
+
+def _check_exit(code: int, stderr: bytes | bytearray) -> None:
+    if code != 0:
+        message = " ".join(stderr.decode(errors="replace").split())
+        raise RestoreFailed(f"pg_restore exited with status {code}: {message or 'no message'}")
 
 
 def restore_scratch(archive: BinaryIO, head: Path, target: pgtools.Target, env: dict[str, str],
                     listing: str) -> tuple[parallel_load.LoadStats, bool]:
     """Definitions and indexes through pg_restore; the rows through parallel_load, several COPY streams a table."""
-    jobs = max(1, settings.LIFEBOAT_VERIFY_JOBS)
+    jobs = settings.LIFEBOAT_VERIFY_JOBS
     options = {**env, "PGOPTIONS": SCRATCH_OPTIONS}
     into = [*target.cli_args(), "--exit-on-error", "--no-owner", "--no-acl", f"--dbname={target.dbname}"]
     _pg_restore_file(["--section=pre-data", *into, str(head)], options)
@@ -295,7 +300,7 @@ def restore_scratch(archive: BinaryIO, head: Path, target: pgtools.Target, env: 
                 conn.execute(statement)
     with pg_restore_streaming(archive, ["--section=data", "--file=-"], env) as proc:
         stats = parallel_load.load_data_section(proc.stdout, target, env, jobs, session=SCRATCH_SESSION)
-    _pg_restore_file(["--section=post-data", f"--jobs={jobs}", *into, str(head)], options)
+    _pg_restore_file(["--section=post-data", f"--jobs={stats.streams}", *into, str(head)], options)
     return stats, unlogged
 
 
@@ -320,9 +325,8 @@ def verify_artifact(artifact: Artifact, *, user=None, verification: Verification
             started = time.monotonic()
             loaded, unlogged = restore_scratch(archive, head, target, env, listing)
             record.restore_seconds = round(time.monotonic() - started, 3)
-            streams = max(1, settings.LIFEBOAT_VERIFY_JOBS)
             checks.add("restore", True, f"restored in {record.restore_seconds} s: rows of {loaded.tables} tables "
-                                        f"({loaded.bytes} bytes) over {streams} connections"
+                                        f"({loaded.bytes} bytes) over {loaded.streams} connections"
                                         f"{' into unlogged tables' if unlogged else ''}")
         # ANALYZE (SHARE UPDATE EXCLUSIVE) and the counts (ACCESS SHARE) do not block each other: run them side by side.
         with ThreadPoolExecutor(1, thread_name_prefix="verify-analyze") as pool:

@@ -90,7 +90,7 @@ def test_a_data_section_loads_over_several_streams_exactly(pg_server, make_sourc
     stats = load_data_section(io.BytesIO(script), pg_server.target.with_dbname(target), pg_server.env, jobs=3,
                               chunk=64 * 1024)
 
-    assert stats.tables == 1 and stats.bytes > 1_000_000  # many chunks, shared by three connections
+    assert stats.streams == 3 and stats.tables == 1 and stats.bytes > 1_000_000  # many chunks, three connections
     assert pg_server.query(target, FINGERPRINT) == pg_server.query(source, FINGERPRINT)
     assert pg_server.query(target, "SELECT last_value FROM counter") == [(4242,)]  # via psql, in order
     assert pg_server.query(target, "SELECT convert_from(lo_get(oid), 'UTF8') FROM pg_largeobject_metadata") == [
