@@ -9,7 +9,8 @@ checkout's `manage.py migrate`, then:
 - `verify_audit_log` finds the chain intact and still matching the anchor written before the upgrade;
 - the append-only triggers still guard the events' table (an SQLite table rebuild would drop them silently);
 - the models that moved app kept their content type rows (renamed, not recreated), so every grant still points
-  at the same permission row and Django reads it under the new app label;
+  at the same permission row and Django reads it under the new app label (a custom permission that moved to
+  another model, PERMISSION_MOVED_TO, keeps its row too: only its content type changes);
 - every schedule is still there and its function path imports.
 """
 
@@ -40,6 +41,9 @@ MOVED_TO = {
     "dashboard.evidenceexport": "evidence",
     "dashboard.evidencesample": "evidence",
 }
+# A custom permission that moved to another model with this change ("app_label.codename" before -> the model, as
+# named before, that declares it now). Its row must move with it, keeping its id and so every grant of it.
+PERMISSION_MOVED_TO = {"dashboard.export_evidence": "dashboard.evidenceexport"}
 AUDIT_EVENT = "dashboard.auditevent"
 OPERATOR_GROUP = "Compliance readers"  # made by the operator: no role sync rewrites its permissions
 
@@ -166,7 +170,15 @@ print(json.dumps(out))
 
 
 def _new_label(old: str) -> str:
+    """The app label that the content type `old` ("app_label.model" before the upgrade) has after it."""
     return MOVED_TO.get(old, old.split(".")[0])
+
+
+def _expected_grant(grant: tuple, content_types: dict[str, int]) -> tuple:
+    """A grant (who, permission id, codename, content type id, "app.model") as it must read after the upgrade."""
+    who, perm, codename, _, model = grant
+    model = PERMISSION_MOVED_TO.get(f"{model.split('.')[0]}.{codename}", model)
+    return who, perm, codename, content_types[model], f"{_new_label(model)}.{model.split('.')[1]}"
 
 
 def test_previous_main_upgrades_with_migrate(previous_installation: Installation):
@@ -203,20 +215,21 @@ def test_previous_main_upgrades_with_migrate(previous_installation: Installation
 
     # Every grant: the same permission row, on the same content type, read under the model's new label.
     after_grants = inst.query(GRANTS)
-    expected = sorted((who, perm, codename, ct, f"{_new_label(label)}.{label.split('.')[1]}")
-                      for who, perm, codename, ct, label in grants)
-    assert sorted(after_grants) == expected
+    assert sorted(after_grants) == sorted(_expected_grant(g, content_types) for g in grants)
 
     users = sorted({g[0] for g in grants if not g[0].startswith("group:")})
     args = json.dumps([list(moved_ids.values()), users])
     shell = inst.manage("shell", "-c", AFTER_REPORT.format(args=args, group=OPERATOR_GROUP))
     assert shell.returncode == 0, shell.stderr[-3000:]
     after = json.loads(shell.stdout.strip().splitlines()[-1])
+    expected_grants = [_expected_grant(g, content_types) for g in grants]
+
+    def as_django_reads_it(who: str) -> list[str]:
+        return sorted(f"{label.split('.')[0]}.{codename}" for w, _, codename, _, label in expected_grants if w == who)
+
     for who in users:
-        assert after["user_perms"][who] == sorted(f"{_new_label(label)}.{codename}"
-                                                  for w, _, codename, _, label in grants if w == who)
-    assert after["group_perms"] == sorted(f"{_new_label(label)}.{codename}"
-                                          for w, _, codename, _, label in grants if w == f"group:{OPERATOR_GROUP}")
+        assert after["user_perms"][who] == as_django_reads_it(who), who
+    assert after["group_perms"] == as_django_reads_it(f"group:{OPERATOR_GROUP}")
     # The moved models read the old rows (their tables kept, or renamed with the data). Migrate may append
     # events (on PostgreSQL the dashboard's own database is registered again under its new name).
     for old, pk in moved_ids.items():
