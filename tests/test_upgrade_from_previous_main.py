@@ -246,14 +246,16 @@ def test_previous_main_upgrades_with_migrate(previous_installation: Installation
         assert "append-only" in inst.refusal(f"TRUNCATE {events_table}")
 
     # Every schedule survives and names a function this checkout can import (what the qcluster will do).
-    after_schedules = dict(inst.query("SELECT name, func FROM django_q_schedule"))
+    after_schedules = {name: (func, hook) for name, func, hook in
+                       inst.query("SELECT name, func, hook FROM django_q_schedule")}
     assert set(after_schedules) >= set(schedules)
     unimportable = {}
-    for name, func in after_schedules.items():
-        module, _, attr = func.rpartition(".")
-        try:
-            if not callable(getattr(importlib.import_module(module), attr)):
-                unimportable[name] = func
-        except (ImportError, AttributeError) as exc:
-            unimportable[name] = f"{func}: {exc}"
+    for name, paths in after_schedules.items():
+        for path in filter(None, paths):  # the task, and the hook called with its result, when there is one
+            module, _, attr = path.rpartition(".")
+            try:
+                if not callable(getattr(importlib.import_module(module), attr)):
+                    unimportable[name] = path
+            except (ImportError, AttributeError) as exc:
+                unimportable[name] = f"{path}: {exc}"
     assert not unimportable
