@@ -152,7 +152,7 @@ def make_installation(checkout: Path, work: Path, server_dsn: str, source: str, 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkout", type=Path, default=HERE.parent.parent, help="a checkout of the old commit")
+    parser.add_argument("--checkout", type=Path, required=True, help="a checkout of the old commit, with its .venv")
     parser.add_argument("--pg-dsn", default=os.environ.get("LIFEBOAT_TEST_PG_DSN", DEFAULT_DSN))
     parser.add_argument("--out", type=Path, default=HERE / "fixtures")
     opts = parser.parse_args()
