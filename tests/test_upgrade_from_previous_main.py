@@ -259,3 +259,13 @@ def test_previous_main_upgrades_with_migrate(previous_installation: Installation
             except (ImportError, AttributeError) as exc:
                 unimportable[name] = f"{path}: {exc}"
     assert not unimportable
+
+
+def test_tasks_queued_before_the_upgrade_still_find_their_function():
+    """A task waiting in django-q's queue keeps the path it was queued with; the old dashboard paths still run."""
+    from audit.tasks import verify_audit_chain
+    from dashboard import tasks as old_paths
+    from evidence.tasks import build_evidence_export
+
+    assert old_paths.verify_audit_chain is verify_audit_chain
+    assert old_paths.build_evidence_export is build_evidence_export
