@@ -240,6 +240,9 @@ LOGGING["handlers"]["console"]["formatter"] = env_str("LOG_FORMAT", "plain")
 # appended (default: a file in the first local tier's directory). Evidence packages are written under
 # LIFEBOAT_EVIDENCE_DIR.
 LIFEBOAT_AUDIT_ANCHOR_PATH = env_str("LIFEBOAT_AUDIT_ANCHOR_PATH", "")
+# Each event also carries an HMAC tag keyed with this secret (or LIFEBOAT_AUDIT_KEY_FILE), kept outside the
+# database, so the database's owner cannot rewrite history and recompute it. Unset: events are not tagged.
+LIFEBOAT_AUDIT_KEY = env_secret("LIFEBOAT_AUDIT_KEY") or ""
 LIFEBOAT_EVIDENCE_DIR = Path(env_str("LIFEBOAT_EVIDENCE_DIR", str(VAR_DIR / "evidence")))
 
 # Lifeboat backs itself up (catalog): on PostgreSQL its own database becomes a protected database; on SQLite a
