@@ -26,6 +26,7 @@ from django.conf import settings
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from backups.errors import ConfigurationError, SourceUnreachable
+from backups.pgtools import server_version
 
 DEFAULT_PORT = 5432
 DEFAULT_CONNECT_TIMEOUT = "10"
@@ -161,7 +162,7 @@ class DatabaseFacts:
 
 
 PROBE_SQL = """
-SELECT current_setting('server_version_num')::int, pg_database_size(current_database()),
+SELECT pg_database_size(current_database()),
        (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema'))
 """
@@ -171,15 +172,8 @@ def probe(options: ConnectionOptions, application_name: str = "lifeboat-check") 
     """Connect and describe the database; SourceUnreachable (libpq's reason: a wrong host, a database that does
     not exist, a certificate that does not verify) when it cannot."""
     with options.connect(application_name=application_name) as conn:
-        version, size, tables = conn.execute(PROBE_SQL).fetchone()
-    return DatabaseFacts(_version_text(version), size, tables)
-
-
-def _version_text(num: int) -> str:
-    """'15.20' from 150020 (and '9.6.24' from 90624)."""
-    if num >= 100000:
-        return f"{num // 10000}.{num % 10000}"
-    return f"{num // 10000}.{(num // 100) % 100}.{num % 100}"
+        size, tables = conn.execute(PROBE_SQL).fetchone()
+        return DatabaseFacts(server_version(conn), size, tables)
 
 
 def _ambient_neutralized(conninfo: str) -> dict[str, str]:

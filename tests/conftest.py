@@ -220,3 +220,12 @@ def _flush_lifts_audit_triggers():
 
 # AWS fixtures (dummy credentials only inside them; moto in-process or on a loopback port): see tests/aws.py.
 from tests.aws import aws_env, moto_s3, moto_server, s3_outage, s3_tier  # noqa: E402, F401
+
+
+@pytest.fixture(scope="session")
+def tls_server():
+    """A private PostgreSQL that accepts TLS only (hostssl), with its own CA; stopped and removed at the end."""
+    from tests.tls_cluster import tls_cluster
+
+    with tls_cluster() as cluster:
+        yield cluster
