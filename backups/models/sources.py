@@ -6,13 +6,20 @@ import fnmatch
 from datetime import datetime, timedelta
 
 from croniter import croniter
-from django.core.validators import MinValueValidator, RegexValidator
+from django.core.validators import RegexValidator
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
 from backups.connection import ConnectionOptions, format_dsn, password_from_env
-from backups.models.common import ENV_NAME_RE, name_validator, validate_cron, validate_libpq_options
+from backups.models.common import (
+    ENV_NAME_RE,
+    RPO_MAX_HOURS,
+    name_validator,
+    validate_cron,
+    validate_libpq_options,
+    validate_rpo_hours,
+)
 from backups.models.runs import Artifact, BackupRun, FreshnessReport
 from backups.models.tiers import Tier
 
@@ -43,8 +50,8 @@ class Database(models.Model):
         help_text=LIBPQ_OPTIONS_HELP,
     )
     rpo_hours = models.PositiveIntegerField(
-        "RPO (hours)", default=24, validators=[MinValueValidator(1)],
-        help_text="A tier is late when its newest good copy is older than this.",
+        "RPO (hours)", default=24, validators=[validate_rpo_hours],
+        help_text="A tier is late when its newest good copy is older than this (1 to 8760 hours).",
     )
     schedule = models.CharField(
         max_length=100, default="0 2 * * *", validators=[validate_cron], help_text="Cron, in UTC."
@@ -94,6 +101,11 @@ class Database(models.Model):
             password=password_from_env(self.password_env, self.name), passfile=self.passfile,
         )
 
+    @property
+    def rpo(self) -> timedelta:
+        """The RPO as a duration, within 1 hour..a year even for a row saved before those bounds were checked."""
+        return timedelta(hours=min(max(self.rpo_hours, 1), RPO_MAX_HOURS))
+
     def backup_tiers(self) -> list[Tier]:
         chosen = list(self.tiers.filter(enabled=True)) if self.pk else []
         tiers = chosen or list(Tier.objects.filter(enabled=True).exclude(kind=Tier.Kind.RDS))
@@ -115,7 +127,7 @@ class Database(models.Model):
         newest_verified = good.verified().first() if newest else None
         return FreshnessReport.evaluate(
             newest=newest, newest_verified=newest_verified, require_verified=tier.require_verified,
-            rpo=timedelta(hours=self.rpo_hours), now=now,
+            rpo=self.rpo, now=now,
         )
 
 
@@ -143,7 +155,7 @@ class Server(models.Model):
         help_text="Database names not to protect, one per line or comma-separated; shell patterns (rds*) allowed.",
     )
     rpo_hours = models.PositiveIntegerField("RPO of discovered databases (hours)", default=24,
-                                            validators=[MinValueValidator(1)])
+                                            validators=[validate_rpo_hours], help_text="1 to 8760 hours.")
     schedule = models.CharField("schedule of discovered databases", max_length=100, default="0 2 * * *",
                                 validators=[validate_cron], help_text="Cron, in UTC.")
     created_at = models.DateTimeField(auto_now_add=True)
