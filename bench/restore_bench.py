@@ -96,10 +96,10 @@ def main() -> None:
 
 
 def bench_one(dataset: str, scale: int, dsn: str, work: Path) -> tuple[str, str, float, float, float]:
-    from backups import pgtools, pipeline
-    from backups.connection import ConnectionOptions
+    from backups.engine import pgtools, pipeline
+    from backups.engine.connection import ConnectionOptions
     from backups.models import Database
-    from backups.verification import verify_artifact
+    from backups.proof.verification import verify_artifact
 
     server = ConnectionOptions.parse(dsn)
     # The plan's stock commands take the server as -h/-p/-U (no DSN options in a bench).

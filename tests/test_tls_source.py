@@ -12,10 +12,10 @@ import stat
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
-from backups import pgtools, pipeline
-from backups.connection import ConnectionOptions
+from backups.engine import pgtools, pipeline
+from backups.engine.connection import ConnectionOptions
 from backups.models import Database, Verification
-from backups.verification import verify_artifact
+from backups.proof.verification import verify_artifact
 from tests.helpers import run_command
 
 SCHEMA = """

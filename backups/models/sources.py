@@ -11,7 +11,7 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
-from backups.connection import ConnectionOptions, format_dsn, password_from_env
+from backups.engine.connection import ConnectionOptions, format_dsn, password_from_env
 from backups.models.common import (
     ENV_NAME_RE,
     RPO_MAX_HOURS,
@@ -85,7 +85,7 @@ class Database(models.Model):
     @property
     def is_lifeboat_self(self) -> bool:
         """Whether this is the dashboard's own PostgreSQL database (its manifests say so, for recovery)."""
-        from backups.selfbackup import is_own_database
+        from backups.catalog.own_database import is_own_database
 
         return is_own_database(self.host, self.port, self.dbname)
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.template.defaultfilters import filesizeformat
 
-from backups.connection import probe, split_dsn
+from backups.engine.connection import probe, split_dsn
 from backups.management.commands._base import LifeboatCommand
 from backups.models import Database
 
@@ -35,10 +35,10 @@ class Command(LifeboatCommand):
                 setattr(database, field, value)
         database.full_clean()
         facts = None if no_check else probe(database.connection_options())
-        from dashboard import audit
+        from audit import trail
 
-        # The configuration audit (dashboard.config_audit) records the change, before and after.
-        with audit.acting_as("command line"):
+        # The configuration audit (audit.config_audit) records the change, before and after.
+        with trail.acting_as("command line"):
             database.save()
         self.stdout.write(f"{'added' if created else 'updated'} {name}: {database.dsn} "
                           f"(RPO {database.rpo_hours} h, schedule '{database.schedule}' UTC)")

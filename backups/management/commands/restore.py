@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from django.core.management.base import CommandError
 
-from backups import restore
-from backups.connection import ConnectionOptions, password_from_env
+from backups.engine.connection import ConnectionOptions, password_from_env
 from backups.management.commands._base import LifeboatCommand
 from backups.models import Artifact, BackupRun, Restore, Tier
+from backups.recovery import restore
 
 
 def restore_json(record: Restore) -> dict:
