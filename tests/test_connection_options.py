@@ -150,3 +150,23 @@ def test_ambient_pg_variables_are_not_read(learning_db, local_tier, monkeypatch,
 
     assert run.status == "succeeded", run.error
     assert run.globals_name, run.log  # pg_dumpall too
+
+
+def test_a_manifest_carries_the_options_so_an_imported_database_keeps_them(db):
+    import json
+
+    from django.utils import timezone
+
+    from backups.catalog import importer, manifest
+    from backups.models import BackupRun
+
+    options = "connect_timeout=3&sslmode=verify-full"
+    database = Database.objects.create(name="shop", host="h", user="u", dbname="d", libpq_options=options)
+    run = BackupRun.objects.create(database=database, status="succeeded", started_at=timezone.now())
+    payload = manifest.build_manifest(run, "shop-1.dump.zst")
+    BackupRun.objects.all().delete()  # Lifeboat's own database lost; the tier's manifests remain
+    Database.objects.all().delete()
+
+    imported = importer._database_for(manifest.Manifest.parse(json.dumps(payload).encode(), "shop-1.manifest.json"))
+
+    assert imported.libpq_options == options and "sslmode=verify-full" in imported.dsn
