@@ -117,3 +117,23 @@ def test_rows_with_a_huge_rpo_from_before_break_neither_the_overview_nor_the_ale
     client.force_login(make_user("dana", "DBA"))
     assert client.get(reverse("home")).status_code == 200
     assert client.get(reverse("backups:database_detail", args=["old"])).status_code == 200
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("rpo_hours", "1000000000000000000", "1 to 8760"),
+    ("schedule", "0 2 31 2 *", "no run within a year"),
+    ("schedule", "0 2 * * * *", "five fields"),
+    ("libpq_options", "sslmode=require&password=x", "never stores passwords"),
+])
+def test_the_admin_form_shows_the_error_and_saves_nothing(client, make_user, field, value, message):
+    database = Database.objects.create(name="orders", host="h", user="u", dbname="orders")
+    client.force_login(make_user("ada", "Admin", is_staff=True))
+    form = {"name": "orders", "enabled": "on", "host": "h", "port": 5432, "dbname": "orders", "user": "u",
+            "libpq_options": "", "password_env": "", "passfile": "", "rpo_hours": 24, "schedule": "0 2 * * *",
+            field: value}
+
+    response = client.post(reverse("admin:backups_database_change", args=[database.pk]), form)
+
+    assert response.status_code == 200 and message in response.content.decode()
+    database.refresh_from_db()
+    assert (database.rpo_hours, database.schedule, database.libpq_options) == (24, "0 2 * * *", "")
