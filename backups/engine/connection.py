@@ -8,8 +8,8 @@ are never read: a child process gets the environment without them, plus the pass
 Refused, with a one-line error: a password, `sslpassword` or other secret in the DSN (secrets come from an
 environment variable or a pgpass file), control characters (a newline cannot be shown, logged or passed to a
 program faithfully), `service`/`servicefile` (options read from a file outside the DSN), `sslkeylogfile`, more
-than one host, and file options
-(`sslrootcert`, `sslcert`, `sslkey`, `sslcrl`, `sslcrldir`, `passfile`) outside LIFEBOAT_PG_CERT_DIR.
+than one host, and file options (`sslrootcert`, `sslcert`, `sslkey`, `sslcrl`, `sslcrldir`, `passfile`) outside
+LIFEBOAT_PG_CERT_DIR.
 Lifeboat names its own sessions (the reaper finds a run's pg_dump by `application_name`): a DSN's is ignored.
 """
 
