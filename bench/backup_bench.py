@@ -54,8 +54,8 @@ def main() -> None:
     args = parser.parse_args()
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
+    from backups.conninfo import ConnectionOptions
     from backups.engine import pgtools
-    from backups.engine.connection import ConnectionOptions
 
     server = ConnectionOptions.parse(args.dsn)
     dbname = f"lb_bench_{uuid.uuid4().hex[:8]}"

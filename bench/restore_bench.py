@@ -96,8 +96,8 @@ def main() -> None:
 
 
 def bench_one(dataset: str, scale: int, dsn: str, work: Path) -> tuple[str, str, float, float, float]:
+    from backups.conninfo import ConnectionOptions
     from backups.engine import pgtools, pipeline
-    from backups.engine.connection import ConnectionOptions
     from backups.models import Database
     from backups.proof.verification import verify_artifact
 

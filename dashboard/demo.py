@@ -15,8 +15,8 @@ from pathlib import Path
 from django.conf import settings
 from psycopg import sql
 
+from backups.conninfo import ConnectionOptions
 from backups.engine import pgtools
-from backups.engine.connection import ConnectionOptions
 from backups.errors import LifeboatError
 
 DEMO_DB = os.environ.get("LIFEBOAT_DEMO_DB", "dsa_learning")

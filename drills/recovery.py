@@ -17,7 +17,7 @@ from django.dispatch import receiver
 from django.utils import timezone
 
 from audit import trail
-from backups.engine.connection import ConnectionOptions
+from backups.conninfo import ConnectionOptions
 from backups.engine.snapshot import count_rows
 from backups.errors import LifeboatError
 from backups.models import Artifact, BackupRun, Restore, Tier

@@ -16,7 +16,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from backups.engine.connection import ConnectionOptions
+from backups.conninfo import ConnectionOptions
 
 DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 

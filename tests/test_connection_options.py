@@ -6,8 +6,8 @@ import pytest
 from django.core.exceptions import ValidationError
 from psycopg.conninfo import conninfo_to_dict
 
+from backups.conninfo import ConnectionOptions
 from backups.engine import pipeline
-from backups.engine.connection import ConnectionOptions
 from backups.errors import ConfigurationError
 from backups.models import Database
 from tests.helpers import run_command

@@ -12,8 +12,8 @@ import stat
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
+from backups.conninfo import ConnectionOptions
 from backups.engine import pgtools, pipeline
-from backups.engine.connection import ConnectionOptions
 from backups.models import Database, Verification
 from backups.proof.verification import verify_artifact
 from tests.helpers import run_command

@@ -17,8 +17,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from backups.conninfo import ConnectionOptions
 from backups.engine import pgtools
-from backups.engine.connection import ConnectionOptions
 
 
 @dataclass(frozen=True)

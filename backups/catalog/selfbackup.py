@@ -255,7 +255,7 @@ def restore_postgresql(storage: Storage, *, force: bool = False) -> dict[str, An
 
     Refuses a database with tables in its public schema unless `force`, which drops and recreates that schema.
     """
-    from backups.engine.connection import ConnectionOptions
+    from backups.conninfo import ConnectionOptions
     from backups.models import Artifact
     from backups.recovery.restore import pg_restore_argv, stream_artifact
 

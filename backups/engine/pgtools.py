@@ -1,4 +1,4 @@
-"""PostgreSQL client programs: finding the binaries and their versions (connections: backups.engine.connection)."""
+"""PostgreSQL client programs: finding the binaries and their versions (connections: backups.conninfo)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import subprocess
 from functools import cache
 from pathlib import Path
 
-import psycopg
 from django.conf import settings
 
 from backups.errors import ConfigurationError
@@ -50,14 +49,6 @@ def major(version: str) -> tuple[int, ...]:
 
 
 _SAFE_IDENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.$-]*$")
-
-
-def server_version(conn: psycopg.Connection) -> str:
-    """'15.20' from server_version_num 150020 (and '9.6.24' from 90624)."""
-    num = conn.info.server_version
-    if num >= 100000:
-        return f"{num // 10000}.{num % 10000}"
-    return f"{num // 10000}.{(num // 100) % 100}.{num % 100}"
 
 
 def check_client_not_older(server: str, client: str, program: str = "pg_dump") -> None:

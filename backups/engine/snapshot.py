@@ -12,8 +12,7 @@ from concurrent.futures import Future
 import psycopg
 from psycopg import sql
 
-from backups.engine import pgtools
-from backups.engine.connection import ConnectionOptions
+from backups.conninfo import ConnectionOptions, server_version
 from backups.errors import BackupFailed
 
 # Tables whose data pg_dump writes: ordinary tables and partitions, materialized views (refreshed on restore);
@@ -83,7 +82,7 @@ class SnapshotSession:
         self.conn = self.target.connect(autocommit=False, application_name=f"lifeboat-snapshot-run-{self.run_id}")
         self.conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         self.conn.read_only = True
-        self.server_version = pgtools.server_version(self.conn)
+        self.server_version = server_version(self.conn)
         with self.conn.cursor() as cur:
             self.snapshot_id = cur.execute("SELECT pg_export_snapshot()").fetchone()[0]
         return self

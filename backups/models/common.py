@@ -8,7 +8,7 @@ from croniter import CroniterBadDateError, croniter
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 
-from backups.engine.connection import parse_query
+from backups.conninfo import parse_query
 from backups.errors import ConfigurationError
 
 # Names end up in file names, S3 keys and pg_dump arguments: letters, digits, _ . - only.

@@ -11,7 +11,7 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
-from backups.engine.connection import ConnectionOptions, format_dsn, password_from_env
+from backups.conninfo import ConnectionOptions, format_dsn, password_from_env
 from backups.models.common import (
     ENV_NAME_RE,
     RPO_MAX_HOURS,

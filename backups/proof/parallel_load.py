@@ -24,8 +24,8 @@ from typing import BinaryIO
 
 import psycopg
 
+from backups.conninfo import ConnectionOptions
 from backups.engine import pgtools
-from backups.engine.connection import ConnectionOptions
 from backups.errors import RestoreFailed
 from backups.recovery.restore import STDERR_LIMIT
 from backups.storage.interface import CHUNK

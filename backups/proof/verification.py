@@ -30,8 +30,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from audit import trail
+from backups.conninfo import ConnectionOptions, password_from_env
 from backups.engine import pgtools
-from backups.engine.connection import ConnectionOptions, password_from_env
 from backups.engine.snapshot import count_rows
 from backups.errors import LifeboatError, RestoreFailed
 from backups.models import Artifact, BackupRun, Database, Verification

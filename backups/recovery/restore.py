@@ -17,8 +17,8 @@ from django.utils import timezone
 from psycopg import sql
 
 from audit import trail
+from backups.conninfo import ConnectionOptions
 from backups.engine import pgtools
-from backups.engine.connection import ConnectionOptions
 from backups.errors import ConfigurationError, LifeboatError, RestoreFailed
 from backups.models import Artifact, Restore
 from backups.signals import restore_finished

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.template.defaultfilters import filesizeformat
 
-from backups.engine.connection import probe, split_dsn
+from backups.conninfo import probe, split_dsn
 from backups.management.commands._base import LifeboatCommand
 from backups.models import Database
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.core.management.base import CommandError
 
-from backups.engine.connection import ConnectionOptions, password_from_env
+from backups.conninfo import ConnectionOptions, password_from_env
 from backups.management.commands._base import LifeboatCommand
 from backups.models import Artifact, BackupRun, Restore, Tier
 from backups.recovery import restore

@@ -25,7 +25,6 @@ import psycopg
 from django.conf import settings
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from backups.engine.pgtools import server_version
 from backups.errors import ConfigurationError, SourceUnreachable
 
 DEFAULT_PORT = 5432
@@ -174,6 +173,15 @@ def probe(options: ConnectionOptions, application_name: str = "lifeboat-check") 
     with options.connect(application_name=application_name) as conn:
         size, tables = conn.execute(PROBE_SQL).fetchone()
         return DatabaseFacts(server_version(conn), size, tables)
+
+
+def server_version(conn: psycopg.Connection) -> str:
+    """'15.20' from server_version_num 150020 (and '9.6.24' from 90624)."""
+    num = conn.info.server_version
+    if num >= 100000:
+        return f"{num // 10000}.{num % 10000}"
+    return f"{num // 10000}.{(num // 100) % 100}.{num % 100}"
+
 
 
 def _ambient_neutralized(conninfo: str) -> dict[str, str]:
