@@ -52,8 +52,8 @@ def test_add_database_keeps_the_options(db):
 
 
 def test_the_password_comes_from_the_environment_and_stays_out_of_argv_and_records(monkeypatch):
-    monkeypatch.setenv("SHOP_PG_PASSWORD", "s3cret")
-    database = Database(name="shop", host="h", user="u", dbname="d", password_env="SHOP_PG_PASSWORD")
+    monkeypatch.setenv("LIFEBOAT_SHOP_PG_PASSWORD", "s3cret")
+    database = Database(name="shop", host="h", user="u", dbname="d", password_env="LIFEBOAT_SHOP_PG_PASSWORD")
 
     options = database.connection_options()
 

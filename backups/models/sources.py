@@ -22,6 +22,7 @@ from backups.models.common import (
 )
 from backups.models.runs import Artifact, BackupRun, FreshnessReport
 from backups.models.tiers import Tier
+from core.env import validate_secret_env
 
 LIBPQ_OPTIONS_HELP = ("libpq options as in a DSN's query, e.g. sslmode=verify-full&sslrootcert=/etc/lifeboat/pg/ca.pem "
                       "(files under LIFEBOAT_PG_CERT_DIR; no password).")
@@ -39,7 +40,8 @@ class Database(models.Model):
         "password environment variable",
         max_length=100,
         blank=True,
-        validators=[RegexValidator(ENV_NAME_RE, "An environment variable name, e.g. DSA_DB_PASSWORD.")],
+        validators=[RegexValidator(ENV_NAME_RE, "An environment variable name, e.g. LIFEBOAT_DSA_DB_PASSWORD."),
+                    validate_secret_env],
         help_text="Name of the environment variable holding the password (given to libpq as PGPASSWORD).",
     )
     passfile = models.CharField(
@@ -141,7 +143,8 @@ class Server(models.Model):
     user = models.CharField(max_length=63, default="postgres")
     password_env = models.CharField(
         "password environment variable", max_length=100, blank=True,
-        validators=[RegexValidator(ENV_NAME_RE, "An environment variable name, e.g. PROD_PG_PASSWORD.")],
+        validators=[RegexValidator(ENV_NAME_RE, "An environment variable name, e.g. LIFEBOAT_PROD_PG_PASSWORD."),
+                    validate_secret_env],
         help_text="Name of the environment variable holding the password; the password is never stored.",
     )
     passfile = models.CharField("pgpass file", max_length=500, blank=True)
