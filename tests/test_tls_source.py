@@ -128,3 +128,24 @@ def test_connection_options_reach_a_tls_server_directly(tls_server, tls_source, 
     options = ConnectionOptions.parse(tls_server.dsn(tls_source))
     with options.connect() as conn:
         assert conn.execute("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()").fetchone() == (True,)
+
+
+def test_a_restore_to_another_server_goes_over_verified_tls(learning_db, tls_server, settings, recorded_clients):
+    """Server loss: the copy of a database on one server is restored onto a TLS-only one named by --target-dsn."""
+    settings.LIFEBOAT_PG_CERT_DIR = str(tls_server.cert_dir)
+    settings.LIFEBOAT_VERIFY_AFTER_BACKUP = False
+    run = pipeline.backup(learning_db)
+    assert run.status == "succeeded", run.error
+    target = f"lbt_tls_restored_{os.urandom(4).hex()}"
+    try:
+        code, out, err = run_command("restore", str(run.pk), "--target-db", target, "--no-owner",
+                                     "--target-dsn", tls_server.dsn("postgres"))
+        assert code == 0, err
+        with tls_server.admin().connect(dbname=target) as conn:
+            assert conn.execute("SELECT count(*) FROM users").fetchone() == (250,)
+        restores = [a for a in calls(recorded_clients) if os.path.basename(a[0]) == "pg_restore"]
+        assert restores and all(conninfo_to_dict(a[1].removeprefix("--dbname="))["sslmode"] == "verify-full"
+                                for a in restores), restores
+    finally:
+        with tls_server.admin().connect() as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{target}" WITH (FORCE)')
