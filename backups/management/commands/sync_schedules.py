@@ -2,12 +2,11 @@ from __future__ import annotations
 
 import sys
 
-from django.core.management.base import BaseCommand
-
+from audit.commands import AuditedCommand
 from backups.schedules import sync_all
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = ("Register every database's backup schedule and the housekeeping schedules with django-q2. A database "
             "whose schedule cannot run is reported (exit status 1) and the others are synced all the same.")
 
