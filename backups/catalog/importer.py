@@ -8,7 +8,6 @@ flagged, as is a manifest whose artifact is missing.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import asdict, dataclass, field
 
@@ -22,7 +21,7 @@ from backups.engine import pgtools
 from backups.errors import ConfigurationError, LifeboatError
 from backups.models import Artifact, BackupRun, Database, Tier
 from backups.storage import storage_for
-from backups.storage.interface import CHUNK, ListedObject, Storage
+from backups.storage.interface import ListedObject, Storage, sha256_of
 
 log = logging.getLogger(__name__)
 
@@ -57,13 +56,8 @@ class ImportReport:
 
 
 def stream_sha256(storage: Storage, location: str) -> tuple[int, str]:
-    sha = hashlib.sha256()
-    size = 0
     with storage.open(location) as fh:
-        while chunk := fh.read(CHUNK):
-            sha.update(chunk)
-            size += len(chunk)
-    return size, sha.hexdigest()
+        return sha256_of(fh)
 
 
 def _read(storage: Storage, location: str) -> bytes:

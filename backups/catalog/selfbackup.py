@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import sqlite3
@@ -33,7 +32,7 @@ from backups.catalog.own_database import is_postgresql, is_sqlite
 from backups.errors import ConfigurationError, RestoreFailed, StorageError
 from backups.models import Database, Tier
 from backups.storage import storage_for
-from backups.storage.interface import CHUNK, Storage, StoredCopy, atomic_file
+from backups.storage.interface import CHUNK, HashingReader, Storage, StoredCopy, atomic_file
 
 log = logging.getLogger(__name__)
 
@@ -207,15 +206,14 @@ def restore_sqlite(storage: Storage, name: str = "", *, force: bool = False) -> 
     if not force and db_path.exists() and _holds_data(db_path):
         raise ConfigurationError(f"{db_path} already holds users or backup runs; use --force to replace it")
     incoming = db_path.with_name(db_path.name + ".restoring")
-    sha = hashlib.sha256()
     with storage.open(location) as raw, open(incoming, "wb") as out:
-        hashing = _HashingReader(raw, sha)
+        hashing = HashingReader(raw)
         zstandard.ZstdDecompressor().copy_stream(hashing, out, read_size=CHUNK)
         out.flush()
         os.fsync(out.fileno())
     try:
-        if sha.hexdigest() != manifest.get("sha256"):
-            raise RestoreFailed(f"checksum mismatch: {chosen} hashes to {sha.hexdigest()}, "
+        if hashing.sha256 != manifest.get("sha256"):
+            raise RestoreFailed(f"checksum mismatch: {chosen} hashes to {hashing.sha256}, "
                                 f"its manifest says {manifest.get('sha256')}")
         check = sqlite3.connect(incoming)
         try:
@@ -292,14 +290,3 @@ def _holds_data(db_path: Path) -> bool:
                    for table in ("auth_user", "backups_backuprun"))
     finally:
         db.close()
-
-
-class _HashingReader:
-    def __init__(self, fh, sha) -> None:
-        self._fh = fh
-        self._sha = sha
-
-    def read(self, size: int = -1) -> bytes:
-        data = self._fh.read(size)
-        self._sha.update(data)
-        return data

@@ -8,7 +8,6 @@ into unlogged tables) and the indexes and constraints (post-data). The scratch d
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import re
@@ -39,7 +38,7 @@ from backups.proof import parallel_load
 from backups.recovery.restore import create_database, drop_database
 from backups.signals import verification_finished
 from backups.storage import open_artifact
-from backups.storage.interface import CHUNK
+from backups.storage.interface import CHUNK, HashingReader
 
 log = logging.getLogger(__name__)
 
@@ -177,16 +176,14 @@ def checked_copy(artifact: Artifact, checks: _Checks) -> Iterator[BinaryIO]:
             local = src
         else:
             local = stack.enter_context(tempfile.TemporaryFile(prefix="lifeboat-verify-", dir=_scratch_dir()))
-        sha = hashlib.sha256()
-        size = 0
-        while chunk := src.read(CHUNK):
-            sha.update(chunk)
-            size += len(chunk)
+        hashing = HashingReader(src)
+        for chunk in hashing.chunks(CHUNK):
             if not in_place:
                 local.write(chunk)
+        size = hashing.size
         size_ok = checks.add("size", size == artifact.size_bytes,
                              f"{size} bytes stored, {artifact.size_bytes} recorded")
-        digest = sha.hexdigest()
+        digest = hashing.sha256
         sha_ok = checks.add("sha256", digest == artifact.sha256, f"{digest} stored, {artifact.sha256} recorded")
         if not (size_ok and sha_ok):
             raise RestoreFailed("the stored copy differs from the recorded one (size or SHA-256); not restored")

@@ -5,7 +5,6 @@ Data never sits in memory whole: the artifact is read, hashed and decompressed i
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import subprocess
 import threading
@@ -22,7 +21,7 @@ from backups.errors import ConfigurationError, LifeboatError, RestoreFailed
 from backups.models import Artifact, Restore
 from backups.signals import restore_finished
 from backups.storage import open_artifact, storage_for
-from backups.storage.interface import CHUNK
+from backups.storage.interface import CHUNK, HashingReader
 
 log = logging.getLogger(__name__)
 STDERR_LIMIT = 64 * 1024
@@ -74,11 +73,10 @@ def stream_artifact(artifact: Artifact, argv: list[str], env: dict[str, str]) ->
 
     reader = threading.Thread(target=drain, daemon=True)
     reader.start()
-    sha = hashlib.sha256()
     broken = False
     try:
         with open_artifact(artifact) as raw:
-            hashing = _HashingReader(raw, sha)
+            hashing = HashingReader(raw)
             with zstandard.ZstdDecompressor().stream_reader(hashing, read_size=CHUNK) as data:
                 while chunk := data.read(CHUNK):
                     try:
@@ -99,19 +97,8 @@ def stream_artifact(artifact: Artifact, argv: list[str], env: dict[str, str]) ->
     message = stderr.decode(errors="replace").strip()
     if returncode != 0 or broken:
         raise RestoreFailed(f"{argv[0].rsplit('/', 1)[-1]} exited with status {returncode}: {message or 'no message'}")
-    if artifact.sha256 and sha.hexdigest() != artifact.sha256:
-        raise RestoreFailed(f"checksum mismatch: artifact is {sha.hexdigest()}, recorded {artifact.sha256}")
-
-
-class _HashingReader:
-    def __init__(self, fh, sha) -> None:
-        self._fh = fh
-        self._sha = sha
-
-    def read(self, size: int = -1) -> bytes:
-        data = self._fh.read(size)
-        self._sha.update(data)
-        return data
+    if artifact.sha256 and hashing.sha256 != artifact.sha256:
+        raise RestoreFailed(f"checksum mismatch: artifact is {hashing.sha256}, recorded {artifact.sha256}")
 
 
 def _validate_tables(tables: Sequence[str]) -> list[tuple[str, str]]:
