@@ -19,7 +19,7 @@ from audit import trail
 from backups.catalog import manifest as catalog
 from backups.engine import pgtools
 from backups.errors import ConfigurationError, LifeboatError
-from backups.models import Artifact, BackupRun, Database, Tier
+from backups.models import Artifact, BackupRun, Database, Feature, Tier
 from backups.storage import storage_for
 from backups.storage.interface import ListedObject, Storage, sha256_of
 
@@ -162,7 +162,7 @@ def _import_one(storage: Storage, tier: Tier, manifest: catalog.Manifest,
 
 def import_catalog(tier: Tier, *, dry_run: bool = False, user=None) -> ImportReport:
     """Read every manifest in the tier and record what the dashboard does not know yet."""
-    if tier.kind == Tier.Kind.RDS:
+    if not tier.can(Feature.ARTIFACTS):
         raise ConfigurationError(f"tier {tier.name} is an RDS view: it holds no Lifeboat manifests")
     storage = storage_for(tier)
     listing = {obj.name: obj for obj in storage.list_names()}

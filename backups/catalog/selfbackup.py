@@ -30,7 +30,7 @@ from backups.catalog import manifest as catalog
 from backups.catalog import own_database
 from backups.catalog.own_database import is_postgresql, is_sqlite
 from backups.errors import ConfigurationError, RestoreFailed, StorageError
-from backups.models import Database, Tier
+from backups.models import Database, Feature, Tier
 from backups.storage import storage_for
 from backups.storage.interface import CHUNK, HashingReader, Storage, StoredCopy, atomic_file
 
@@ -123,7 +123,7 @@ def make_sqlite_copy(directory: Path, now: datetime) -> SelfBackup:
 
 
 def self_backup_tiers() -> list[Tier]:
-    return list(Tier.objects.filter(enabled=True, kind__in=[Tier.Kind.LOCAL, Tier.Kind.S3]))
+    return list(Tier.objects.filter(enabled=True).that_can(Feature.ARTIFACTS))
 
 
 def prune(storage: Storage, keep: int) -> list[str]:

@@ -24,7 +24,7 @@ from backups.catalog import manifest as catalog
 from backups.engine import pgtools
 from backups.engine.snapshot import SnapshotSession
 from backups.errors import AlreadyRunning, BackupFailed, LifeboatError, StorageError
-from backups.models import Artifact, BackupRun, Database, Tier
+from backups.models import Artifact, BackupRun, Database, Feature, Tier
 from backups.signals import artifact_failed, backup_finished
 from backups.storage import storage_for
 from backups.storage.interface import CHUNK, StoredCopy, atomic_file
@@ -243,7 +243,7 @@ def _execute(run: BackupRun, tiers: list[Tier] | None = None) -> BackupRun:
     """Take the dump for a claimed (running) run and store it in every tier. Never raises for a failed dump."""
     database = run.database
     tiers = tiers if tiers is not None else database.backup_tiers()
-    local_tiers = [t for t in tiers if t.kind == Tier.Kind.LOCAL]
+    local_tiers = [t for t in tiers if t.can(Feature.LOCAL_PATH)]
     # The first local tier receives the dump; without one, a staging directory does and is emptied after.
     staging_tier = local_tiers[0] if local_tiers else Tier(name="staging", kind=Tier.Kind.LOCAL,
                                                           path=str(settings.LIFEBOAT_BACKUP_ROOT / ".staging"))

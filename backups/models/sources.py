@@ -15,7 +15,7 @@ from django.utils import timezone
 from backups.errors import ConfigurationError
 from backups.models.common import ENV_NAME_RE, name_validator, validate_cron
 from backups.models.runs import Artifact, BackupRun, FreshnessReport
-from backups.models.tiers import Tier
+from backups.models.tiers import Feature, Tier
 
 
 class Database(models.Model):
@@ -96,8 +96,8 @@ class Database(models.Model):
 
     def backup_tiers(self) -> list[Tier]:
         chosen = list(self.tiers.filter(enabled=True)) if self.pk else []
-        tiers = chosen or list(Tier.objects.filter(enabled=True).exclude(kind=Tier.Kind.RDS))
-        return sorted(tiers, key=lambda t: (t.kind != Tier.Kind.LOCAL, t.position, t.name))
+        tiers = chosen or list(Tier.objects.filter(enabled=True).that_can(Feature.ARTIFACTS))
+        return sorted(tiers, key=lambda t: (*t.nearness, t.name))
 
     def next_run_after(self, now: datetime) -> datetime:
         return croniter(self.schedule, now).get_next(datetime)

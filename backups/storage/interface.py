@@ -62,6 +62,9 @@ def atomic_file(final: Path) -> Iterator[HashingWriter]:
 
 
 class Storage(Protocol):
+    """One backend per tier kind. What it can do is declared per kind (`Tier.FEATURES`, a `Feature` flag set):
+    ask `tier.can(Feature.X)`, which needs no client, rather than which kind the tier is."""
+
     tier: Tier
 
     def put(self, source: Path, name: str, metadata: dict[str, str]) -> StoredCopy: ...
