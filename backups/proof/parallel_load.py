@@ -26,7 +26,6 @@ import psycopg
 
 from backups.engine import pgtools
 from backups.errors import RestoreFailed
-from backups.recovery.restore import STDERR_LIMIT
 from backups.storage.interface import CHUNK
 
 END_OF_COPY = b"\\.\n"
@@ -161,14 +160,7 @@ class _SideChannel:
                 "--output=/dev/null", f"--dbname={target.dbname}"]
         self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, env=pgtools.client_env(env))
-        self.stderr = bytearray()
-        self._drain = threading.Thread(target=self._read_stderr, daemon=True)
-        self._drain.start()
-
-    def _read_stderr(self) -> None:
-        for line in iter(self.proc.stderr.readline, b""):
-            if len(self.stderr) < STDERR_LIMIT:
-                self.stderr.extend(line)
+        self.stderr = pgtools.StderrDrain(self.proc.stderr)
 
     def write(self, line: bytes) -> None:
         try:
@@ -182,15 +174,15 @@ class _SideChannel:
         except BrokenPipeError:
             pass
         code = self.proc.wait()
-        self._drain.join()
+        said = self.stderr.join()
         if code != 0:
-            message = " ".join(self.stderr.decode(errors="replace").split())
+            message = " ".join(said.split())
             raise RestoreFailed(f"psql exited with status {code} in the data section: {message or 'no message'}")
 
     def kill(self) -> None:
         self.proc.kill()
         self.proc.wait()
-        self._drain.join()
+        self.stderr.join()
 
 
 def load_data_section(script: BinaryIO, target: pgtools.Target, env: dict[str, str], jobs: int,

@@ -228,10 +228,8 @@ def pg_restore_streaming(archive: BinaryIO, args: list[str], env: dict[str, str]
     """pg_restore reading the decompressed archive on stdin; yields the process (its stdout is a pipe)."""
     proc = subprocess.Popen([pgtools.pg_binary("pg_restore"), *args], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=pgtools.client_env(env))
-    stderr = bytearray()
-    drain = threading.Thread(target=lambda: stderr.extend(proc.stderr.read()), daemon=True)
+    stderr = pgtools.StderrDrain(proc.stderr)
     feeder = _Feeder(archive, proc.stdin, keep)
-    drain.start()
     feeder.start()
     try:
         yield proc
@@ -242,10 +240,10 @@ def pg_restore_streaming(archive: BinaryIO, args: list[str], env: dict[str, str]
         proc.stdout.close()
         code = proc.wait()
         feeder.join()
-        drain.join()
+        stderr.join()
     if feeder.error:
         raise RestoreFailed(feeder.error)
-    _check_exit(code, stderr)
+    _check_exit(code, stderr.data)
 
 
 def can_load_unlogged(listing: str, partitioned: list[str]) -> bool:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import subprocess
-import threading
 from collections.abc import Sequence
 
 import psycopg
@@ -24,7 +23,6 @@ from backups.storage import open_artifact, storage_for
 from backups.storage.interface import CHUNK, HashingReader
 
 log = logging.getLogger(__name__)
-STDERR_LIMIT = 64 * 1024
 
 
 def source_target(artifact: Artifact) -> tuple[pgtools.Target, dict[str, str]]:
@@ -62,17 +60,9 @@ def pg_restore_argv(target: pgtools.Target, *, tables: Sequence[str] = (), no_ow
 
 def stream_artifact(artifact: Artifact, argv: list[str], env: dict[str, str]) -> None:
     """Decompress the artifact into a program's stdin; fail if it fails or if the bytes are not the recorded ones."""
-    stderr = bytearray()
     proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             env=pgtools.client_env(env))
-
-    def drain() -> None:
-        for line in iter(proc.stderr.readline, b""):
-            if len(stderr) < STDERR_LIMIT:
-                stderr.extend(line)
-
-    reader = threading.Thread(target=drain, daemon=True)
-    reader.start()
+    stderr = pgtools.StderrDrain(proc.stderr)
     broken = False
     try:
         with open_artifact(artifact) as raw:
@@ -93,8 +83,7 @@ def stream_artifact(artifact: Artifact, argv: list[str], env: dict[str, str]) ->
         raise RestoreFailed(f"the artifact is corrupt (zstd: {exc})") from None
     finally:
         returncode = proc.wait()
-        reader.join()
-    message = stderr.decode(errors="replace").strip()
+        message = stderr.join().strip()
     if returncode != 0 or broken:
         raise RestoreFailed(f"{argv[0].rsplit('/', 1)[-1]} exited with status {returncode}: {message or 'no message'}")
     if artifact.sha256 and hashing.sha256 != artifact.sha256:
