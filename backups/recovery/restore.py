@@ -5,10 +5,8 @@ Data never sits in memory whole: the artifact is read, hashed and decompressed i
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import subprocess
-import threading
 from collections.abc import Sequence
 
 import psycopg
@@ -23,10 +21,9 @@ from backups.errors import ConfigurationError, LifeboatError, RestoreFailed
 from backups.models import Artifact, Restore
 from backups.signals import restore_finished
 from backups.storage import open_artifact, storage_for
-from backups.storage.interface import CHUNK
+from backups.storage.interface import CHUNK, HashingReader
 
 log = logging.getLogger(__name__)
-STDERR_LIMIT = 64 * 1024
 
 
 def source_target(artifact: Artifact) -> ConnectionOptions:
@@ -67,21 +64,12 @@ def stream_artifact(artifact: Artifact, argv: list[str], env: dict[str, str]) ->
 
     `env` is the program's whole environment (ConnectionOptions.env()).
     """
-    stderr = bytearray()
     proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-
-    def drain() -> None:
-        for line in iter(proc.stderr.readline, b""):
-            if len(stderr) < STDERR_LIMIT:
-                stderr.extend(line)
-
-    reader = threading.Thread(target=drain, daemon=True)
-    reader.start()
-    sha = hashlib.sha256()
+    stderr = pgtools.StderrDrain(proc.stderr)
     broken = False
     try:
         with open_artifact(artifact) as raw:
-            hashing = _HashingReader(raw, sha)
+            hashing = HashingReader(raw)
             with zstandard.ZstdDecompressor().stream_reader(hashing, read_size=CHUNK) as data:
                 while chunk := data.read(CHUNK):
                     try:
@@ -98,23 +86,11 @@ def stream_artifact(artifact: Artifact, argv: list[str], env: dict[str, str]) ->
         raise RestoreFailed(f"the artifact is corrupt (zstd: {exc})") from None
     finally:
         returncode = proc.wait()
-        reader.join()
-    message = stderr.decode(errors="replace").strip()
+        message = stderr.join().strip()
     if returncode != 0 or broken:
         raise RestoreFailed(f"{argv[0].rsplit('/', 1)[-1]} exited with status {returncode}: {message or 'no message'}")
-    if artifact.sha256 and sha.hexdigest() != artifact.sha256:
-        raise RestoreFailed(f"checksum mismatch: artifact is {sha.hexdigest()}, recorded {artifact.sha256}")
-
-
-class _HashingReader:
-    def __init__(self, fh, sha) -> None:
-        self._fh = fh
-        self._sha = sha
-
-    def read(self, size: int = -1) -> bytes:
-        data = self._fh.read(size)
-        self._sha.update(data)
-        return data
+    if artifact.sha256 and hashing.sha256 != artifact.sha256:
+        raise RestoreFailed(f"checksum mismatch: artifact is {hashing.sha256}, recorded {artifact.sha256}")
 
 
 def _validate_tables(tables: Sequence[str]) -> list[tuple[str, str]]:
