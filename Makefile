@@ -23,6 +23,7 @@ install-test: $(VENV)/.installed-test
 
 # Install, migrate, seed the demo (a dsa_learning database and a demo login), then serve on http://$(BIND)/
 run: install
+	LIFEBOAT_WITH_SERVER=auto bin/system-deps
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput -v0
 	$(PY) manage.py seed_demo
