@@ -103,9 +103,11 @@ register(Population(
     "artifacts", "Stored copies of those runs, per tier (with retention deletions and their reasons)",
     ("A1.2", "A.8.13", "CC9.1"),
     ("id", "run_id", "run__database__name", "tier__name", "status", "location", "version_id", "storage_class",
-     "size_bytes", "sha256", "created_at", "legal_hold", "deleted_at", "deleted_by", "delete_reason", "error"),
-    lambda s: _in_period(Artifact.objects.all(), s, "run__created_at", "run__database__name"),
-    f"backups.Artifact of the runs {WHEN}, of the selected databases",
+     "size_bytes", "sha256", "created_at", "legal_hold", "deleted_at", "deleted_by", "delete_reason", "error",
+     "verdict"),
+    lambda s: _in_period(Artifact.objects.with_verdict(), s, "run__created_at", "run__database__name"),
+    f"backups.Artifact of the runs {WHEN}, of the selected databases; verdict: the copy's newest passed or failed "
+    "verification at export time (verified while it is 'passed')",
 ))
 register(Population(
     "verifications", "Restore tests of backups into scratch databases", ("A1.3", "A.8.13"),

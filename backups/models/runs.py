@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import OuterRef, Q, Subquery
 from django.urls import reverse
 from django.utils import timezone
 
@@ -30,19 +30,27 @@ class FreshnessReport:
     status: str
     newest: Artifact | None  # the newest good copy, verified or not
     age: timedelta | None  # age of the copy that counts (the newest verified one where verification is required)
-    verified: bool = False  # whether the newest good copy has passed a verification
+    verdict: str | None = None  # the newest good copy's newest decided verification: 'passed', 'failed' or None
 
     @property
     def label(self) -> str:
         return Freshness(self.status).label
 
+    @property
+    def verified(self) -> bool:
+        """Whether the newest good copy's newest decided verification passed."""
+        return self.verdict == "passed"
+
+    @property
+    def failed_verification(self) -> bool:
+        return self.verdict == "failed"
+
     @classmethod
     def evaluate(cls, *, newest: Artifact | None, newest_verified: Artifact | None, require_verified: bool,
-                 rpo: timedelta, now: datetime) -> FreshnessReport:
+                 rpo: timedelta, now: datetime, newest_verdict: str | None = None) -> FreshnessReport:
         counted = newest_verified if require_verified else newest
-        verified = newest is not None and newest_verified is not None and newest_verified.pk == newest.pk
         if counted is None:
-            return cls(Freshness.NEVER, newest, None, verified)
+            return cls(Freshness.NEVER, newest, None, newest_verdict)
         age = now - counted.run.started_at
         if age > rpo:
             status = Freshness.LATE
@@ -50,7 +58,7 @@ class FreshnessReport:
             status = Freshness.DUE
         else:
             status = Freshness.OK
-        return cls(status, newest, age, verified)
+        return cls(status, newest, age, newest_verdict)
 
 
 class BackupRunQuerySet(models.QuerySet):
@@ -175,12 +183,30 @@ class ArtifactQuerySet(models.QuerySet):
         """Copies that exist in storage: stored and not deleted by retention."""
         return self.filter(status=Artifact.Status.STORED, deleted_at__isnull=True)
 
+    def with_verdict(self) -> ArtifactQuerySet:
+        """Annotate `verdict`: the status of the copy's newest decided verification ('passed' / 'failed'), None
+        when none decided. A verification that is queued, running or could not run (error) counts neither way."""
+        return self.annotate(verdict=newest_verdict())
+
     def verified(self) -> ArtifactQuerySet:
+        """Copies whose newest decided verification passed: a copy that passed once and failed since is not."""
         from backups.models.proofs import Verification  # proofs refer to artifacts; imported when asked
 
-        return self.filter(
-            Exists(Verification.objects.filter(artifact=OuterRef("pk"), status=Verification.Status.PASSED))
-        )
+        return self.alias(newest_verdict=newest_verdict()).filter(newest_verdict=Verification.Status.PASSED)
+
+    def failed_verification(self) -> ArtifactQuerySet:
+        from backups.models.proofs import Verification
+
+        return self.alias(newest_verdict=newest_verdict()).filter(newest_verdict=Verification.Status.FAILED)
+
+
+def newest_verdict(artifact: str = "pk") -> Subquery:
+    """'passed' / 'failed' / None: the newest decided verification of the artifact OuterRef(artifact) names.
+    Said once here: freshness, the overview, retention, /metrics and the history all decide "verified" by it."""
+    from backups.models.proofs import Verification
+
+    decided = Verification.objects.filter(artifact=OuterRef(artifact), status__in=Verification.DECIDED)
+    return Subquery(decided.order_by("-created_at", "-pk").values("status")[:1])
 
 
 class Artifact(models.Model):
