@@ -95,7 +95,7 @@ register(Population(
     "backup_runs", "Backup runs (every attempt: succeeded, failed, abandoned)", ("A1.2", "A.8.13"),
     ("id", "database__name", "status", "trigger", "requested_by__username", "created_at", "started_at",
      "finished_at", "source_dsn", "pg_dump_version", "server_version", "raw_size_bytes", "size_bytes", "sha256",
-     "row_counts", "snapshot_id", "error"),
+     "row_counts", "snapshot_id", "warnings", "error"),
     lambda s: _in_period(BackupRun.objects.all(), s, "created_at", "database__name"),
     f"backups.BackupRun {WHEN}, of the selected databases",
 ))

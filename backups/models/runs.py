@@ -68,6 +68,10 @@ class BackupRunQuerySet(models.QuerySet):
     def active(self) -> BackupRunQuerySet:
         return self.filter(status__in=BackupRun.ACTIVE)
 
+    def with_warnings(self) -> BackupRunQuerySet:
+        """Succeeded runs that lack a part they should have ("succeeded with warnings")."""
+        return self.good().exclude(warnings=[])
+
 
 class BackupRun(models.Model):
     """One pg_dump of one database, and everything we learnt while taking it."""
@@ -111,6 +115,9 @@ class BackupRun(models.Model):
     globals_name = models.CharField(max_length=300, blank=True)
     globals_sha256 = models.CharField(max_length=64, blank=True)
     app_schema_version = models.CharField(max_length=300, blank=True)
+    # A flag on a succeeded run, not a status of its own: what the run lacks (say, its globals file). The dump is
+    # good and counts for freshness; the run reads "succeeded with warnings" and a warning alert is raised.
+    warnings = models.JSONField(default=list, blank=True, help_text="Parts this run lacks, one line each.")
     error = models.TextField(blank=True)
     log = models.TextField(blank=True)
 
@@ -157,6 +164,19 @@ class BackupRun(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in self.ACTIVE
+
+    @property
+    def has_warnings(self) -> bool:
+        return self.status == self.Status.SUCCEEDED and bool(self.warnings)
+
+    @property
+    def status_label(self) -> str:
+        return "Succeeded with warnings" if self.has_warnings else self.get_status_display()
+
+    def add_warning(self, text: str) -> None:
+        """Record a part the run lacks; saved with the run."""
+        self.warnings = [*self.warnings, text]
+        self.append_log(f"WARNING: {text}")
 
     def append_log(self, line: str) -> None:
         stamp = timezone.now().strftime("%Y-%m-%d %H:%M:%S")
