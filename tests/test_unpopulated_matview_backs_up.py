@@ -28,7 +28,8 @@ def _database(pg_server, make_source_db) -> Database:
                                    user=pg_server.target.user, dbname=name)
 
 
-def test_unpopulated_matview_is_recorded_not_counted(db, backup_root, local_tier, pg_server, make_source_db):
+def test_unpopulated_matview_is_recorded_not_counted(db, backup_root, local_tier, pg_server, make_source_db,
+                                                     client, dba):
     run = pipeline.backup(_database(pg_server, make_source_db))
 
     assert run.status == "succeeded", run.error
@@ -36,6 +37,8 @@ def test_unpopulated_matview_is_recorded_not_counted(db, backup_root, local_tier
         "public.film": 30, "public.film_titles": 30, "public.measurement_2024": 12,
         "public.rental_by_category": UNPOPULATED,
     }
+    client.force_login(dba)
+    assert "<td>public.rental_by_category</td><td>unpopulated</td>" in client.get(run.get_absolute_url()).text
 
 
 def test_verification_checks_it_stays_unpopulated(db, backup_root, local_tier, pg_server, make_source_db):
