@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('alerts', '0003_drill_reminder_kind'),
+        ('alerts', '0004_secret_env_allow_list'),
     ]
 
     operations = [
