@@ -90,3 +90,19 @@ def test_metrics_last_verified_ignores_a_copy_whose_newest_verification_failed(d
     [family] = [m for m in LifeboatCollector().collect() if m.name == "lifeboat_backup_last_verified_timestamp_seconds"]
     [sample] = [s for s in family.samples if s.labels["database"] == "rotting"]
     assert sample.value == pytest.approx(good_pass.timestamp())
+
+
+def test_history_and_evidence_say_which_copies_are_verified_now(database, local_tier, client, dba):
+    from evidence.period import Scope
+    from evidence.populations import REGISTRY
+
+    now = timezone.now()
+    good = _copy(database, local_tier, now - timedelta(hours=30), P)
+    rotten = _copy(database, local_tier, now - timedelta(hours=2), P, F)
+
+    rows = {r["id"]: r for r in REGISTRY["artifacts"].rows(Scope(now.date() - timedelta(days=3), now.date()))}
+    assert (rows[good.pk]["verdict"], rows[rotten.pk]["verdict"]) == ("passed", "failed")
+
+    client.force_login(dba)
+    verified_runs = client.get("/backups/", {"verified": "yes"}).context["page"].object_list
+    assert [r.pk for r in verified_runs] == [good.run_id]
