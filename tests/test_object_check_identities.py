@@ -130,3 +130,45 @@ def test_an_archive_that_is_not_one_is_refused_clearly():
 
     with pytest.raises(objects.TocUnreadable):
         objects.read_toc(io.BytesIO(b"PGDMX" + struct.pack("BBB", 1, 14, 0)))
+
+
+MORE_KINDS = """
+CREATE TABLE ident (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, doubled int GENERATED ALWAYS AS (id * 2) STORED);
+CREATE TABLE events (day date NOT NULL, id int, PRIMARY KEY (day, id)) PARTITION BY RANGE (day);
+CREATE TABLE events_2024 PARTITION OF events FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+CREATE INDEX events_id ON events (id);
+CREATE TABLE parent_t (id int); CREATE TABLE child_t (extra text) INHERITS (parent_t);
+CREATE UNLOGGED TABLE scratchpad (v text);
+CREATE COLLATION german (provider = icu, locale = 'de-DE');
+CREATE TEXT SEARCH CONFIGURATION my_english (COPY = english);
+CREATE FOREIGN DATA WRAPPER dummy_fdw; CREATE SERVER dummy_server FOREIGN DATA WRAPPER dummy_fdw;
+CREATE FOREIGN TABLE remote_thing (id int) SERVER dummy_server;
+CREATE FUNCTION int_to_text_cast(int) RETURNS text LANGUAGE sql AS 'SELECT $1::text';
+CREATE TYPE wrapped AS (v int);
+CREATE FUNCTION wrapped_of(int) RETURNS wrapped LANGUAGE sql AS 'SELECT ROW($1)::wrapped';
+CREATE CAST (int AS wrapped) WITH FUNCTION wrapped_of(int);
+CREATE OPERATOR FAMILY my_family USING btree;
+CREATE FUNCTION ev_log() RETURNS event_trigger LANGUAGE plpgsql AS 'BEGIN END';
+CREATE EVENT TRIGGER ev_start ON ddl_command_start EXECUTE FUNCTION ev_log();
+CREATE PUBLICATION everything FOR ALL TABLES;
+ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO PUBLIC;
+COMMENT ON COLUMN ident.doubled IS 'twice the id';
+CREATE SEQUENCE "a sequence with spaces";
+CREATE VIEW v_recursive AS WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 3) SELECT n FROM r;
+"""
+
+
+def test_less_common_kinds_verify_too(db, backup_root, local_tier, pg_server, make_source_db):
+    name = make_source_db(MORE_KINDS, prefix="lbt_objects_more")
+    database = Database.objects.create(name=name, host=pg_server.target.host, port=pg_server.target.port,
+                                       user=pg_server.target.user, dbname=name)
+    run = pipeline.backup(database)
+    assert run.status == "succeeded", run.error
+
+    record = verify_artifact(run.artifacts.get())
+
+    checks = {c["name"]: c for c in record.checks}
+    assert record.status == Verification.Status.PASSED, record.error
+    assert checks["objects"]["ok"] is True, checks["objects"]["detail"]
+    assert checks["objects_not_compared"]["ok"] is None
+    assert "1 × default privileges (the scratch restore runs --no-acl)" in checks["objects_not_compared"]["detail"]
