@@ -3,7 +3,9 @@ a flag on a succeeded run, shown on the run page, the history and the overview, 
 
 from __future__ import annotations
 
+import json
 import stat
+from pathlib import Path
 
 import pytest
 
@@ -35,6 +37,8 @@ def test_missing_globals_is_succeeded_with_warnings_and_alerted(learning_db, loc
     assert run.warnings and "globals" in run.warnings[0] and "connection refused for globals" in run.warnings[0]
     assert run.status_label == "Succeeded with warnings"
     assert not run.globals_name
+    manifest = json.loads(Path(run.artifacts.get().manifest_location).read_text())
+    assert manifest["warnings"] == run.warnings  # a catalog import brings the flag back
 
     alert = Alert.objects.open().get(kind=Kind.BACKUP_WARNINGS)
     assert alert.severity == Severity.WARNING and f"#{run.pk}" in alert.message and "globals" in alert.message

@@ -30,7 +30,7 @@ class FreshnessReport:
     status: str
     newest: Artifact | None  # the newest good copy, verified or not
     age: timedelta | None  # age of the copy that counts (the newest verified one where verification is required)
-    verdict: str | None = None  # the newest good copy's newest decided verification: 'passed', 'failed' or None
+    verdict: str | None = None  # the newest good copy's newest decided Verification.Status: passed, failed or None
 
     @property
     def label(self) -> str:
@@ -214,18 +214,13 @@ class ArtifactQuerySet(models.QuerySet):
 
         return self.alias(newest_verdict=newest_verdict()).filter(newest_verdict=Verification.Status.PASSED)
 
-    def failed_verification(self) -> ArtifactQuerySet:
-        from backups.models.proofs import Verification
 
-        return self.alias(newest_verdict=newest_verdict()).filter(newest_verdict=Verification.Status.FAILED)
-
-
-def newest_verdict(artifact: str = "pk") -> Subquery:
-    """'passed' / 'failed' / None: the newest decided verification of the artifact OuterRef(artifact) names.
+def newest_verdict() -> Subquery:
+    """'passed' / 'failed' / None: the newest decided verification of the artifact OuterRef("pk").
     Said once here: freshness, the overview, retention, /metrics and the history all decide "verified" by it."""
     from backups.models.proofs import Verification
 
-    decided = Verification.objects.filter(artifact=OuterRef(artifact), status__in=Verification.DECIDED)
+    decided = Verification.objects.filter(artifact=OuterRef("pk"), status__in=Verification.DECIDED)
     return Subquery(decided.order_by("-created_at", "-pk").values("status")[:1])
 
 

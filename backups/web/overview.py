@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from django.db.models import Exists, OuterRef, QuerySet, Subquery
 
-from backups.models import Artifact, BackupRun, Database, FreshnessReport, Tier
+from backups.models import Artifact, BackupRun, Database, FreshnessReport, Tier, Verification
 
 RECENT_FAILURES = 5
 
@@ -63,7 +63,8 @@ def freshness_matrix(tiers: list[Tier], now: datetime, databases: QuerySet[Datab
             if tier.require_verified:
                 newest_verified = copies.get((getattr(db, f"verified_{tier.pk}"), tier.pk))
             else:
-                newest_verified = newest if newest is not None and newest.verdict == "passed" else None
+                passed = newest is not None and newest.verdict == Verification.Status.PASSED
+                newest_verified = newest if passed else None
             cells.append(FreshnessReport.evaluate(
                 newest=newest, newest_verified=newest_verified, require_verified=tier.require_verified,
                 rpo=timedelta(hours=db.rpo_hours), now=now, newest_verdict=newest.verdict if newest else None))
