@@ -96,7 +96,7 @@ def test_an_object_missing_after_restore_is_named(varied_run, pg_server, make_so
         conn.execute(f"DROP FUNCTION {LONG}")
         conn.execute("DROP POLICY \"only mine\" ON audit_log")
 
-    result = objects.compare(_archive_toc(varied_run), pg_server.target.with_dbname(restored), pg_server.env)
+    result = objects.compare(_archive_toc(varied_run), pg_server.target.with_dbname(restored))
 
     assert sorted(result.missing) == sorted([
         "FUNCTION public my_row_number()", "POLICY public audit_log only mine",

@@ -22,6 +22,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
+from backups.conninfo import ConnectionOptions
 from backups.engine import pgtools
 from backups.errors import LifeboatError
 
@@ -152,12 +153,12 @@ def split(toc: Toc) -> tuple[list[TocEntry], dict[str, int]]:
     return compared, dict(not_compared)
 
 
-def dump_definitions(target: pgtools.Target, env: dict[str, str]) -> Toc:
+def dump_definitions(target: ConnectionOptions) -> Toc:
     """The table of contents of the restored database: the definitions pg_dump writes for it now."""
     proc = subprocess.run(
-        [pgtools.pg_binary("pg_dump"), *target.cli_args(), f"--dbname={target.dbname}", "--format=custom",
+        [pgtools.pg_binary("pg_dump"), *target.cli_args(application_name="lifeboat-verify"), "--format=custom",
          "--compress=0", "--section=pre-data", "--section=post-data"],
-        capture_output=True, env=pgtools.client_env(env), stdin=subprocess.DEVNULL, timeout=DUMP_TIMEOUT)
+        capture_output=True, env=target.env(), stdin=subprocess.DEVNULL, timeout=DUMP_TIMEOUT)
     if proc.returncode != 0:
         message = " ".join(proc.stderr.decode(errors="replace").split())
         raise LifeboatError(f"pg_dump of the restored database exited with status {proc.returncode}: {message}")
@@ -195,9 +196,9 @@ class ObjectReport:
                                             sorted(self.not_compared.items()))
 
 
-def compare(archive: Toc, target: pgtools.Target, env: dict[str, str]) -> ObjectReport:
+def compare(archive: Toc, target: ConnectionOptions) -> ObjectReport:
     """Compare the archive's objects with those of the restored database `target`."""
-    restored = dump_definitions(target, env)
+    restored = dump_definitions(target)
     expected, not_compared = split(archive)
     present, _ = split(restored)
     want = Counter(e.identity for e in expected)

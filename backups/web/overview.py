@@ -12,7 +12,7 @@ each one's newest decided verification.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.db.models import Exists, OuterRef, QuerySet, Subquery
 
@@ -67,7 +67,7 @@ def freshness_matrix(tiers: list[Tier], now: datetime, databases: QuerySet[Datab
                 newest_verified = newest if passed else None
             cells.append(FreshnessReport.evaluate(
                 newest=newest, newest_verified=newest_verified, require_verified=tier.require_verified,
-                rpo=timedelta(hours=db.rpo_hours), now=now, newest_verdict=newest.verdict if newest else None))
+                rpo=db.rpo, now=now, newest_verdict=newest.verdict if newest else None))
         rows.append(MatrixRow(db, cells))
     return rows
 
