@@ -112,30 +112,6 @@ def test_a_verification_is_queued_after_every_successful_backup(learning_db):
     assert queued.artifact.run == run and queued.status == Verification.Status.QUEUED
 
 
-def test_table_of_contents_lists_objects_not_data():
-    from backups.proof.verification import TocObject, parse_toc
-
-    listing = """;
-; Archive created at 2026-11-24 02:00:00 UTC
-215; 1259 16386 TABLE public users postgres
-216; 1259 16385 SEQUENCE public users_id_seq postgres
-217; 0 0 SEQUENCE OWNED BY public users_id_seq postgres
-3340; 0 16386 TABLE DATA public users postgres
-3350; 0 0 SEQUENCE SET public users_id_seq postgres
-218; 1255 16390 FUNCTION public add_cents(bigint, bigint) postgres
-219; 1259 16400 MATERIALIZED VIEW billing revenue_snapshot postgres
-3360; 0 16400 MATERIALIZED VIEW DATA billing revenue_snapshot postgres
-220; 1259 16401 VIEW billing revenue postgres
-221; 1259 16402 INDEX public users_email_key postgres
-"""
-    assert parse_toc(listing) == {
-        TocObject("TABLE", "public users"), TocObject("SEQUENCE", "public users_id_seq"),
-        TocObject("FUNCTION", "public add_cents(bigint, bigint)"),
-        TocObject("MATERIALIZED VIEW", "billing revenue_snapshot"), TocObject("VIEW", "billing revenue"),
-        TocObject("INDEX", "public users_email_key"),
-    }
-
-
 def test_unlogged_loading_is_refused_where_postgresql_would_refuse_the_constraints():
     from backups.proof.verification import can_load_unlogged
 
