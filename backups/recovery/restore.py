@@ -8,8 +8,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import subprocess
+import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import psycopg
 import zstandard
@@ -17,9 +19,11 @@ from django.utils import timezone
 from psycopg import sql
 
 from audit import trail
-from backups.engine import pgtools
+from backups.engine import archive_toc, pgtools
 from backups.errors import ConfigurationError, LifeboatError, RestoreFailed
 from backups.models import Artifact, Restore
+from backups.recovery import table_selection
+from backups.recovery.table_selection import TableName
 from backups.signals import restore_finished
 from backups.storage import open_artifact, storage_for
 from backups.storage.interface import CHUNK
@@ -114,16 +118,27 @@ class _HashingReader:
         return data
 
 
-def _validate_tables(tables: Sequence[str]) -> list[tuple[str, str]]:
-    """'schema.table' or 'table' (public) -> (schema, table); names are passed to pg_restore as arguments."""
-    parsed = []
-    for table in tables:
-        schema, _, name = table.rpartition(".")
-        pgtools.validate_dbname(name, "table name")
-        if schema:
-            pgtools.validate_dbname(schema, "schema name")
-        parsed.append((schema or "public", name))
-    return parsed
+def _validate_tables(tables: Sequence[str]) -> list[TableName]:
+    """Table names as PostgreSQL quotes them ('users' is public.users); any legal identifier is accepted, since
+    names only ever reach pg_restore through a --use-list file (see table_list_args)."""
+    return table_selection.parse_table_names(tables)
+
+
+@contextmanager
+def table_list_args(artifact: Artifact, tables: Sequence[TableName], record: Restore) -> Iterator[list[str]]:
+    """pg_restore arguments restoring only `tables` (their rows) and the definitions they need, chosen from the
+    archive's table of contents (read from its head) and handed over in a --use-list file."""
+    if not tables:
+        yield []
+        return
+    toc = archive_toc.read_artifact_toc(artifact)
+    chosen = table_selection.select_tables(toc, tables)
+    if chosen.skipped:
+        record.log += f"foreign keys to tables not restored, left out: {', '.join(chosen.skipped)}\n"
+    with tempfile.NamedTemporaryFile("w", prefix="lifeboat-tables-", suffix=".list", encoding="utf-8") as listing:
+        listing.write(toc.use_list(chosen.dump_ids))
+        listing.flush()
+        yield [f"--use-list={listing.name}"]
 
 
 def restore_globals(artifact: Artifact, server: pgtools.Target, env: dict[str, str], record: Restore) -> None:
@@ -142,8 +157,8 @@ def restore_globals(artifact: Artifact, server: pgtools.Target, env: dict[str, s
 
 
 def validate_request(artifact: Artifact, target_database: str, tables: Sequence[str] = (),
-                     target: pgtools.Target | None = None) -> list[tuple[str, str]]:
-    """Refuse a bad name, a bad table list, or the protected database itself; returns (schema, table) pairs."""
+                     target: pgtools.Target | None = None) -> list[TableName]:
+    """Refuse a bad name, a bad table list, or the protected database itself; returns the tables' names."""
     database = artifact.run.database
     source = pgtools.Target(database.host, database.port, database.user, database.dbname)
     server = target or source
@@ -171,7 +186,7 @@ def restore(artifact: Artifact, target_database: str, *, target: pgtools.Target 
     fields = dict(
         artifact=artifact, mode=Restore.Mode.TABLES if tables else Restore.Mode.NEW_DATABASE,
         status=Restore.Status.RUNNING, requested_by=user, target_dsn=server.with_dbname(target_database).dsn,
-        target_database=target_database, tables=[f"{s}.{t}" for s, t in parsed_tables],
+        target_database=target_database, tables=[str(t) for t in parsed_tables],
         with_globals=with_globals, started_at=timezone.now(),
     )
     if record is None:
@@ -189,11 +204,9 @@ def restore(artifact: Artifact, target_database: str, *, target: pgtools.Target 
             drop_database(server, env, target_database)
         create_database(server, env, target_database)
         argv = pg_restore_argv(server.with_dbname(target_database), no_owner=no_owner)
-        for schema in sorted({s for s, _ in parsed_tables}):
-            argv.append(f"--schema={schema}")
-        argv += [f"--table={t}" for _, t in parsed_tables]
         try:
-            stream_artifact(artifact, argv, env)
+            with table_list_args(artifact, parsed_tables, record) as selection:
+                stream_artifact(artifact, argv + selection, env)
         except LifeboatError:
             drop_database(server, env, target_database)  # a half-restored database is not left to be mistaken
             raise

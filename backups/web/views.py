@@ -13,6 +13,7 @@ from backups import tasks
 from backups.engine import pipeline
 from backups.errors import AlreadyRunning, LifeboatError
 from backups.models import Artifact, BackupRun, Database, Tier
+from backups.recovery.table_selection import split_table_list
 from backups.web import history, overview
 from backups.web.trends import Trends
 from core.http import back_to
@@ -79,7 +80,7 @@ def verify(request, artifact_id: int):
 def restore_new(request, artifact_id: int):
     artifact = get_object_or_404(Artifact.objects.live().select_related("run__database", "tier"), pk=artifact_id)
     target = request.POST.get("target_database", "").strip()
-    tables = [t.strip() for t in request.POST.get("tables", "").replace(",", " ").split() if t.strip()]
+    tables = split_table_list(request.POST.get("tables", ""))
     try:
         record = tasks.queue_restore(artifact, target, tables=tables, user=request.user)
     except LifeboatError as exc:
