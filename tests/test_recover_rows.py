@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from django.urls import reverse
 from psycopg import sql
 
 from audit.models import AuditEvent
@@ -124,3 +125,24 @@ def test_a_table_without_a_primary_key_is_refused_before_anything_is_restored(ac
     assert code == 1 and "public.notes has no primary key" in err
     assert leftovers(pg_server, run) == []
     assert counts(pg_server, name)["users"] == 40
+
+
+def test_the_run_page_compares_then_inserts_on_confirmation(client, dba, auditor, accident, pg_server):
+    run, name = accident
+    artifact = run.artifacts.get()
+    url = reverse("backups:recover_rows", args=[artifact.pk])
+    client.force_login(dba)
+    assert url in client.get(run.get_absolute_url()).content.decode()
+
+    page = client.post(url, {"tables": "lessons, problems"}).content.decode()
+
+    assert "<td>public.lessons</td><td>id</td><td>5</td><td>0</td><td>15</td>" in page
+    assert "Insert 20 missing rows into production" in page
+    assert counts(pg_server, name)["lessons"] == 15
+    response = client.post(url, {"tables": "lessons, problems", "confirm": "insert"})
+    assert response.status_code == 302
+    assert counts(pg_server, name)["lessons"] == 20 and counts(pg_server, name)["problems"] == 60
+    assert AuditEvent.objects.filter(action="rows.recovered", actor=dba.username).exists()
+
+    client.force_login(auditor)
+    assert client.post(url, {"tables": "lessons", "confirm": "insert"}).status_code == 403
