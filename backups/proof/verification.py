@@ -32,11 +32,13 @@ from django.utils import timezone
 
 from audit import trail
 from backups.engine import pgtools
+from backups.engine.archive_toc import read_toc
 from backups.engine.snapshot import count_rows
 from backups.errors import LifeboatError, RestoreFailed
 from backups.models import Artifact, BackupRun, Database, Verification
 from backups.proof import parallel_load
-from backups.recovery.restore import create_database, drop_database
+from backups.recovery import database_properties
+from backups.recovery.restore import drop_database
 from backups.signals import verification_finished
 from backups.storage import open_artifact
 from backups.storage.interface import CHUNK
@@ -321,7 +323,9 @@ def verify_artifact(artifact: Artifact, *, user=None, verification: Verification
     try:
         with checked_copy(artifact, checks) as archive, table_of_contents(archive, env) as (listing, head):
             expected_objects = parse_toc(listing)
-            create_database(server, env, scratch)
+            with open(head, "rb") as fh:
+                properties = database_properties.from_toc(read_toc(fh))
+            property_notes = database_properties.create_database_like(server, env, scratch, properties)
             created = True
             target = server.with_dbname(scratch)
             started = time.monotonic()
@@ -341,6 +345,7 @@ def verify_artifact(artifact: Artifact, *, user=None, verification: Verification
         missing = sorted(str(o) for o in expected_objects - present)
         checks.add("objects", not missing, f"{len(expected_objects)} objects in the backup's table of contents"
                    + (f"; missing after restore: {', '.join(missing[:20])}" if missing else ", all present"))
+        check_database_properties(checks, server, env, scratch, properties, property_notes)
         failed = [c["name"] for c in checks.items if not c["ok"]]
         record.status = Verification.Status.FAILED if failed else Verification.Status.PASSED
         if failed:
@@ -361,6 +366,21 @@ def verify_artifact(artifact: Artifact, *, user=None, verification: Verification
     record.save()
     _announce(record, user)
     return record
+
+
+def check_database_properties(checks: _Checks, server: pgtools.Target, env: dict[str, str], scratch: str,
+                              properties: database_properties.DatabaseProperties | None, notes: list[str]) -> None:
+    """Applied last (a statement_timeout or a connection limit from the backup must not hinder the other checks),
+    then read back through pg_dump and compared with the archive's entries."""
+    notes = notes + database_properties.restore_onto(server, env, scratch, properties)
+    found = database_properties.of_database(server.with_dbname(scratch), env)
+    result = database_properties.compare(properties, found, notes)
+    if not result.ok:
+        checks.add("database_properties", False, "differ from the backup: " + "; ".join(result.differences))
+        return
+    said = properties.summary() if properties else "none in the backup"
+    checks.add("database_properties", True, f"{said}: as in the backup"
+               + (f"; not restorable here: {'; '.join(result.not_restorable)}" if result.not_restorable else ""))
 
 
 def _analyze(target: pgtools.Target, env: dict[str, str]) -> None:

@@ -22,7 +22,7 @@ from audit import trail
 from backups.engine import archive_toc, pgtools
 from backups.errors import ConfigurationError, LifeboatError, RestoreFailed
 from backups.models import Artifact, Restore
-from backups.recovery import table_selection
+from backups.recovery import database_properties, table_selection
 from backups.recovery.table_selection import TableName
 from backups.signals import restore_finished
 from backups.storage import open_artifact, storage_for
@@ -125,13 +125,13 @@ def _validate_tables(tables: Sequence[str]) -> list[TableName]:
 
 
 @contextmanager
-def table_list_args(artifact: Artifact, tables: Sequence[TableName], record: Restore) -> Iterator[list[str]]:
+def table_list_args(toc: archive_toc.ArchiveToc, tables: Sequence[TableName], record: Restore
+                    ) -> Iterator[list[str]]:
     """pg_restore arguments restoring only `tables` (their rows) and the definitions they need, chosen from the
     archive's table of contents (read from its head) and handed over in a --use-list file."""
     if not tables:
         yield []
         return
-    toc = archive_toc.read_artifact_toc(artifact)
     chosen = table_selection.select_tables(toc, tables)
     if chosen.skipped:
         record.log += f"foreign keys to tables not restored, left out: {', '.join(chosen.skipped)}\n"
@@ -202,19 +202,37 @@ def restore(artifact: Artifact, target_database: str, *, target: pgtools.Target 
             if not force:
                 raise ConfigurationError(f"database {target_database} already exists (use --force to replace it)")
             drop_database(server, env, target_database)
-        create_database(server, env, target_database)
+        toc = archive_toc.read_artifact_toc(artifact)
+        properties = database_properties.from_toc(toc)
+        _log(record, database_properties.create_database_like(server, env, target_database, properties))
         argv = pg_restore_argv(server.with_dbname(target_database), no_owner=no_owner)
         try:
-            with table_list_args(artifact, parsed_tables, record) as selection:
+            with table_list_args(toc, parsed_tables, record) as selection:
                 stream_artifact(artifact, argv + selection, env)
         except LifeboatError:
             drop_database(server, env, target_database)  # a half-restored database is not left to be mistaken
             raise
+        if not parsed_tables:
+            keep_properties(server, env, target_database, properties, record, owner=not no_owner)
         record.status = Restore.Status.SUCCEEDED
     except (LifeboatError, psycopg.Error) as exc:
         record.status = Restore.Status.FAILED
         record.error = " ".join(str(exc).split())
     return _finish(record, user)
+
+
+def keep_properties(server: pgtools.Target, env: dict[str, str], dbname: str,
+                    properties: database_properties.DatabaseProperties | None, record: Restore, *, owner: bool) -> None:
+    """The database's own properties from the backup (owner, ACL, settings...), applied once the data is in;
+    what the server refuses is logged as not restorable here."""
+    notes = database_properties.restore_onto(server, env, dbname, properties, owner=owner)
+    if properties is not None:
+        record.log += f"database properties: {properties.summary() or 'none beyond the defaults'}\n"
+    _log(record, notes)
+
+
+def _log(record: Restore, lines: list[str]) -> None:
+    record.log += "".join(f"{line}\n" for line in lines)
 
 
 def restore_new_database(artifact: Artifact, target_database: str, *, force: bool = False, user=None,
@@ -249,12 +267,14 @@ def replace(artifact: Artifact, *, confirm: str, user=None, no_owner: bool = Fal
     server = source.with_dbname("postgres")
     try:
         drop_database(server, env, incoming)
-        create_database(server, env, incoming)
+        properties = database_properties.from_toc(archive_toc.read_artifact_toc(artifact))
+        _log(record, database_properties.create_database_like(server, env, incoming, properties))
         try:
             stream_artifact(artifact, pg_restore_argv(server.with_dbname(incoming), no_owner=no_owner), env)
         except LifeboatError:
             drop_database(server, env, incoming)
             raise
+        keep_properties(server, env, incoming, properties, record, owner=not no_owner)
         with pgtools.connect(server, env) as conn:
             ident = sql.Identifier(source.dbname)
             conn.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS false").format(ident))
