@@ -29,6 +29,10 @@ CREATE TABLE billing.invoices (
 );
 CREATE SCHEMA "Course Content";
 CREATE TABLE "Course Content"."Lessons ü" (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "Title ä" text);
+CREATE TABLE billing.events (id int, at date, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+CREATE TABLE billing.events_2025 PARTITION OF billing.events FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+CREATE TABLE billing.events_2026 PARTITION OF billing.events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+INSERT INTO billing.events SELECT g, DATE '2025-06-01' + g * 30 FROM generate_series(1, 10) g;
 CREATE TABLE public.payments (id int PRIMARY KEY, invoice_id int REFERENCES billing.invoices (id), amount numeric);
 INSERT INTO billing.invoices (email, status) SELECT 'Payer' || g || '@Example.com',
     (ARRAY['open', 'paid', 'void'])[1 + g % 3]::billing.invoice_status FROM generate_series(1, 30) g;
@@ -78,6 +82,26 @@ def test_tables_outside_public_with_extension_types_enum_domain_and_sequences(sh
         assert lesson == (13,)
         with pytest.raises(Exception, match="violates check constraint"):
             conn.execute("INSERT INTO billing.invoices (email) VALUES ('no-at-sign')")
+
+
+def test_a_partitioned_table_comes_back_with_its_partitions_rows(shop_run, pg_server, recovery_db):
+    code, result = run_json("restore", str(shop_run.pk), "--target-db", recovery_db, "--table", "billing.events")
+
+    assert code == 0, result
+    assert pg_server.query(recovery_db, "SELECT count(*) FROM billing.events") == [(10,)]
+    assert pg_server.query(recovery_db, "SELECT count(*) FROM billing.events_2026") == [(3,)]
+
+
+def test_deleted_rows_of_a_quoted_table_with_an_identity_column_come_back(shop_run, pg_server):
+    name = shop_run.database.dbname
+    with pg_server.connect(name) as conn:
+        conn.execute(f'DELETE FROM {LESSONS} WHERE id > 8')
+
+    code, result = run_json("recover_rows", str(shop_run.pk), "--table", LESSONS)
+
+    assert code == 0, result
+    assert [(t["table"], t["missing"], t["inserted"]) for t in result["tables"]] == [(LESSONS, 4, 4)]
+    assert pg_server.query(name, f'SELECT max(id), count(*) FROM {LESSONS}') == [(12, 12)]
 
 
 def test_table_names_are_read_as_postgresql_reads_them(shop_run):

@@ -125,14 +125,13 @@ def _validate_tables(tables: Sequence[str]) -> list[TableName]:
 
 
 @contextmanager
-def table_list_args(toc: archive_toc.ArchiveToc, tables: Sequence[TableName], record: Restore
+def table_list_args(toc: archive_toc.ArchiveToc, chosen: table_selection.Selection | None, record: Restore
                     ) -> Iterator[list[str]]:
-    """pg_restore arguments restoring only `tables` (their rows) and the definitions they need, chosen from the
-    archive's table of contents (read from its head) and handed over in a --use-list file."""
-    if not tables:
+    """pg_restore arguments restoring only the chosen tables (their rows) and the definitions they need (see
+    table_selection.select_tables), handed over in a --use-list file; no arguments for a whole restore."""
+    if chosen is None:
         yield []
         return
-    chosen = table_selection.select_tables(toc, tables)
     if chosen.skipped:
         record.log += f"foreign keys to tables not restored, left out: {', '.join(chosen.skipped)}\n"
     with tempfile.NamedTemporaryFile("w", prefix="lifeboat-tables-", suffix=".list", encoding="utf-8") as listing:
@@ -196,18 +195,19 @@ def restore(artifact: Artifact, target_database: str, *, target: pgtools.Target 
             setattr(record, name, value)
         record.save()
     try:
+        toc = archive_toc.read_artifact_toc(artifact)  # an unknown table is refused before anything changes
+        chosen = table_selection.select_tables(toc, parsed_tables) if parsed_tables else None
+        properties = database_properties.from_toc(toc)
         if with_globals:
             restore_globals(artifact, server, env, record)
         if database_exists(server, env, target_database):
             if not force:
                 raise ConfigurationError(f"database {target_database} already exists (use --force to replace it)")
             drop_database(server, env, target_database)
-        toc = archive_toc.read_artifact_toc(artifact)
-        properties = database_properties.from_toc(toc)
         _log(record, database_properties.create_database_like(server, env, target_database, properties))
         argv = pg_restore_argv(server.with_dbname(target_database), no_owner=no_owner)
         try:
-            with table_list_args(toc, parsed_tables, record) as selection:
+            with table_list_args(toc, chosen, record) as selection:
                 stream_artifact(artifact, argv + selection, env)
         except LifeboatError:
             drop_database(server, env, target_database)  # a half-restored database is not left to be mistaken

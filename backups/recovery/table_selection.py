@@ -18,7 +18,7 @@ from backups.errors import ConfigurationError
 # Entries that belong to a table (or to a sequence it owns) and come with it.
 ATTACHED = {"TABLE DATA", "DEFAULT", "CONSTRAINT", "CHECK CONSTRAINT", "FK CONSTRAINT", "INDEX", "TRIGGER", "RULE",
             "POLICY", "ROW SECURITY", "COMMENT", "SECURITY LABEL", "ACL", "SEQUENCE", "SEQUENCE OWNED BY",
-            "SEQUENCE SET", "STATISTICS"}
+            "SEQUENCE SET", "STATISTICS", "TABLE ATTACH", "INDEX ATTACH"}
 TABLE_KINDS = {"TABLE"}
 _PART = re.compile(r'\s*(?:"((?:[^"]|"")*)"|([^".\s]+))\s*')
 _PLAIN = re.compile(r"^[a-z_][a-z0-9_$]*$")
@@ -73,6 +73,24 @@ def parse_table_names(texts: Sequence[str]) -> list[TableName]:
     return names
 
 
+def _partitions_of(toc: ArchiveToc, tables: set[int]) -> set[int]:
+    """A partitioned table's rows live in its partitions (at any depth): a TABLE ATTACH entry names the partition
+    (its own tag) and depends on it and on the parent."""
+    by_id = toc.by_id()
+    found: set[int] = set()
+    changed = True
+    while changed:
+        changed = False
+        for attach in toc.find("TABLE ATTACH"):
+            parts = [by_id[d] for d in attach.deps if d in by_id and by_id[d].desc in TABLE_KINDS]
+            partition = [p for p in parts if (p.schema, p.tag) == (attach.schema, attach.tag)]
+            parents = {p.dump_id for p in parts} - {p.dump_id for p in partition}
+            if partition and parents & (tables | found) and partition[0].dump_id not in found | tables:
+                found.add(partition[0].dump_id)
+                changed = True
+    return found
+
+
 @dataclass(frozen=True)
 class Selection:
     dump_ids: frozenset[int]
@@ -89,6 +107,7 @@ def select_tables(toc: ArchiveToc, tables: Sequence[TableName]) -> Selection:
         if not found:
             raise ConfigurationError(f"table {table} is not in this backup")
         chosen.update(e.dump_id for e in found)
+    chosen |= _partitions_of(toc, chosen)
     selected = set(chosen)
     skipped: list[str] = []
     changed = True
