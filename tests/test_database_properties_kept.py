@@ -155,3 +155,24 @@ def test_verification_checks_the_properties_and_fails_when_one_is_silently_lost(
     check = next(c for c in failed.checks if c["name"] == "database_properties")
     assert failed.status == "failed" and not check["ok"]
     assert "missing: REVOKE CONNECT,TEMPORARY ON DATABASE <database> FROM PUBLIC" in check["detail"]
+
+
+def test_a_locale_the_server_lacks_is_reported_and_the_encoding_still_kept(pg_server, databases):
+    name = f"lbt_propsloc_{uuid.uuid4().hex[:8]}"
+    databases.append(name)
+    create = database_properties.split_statements(f"CREATE DATABASE {name};", name, "create")[0]
+    wanted = database_properties.DatabaseProperties(
+        name, pg_server.target.user, create,
+        {"ENCODING": "LATIN1", "LOCALE_PROVIDER": "libc", "LOCALE": "xx_NO.LATIN1"})
+
+    notes = database_properties.create_database_like(pg_server.target, pg_server.env, name, wanted)
+
+    assert len(notes) == 1 and notes[0].startswith("locale and tablespace not restorable here (encoding LATIN1, "
+                                                   "locale_provider libc, locale xx_NO.LATIN1 in the backup)")
+    assert pg_server.query("postgres", "SELECT pg_encoding_to_char(encoding) FROM pg_database WHERE datname = %s",
+                           (name,)) == [("LATIN1",)]
+    found = database_properties.of_database(pg_server.target.with_dbname(name), pg_server.env)
+    assert found.options["ENCODING"] == "LATIN1" and found.options.get("LOCALE") != "xx_NO.LATIN1"
+    assert database_properties.compare(wanted, found, notes).ok
+    assert database_properties.compare(wanted, found, []).differences == (
+        f"locale xx_NO.LATIN1 in the backup, {found.options['LOCALE']} restored",)

@@ -167,17 +167,21 @@ def _unquote(text: str) -> str:
 
 def create_database_like(server: pgtools.Target, env: dict[str, str], dbname: str,
                          props: DatabaseProperties | None) -> list[str]:
-    """CREATE DATABASE with the backup's encoding, locale and tablespace; where the server lacks one of them,
-    the same encoding with the server's locale, else the server's defaults, said in the returned notes."""
+    """CREATE DATABASE with the backup's encoding, locale and tablespace; where the server lacks one of them, the
+    same encoding with the server's locale or with C, else the server's defaults, said in the returned notes."""
     ident = sql.Identifier(dbname)
     attempts: list[tuple[sql.Composable, str]] = []
     if props and props.create:
-        attempts.append((sql.SQL(props.create.render(dbname)), ""))  # the archive's own statement, our name
-        if "ENCODING" in props.options:
+        attempts.append((sql.SQL("CREATE DATABASE {} WITH TEMPLATE = template0 {}").format(
+            ident, create_options_sql(props.options)), ""))
+        if "ENCODING" in props.options:  # the server's locale, else C (which fits every encoding)
+            encoding = sql.Literal(props.options["ENCODING"])
             attempts.append((sql.SQL("CREATE DATABASE {} WITH TEMPLATE = template0 ENCODING = {}").format(
-                ident, sql.Literal(props.options["ENCODING"])), "locale"))
+                ident, encoding), "locale and tablespace"))
+            attempts.append((sql.SQL("CREATE DATABASE {} WITH TEMPLATE = template0 ENCODING = {} LOCALE = 'C'")
+                             .format(ident, encoding), "locale and tablespace"))
         attempts.append((sql.SQL("CREATE DATABASE {} WITH TEMPLATE = template0").format(ident),
-                         "encoding and locale"))
+                         "encoding, locale and tablespace"))
     else:
         attempts.append((sql.SQL("CREATE DATABASE {}").format(ident), ""))
     errors: list[str] = []
@@ -196,6 +200,24 @@ def create_database_like(server: pgtools.Target, env: dict[str, str], dbname: st
             return [f"{lost} not restorable here ({backup} in the backup), the server's default used instead: "
                     + "; ".join(errors)]
     return []
+
+
+def create_options_sql(options: dict[str, str]) -> sql.Composable:
+    """The backup's CREATE DATABASE options, rebuilt from their values (the archive's statement is never run as
+    text: its TEMPLATE, for one, is always template0 here)."""
+    parts = []
+    for key in CREATE_OPTIONS_COMPARED:
+        value = options.get(key)
+        if value is None:
+            continue
+        if key == "TABLESPACE":
+            rendered: sql.Composable = sql.Identifier(value)
+        elif key == "LOCALE_PROVIDER":
+            rendered = sql.SQL("icu" if value.lower() == "icu" else "libc")
+        else:
+            rendered = sql.Literal(value)
+        parts.append(sql.SQL(f"{key} = ") + rendered)
+    return sql.SQL(" ").join(parts)
 
 
 def restore_onto(server: pgtools.Target, env: dict[str, str], dbname: str, props: DatabaseProperties | None, *,
@@ -269,9 +291,11 @@ def compare(expected: DatabaseProperties | None, found: DatabaseProperties | Non
     if found is None:
         return Comparison(("the restored database's properties could not be read",), tuple(notes))
     differences: list[str] = []
-    create_refused = any(n.startswith(("locale", "encoding")) for n in notes)
+    encoding_refused = any(n.startswith("encoding, locale and tablespace not restorable") for n in notes)
+    locale_refused = encoding_refused or any(n.startswith("locale and tablespace not restorable") for n in notes)
     for key in CREATE_OPTIONS_COMPARED:
-        if expected.options.get(key) != found.options.get(key) and not create_refused:
+        refused = encoding_refused if key == "ENCODING" else locale_refused
+        if expected.options.get(key) != found.options.get(key) and not refused:
             differences.append(f"{key.lower()} {expected.options.get(key)} in the backup, "
                                f"{found.options.get(key)} restored")
     if expected.owner != found.owner and not any(n.startswith(f"owner {expected.owner} ") for n in notes):
