@@ -64,6 +64,10 @@ class Command(LifeboatCommand):
 
     def handle(self, *args, run_id: int, target_db, target_dsn, target_password_env, table, with_globals, replace,
                force, no_owner, tier, json, **options):
+        from core.env import secret_env_refusal
+
+        if target_password_env and secret_env_refusal(target_password_env):
+            raise CommandError(secret_env_refusal(target_password_env))
         artifact = pick_artifact(run_id, tier)
         if replace:
             if table or target_dsn or with_globals:
