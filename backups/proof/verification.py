@@ -373,7 +373,11 @@ def check_database_properties(checks: _Checks, server: pgtools.Target, env: dict
     """Applied last (a statement_timeout or a connection limit from the backup must not hinder the other checks),
     then read back through pg_dump and compared with the archive's entries."""
     notes = notes + database_properties.restore_onto(server, env, scratch, properties)
-    found = database_properties.of_database(server.with_dbname(scratch), env)
+    try:
+        found = database_properties.of_database(server.with_dbname(scratch), env)
+    except LifeboatError as exc:
+        checks.add("database_properties", False, f"could not be read back from the restored database: {exc}")
+        return
     result = database_properties.compare(properties, found, notes)
     if not result.ok:
         checks.add("database_properties", False, "differ from the backup: " + "; ".join(result.differences))
