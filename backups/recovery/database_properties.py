@@ -166,24 +166,25 @@ def _unquote(text: str) -> str:
 
 
 def create_database_like(server: pgtools.Target, env: dict[str, str], dbname: str,
-                         props: DatabaseProperties | None) -> list[str]:
-    """CREATE DATABASE with the backup's encoding, locale and tablespace; where the server lacks one of them, the
-    same encoding with the server's locale or with C, else the server's defaults, said in the returned notes."""
-    ident = sql.Identifier(dbname)
+                         props: DatabaseProperties | None, *, owner: str | None = None) -> list[str]:
+    """CREATE DATABASE (OWNER `owner` when given: the role that loads the backup) with the backup's encoding,
+    locale and tablespace; where the server lacks one of them, the same encoding with the server's locale or
+    with C, else the server's defaults, said in the returned notes."""
+    head = sql.SQL("CREATE DATABASE {} WITH").format(sql.Identifier(dbname))
+    if owner:
+        head += sql.SQL(" OWNER = {}").format(sql.Identifier(owner))
     attempts: list[tuple[sql.Composable, str]] = []
     if props and props.create:
-        attempts.append((sql.SQL("CREATE DATABASE {} WITH TEMPLATE = template0 {}").format(
-            ident, create_options_sql(props.options)), ""))
+        attempts.append((sql.SQL("{} TEMPLATE = template0 {}").format(head, create_options_sql(props.options)), ""))
         if "ENCODING" in props.options:  # the server's locale, else C (which fits every encoding)
             encoding = sql.Literal(props.options["ENCODING"])
-            attempts.append((sql.SQL("CREATE DATABASE {} WITH TEMPLATE = template0 ENCODING = {}").format(
-                ident, encoding), "locale and tablespace"))
-            attempts.append((sql.SQL("CREATE DATABASE {} WITH TEMPLATE = template0 ENCODING = {} LOCALE = 'C'")
-                             .format(ident, encoding), "locale and tablespace"))
-        attempts.append((sql.SQL("CREATE DATABASE {} WITH TEMPLATE = template0").format(ident),
-                         "encoding, locale and tablespace"))
+            attempts.append((sql.SQL("{} TEMPLATE = template0 ENCODING = {}").format(head, encoding),
+                             "locale and tablespace"))
+            attempts.append((sql.SQL("{} TEMPLATE = template0 ENCODING = {} LOCALE = 'C'").format(head, encoding),
+                             "locale and tablespace"))
+        attempts.append((sql.SQL("{} TEMPLATE = template0").format(head), "encoding, locale and tablespace"))
     else:
-        attempts.append((sql.SQL("CREATE DATABASE {}").format(ident), ""))
+        attempts.append((head, ""))
     errors: list[str] = []
     with pgtools.connect(server.with_dbname("postgres"), env) as conn:
         for statement, lost in attempts:
