@@ -6,6 +6,7 @@ from backups.engine import pgtools
 from backups.management.commands._base import LifeboatCommand
 from backups.models import Artifact, BackupRun, Restore, Tier
 from backups.recovery import restore
+from core.roles import REPLACE_DATABASE
 
 
 def restore_json(record: Restore) -> dict:
@@ -70,6 +71,7 @@ class Command(LifeboatCommand):
             raise CommandError(secret_env_refusal(target_password_env))
         artifact = pick_artifact(run_id, tier)
         if replace:
+            self.require_actor(REPLACE_DATABASE, "restore over a production database")
             if table or target_dsn or with_globals:
                 raise CommandError("--replace restores the whole database in place; drop --table/--target-dsn")
             production = artifact.run.database.dbname
