@@ -106,8 +106,8 @@ def test_a_new_database_comes_back_with_the_properties_of_the_backup(production,
     assert properties_of(pg_server, production.database.dbname, roles) == expected(roles)
 
 
-def test_replace_keeps_production_owner_acl_and_settings(production, pg_server, roles, databases):
-    code, result = run_json("restore", str(production.pk), "--replace", "--force")
+def test_replace_keeps_production_owner_acl_and_settings(production, pg_server, roles, databases, admin_user):
+    code, result = run_json("restore", str(production.pk), "--replace", "--force", "--actor", admin_user.username)
 
     assert code == 0, result
     databases.append(result["forensic_database"])

@@ -61,41 +61,45 @@ def new_names(pg_server, learning_db):
         pg_server.drop_database(name)
 
 
-def run_scenario(scenario: str, run, pg_server, new_names) -> None:
-    new_db = f"lbt_scenario_{uuid.uuid4().hex[:8]}"
-    new_names.append(new_db)
-    fill = {"RUN_ID": str(run.pk), "NEW_DB": new_db,
-            "NEW_SERVER_DSN": pg_server.target.with_dbname("postgres").dsn}
-    for argv in scenario_table()[scenario][0]:
-        code, out, err = run_command(*[fill.get(arg, arg) for arg in argv])
-        assert code == 0, (argv, out, err)
+@pytest.fixture
+def run_scenario(scenario_run, pg_server, new_names, admin_user):
+    def run(scenario: str) -> None:
+        new_db = f"lbt_scenario_{uuid.uuid4().hex[:8]}"
+        new_names.append(new_db)
+        fill = {"RUN_ID": str(scenario_run.pk), "NEW_DB": new_db, "USER": admin_user.username,
+                "NEW_SERVER_DSN": pg_server.target.with_dbname("postgres").dsn}
+        for argv in scenario_table()[scenario][0]:
+            code, out, err = run_command(*[fill.get(arg, arg) for arg in argv])
+            assert code == 0, (argv, out, err)
+
+    return run
 
 
-def test_data_corruption(scenario_run, learning_db, pg_server, new_names):
+def test_data_corruption(run_scenario, learning_db, pg_server):
     with pg_server.connect(learning_db.dbname) as conn:
         conn.execute("UPDATE lessons SET title = 'garbage'")
-    run_scenario("Data corruption", scenario_run, pg_server, new_names)
+    run_scenario("Data corruption")
     assert pg_server.query(learning_db.dbname, "SELECT count(*) FROM lessons WHERE title = 'garbage'") == [(0,)]
 
 
-def test_accidental_deletion(scenario_run, learning_db, pg_server, new_names):
+def test_accidental_deletion(run_scenario, learning_db, pg_server):
     with pg_server.connect(learning_db.dbname) as conn:
         conn.execute("DELETE FROM users WHERE id > 200")
-    run_scenario("Accidental deletion", scenario_run, pg_server, new_names)
+    run_scenario("Accidental deletion")
     assert table_counts(pg_server, learning_db.dbname, ["users"]) == {"users": 250}
 
 
-def test_server_loss(scenario_run, pg_server, new_names):
-    run_scenario("Server loss", scenario_run, pg_server, new_names)
+def test_server_loss(run_scenario, pg_server):
+    run_scenario("Server loss")
     restored = Restore.objects.get(with_globals=True)
     assert restored.status == "succeeded"
     assert table_counts(pg_server, restored.target_database, ["users", "lessons", "problems"]) == \
         {"users": 250, "lessons": 40, "problems": 120}
 
 
-def test_ransomware(scenario_run, learning_db, pg_server, new_names):
+def test_ransomware(run_scenario, learning_db, pg_server):
     with pg_server.connect(learning_db.dbname) as conn:
         conn.execute("DROP TABLE problems; UPDATE users SET email = 'encrypted-' || id")
-    run_scenario("Ransomware", scenario_run, pg_server, new_names)
+    run_scenario("Ransomware")
     assert table_counts(pg_server, learning_db.dbname, ["users", "problems"]) == {"users": 250, "problems": 120}
     assert Restore.objects.get(mode=Restore.Mode.REPLACE).forensic_database

@@ -88,13 +88,18 @@ def test_dry_run_counts_missing_changed_and_equal_and_changes_nothing(accident, 
     event = AuditEvent.objects.filter(action="rows.compared").latest("pk")
     assert "public.users: 11 missing, 1 changed, 38 equal" in event.summary
 
+    code, out, err = run_command("recover_rows", str(run.pk), "--table", "lessons", "--dry-run")
+    assert code == 0 and out.splitlines() == [
+        "public.lessons: 5 missing, 0 changed, 15 equal",
+        "dry run: production unchanged (run again without --dry-run to insert the missing rows)"]
 
-def test_missing_rows_come_back_parents_first_as_the_owner_never_overwriting(accident, pg_server, owner):
+
+def test_missing_rows_come_back_parents_first_as_the_owner_never_overwriting(accident, pg_server, owner, dba):
     run, name = accident
 
     # Children named before their parents: the foreign key decides the order, not the command line.
     code, result = run_json("recover_rows", str(run.pk), "--table", "problems", "--table", "lessons",
-                            "--table", "users", "--actor", "dana on call")
+                            "--table", "users", "--actor", dba.username)
 
     assert code == 0, result
     by_table = {t["table"]: t for t in result["tables"]}
@@ -110,17 +115,23 @@ def test_missing_rows_come_back_parents_first_as_the_owner_never_overwriting(acc
     assert pg_server.query(name, "SELECT who, count(*) FROM row_log GROUP BY who") == [(owner, 10)]
     assert leftovers(pg_server, run) == []
     event = AuditEvent.objects.filter(action="rows.recovered").latest("pk")
-    assert event.actor == "dana on call" and "public.users: 11 missing, 1 changed, 38 equal, 10 inserted" in \
+    assert event.actor == dba.username and "public.users: 11 missing, 1 changed, 38 equal, 10 inserted" in \
         event.summary
 
-    code, again = run_json("recover_rows", str(run.pk), "--table", "lessons", "--table", "problems")
+    code, again = run_json("recover_rows", str(run.pk), "--table", "lessons", "--table", "problems",
+                           "--actor", dba.username)
     assert code == 0 and all(t["missing"] == 0 and t["inserted"] == 0 for t in again["tables"])
 
 
-def test_a_table_without_a_primary_key_is_refused_before_anything_is_restored(accident, pg_server):
+def test_a_table_without_a_primary_key_is_refused_before_anything_is_restored(accident, pg_server, dba, auditor):
     run, name = accident
 
-    code, out, err = run_command("recover_rows", str(run.pk), "--table", "users", "--table", "notes")
+    code, out, err = run_command("recover_rows", str(run.pk), "--table", "users")
+    assert code == 1 and "needs --actor USER" in err
+    code, out, err = run_command("recover_rows", str(run.pk), "--table", "users", "--actor", auditor.username)
+    assert code == 1 and "may not insert recovered rows into production" in err
+    code, out, err = run_command("recover_rows", str(run.pk), "--table", "users", "--table", "notes",
+                                 "--actor", dba.username)
 
     assert code == 1 and "public.notes has no primary key" in err
     assert leftovers(pg_server, run) == []

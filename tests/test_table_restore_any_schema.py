@@ -92,12 +92,12 @@ def test_a_partitioned_table_comes_back_with_its_partitions_rows(shop_run, pg_se
     assert pg_server.query(recovery_db, "SELECT count(*) FROM billing.events_2026") == [(3,)]
 
 
-def test_deleted_rows_of_a_quoted_table_with_an_identity_column_come_back(shop_run, pg_server):
+def test_deleted_rows_of_a_quoted_table_with_an_identity_column_come_back(shop_run, pg_server, dba):
     name = shop_run.database.dbname
     with pg_server.connect(name) as conn:
         conn.execute(f'DELETE FROM {LESSONS} WHERE id > 8')
 
-    code, result = run_json("recover_rows", str(shop_run.pk), "--table", LESSONS)
+    code, result = run_json("recover_rows", str(shop_run.pk), "--table", LESSONS, "--actor", dba.username)
 
     assert code == 0, result
     assert [(t["table"], t["missing"], t["inserted"]) for t in result["tables"]] == [(LESSONS, 4, 4)]

@@ -75,7 +75,7 @@ class _Table:
 def recover_rows(artifact: Artifact, tables: list[str], *, dry_run: bool = False, user=None) -> RowRecovery:
     """Compare the chosen tables of a backup with production and (unless dry_run) insert the missing rows.
 
-    `user` is a User (the dashboard) or a name (the command line's --actor), recorded in the audit trail."""
+    `user` (the dashboard's, or the command line's --actor) is recorded with the restore and in the audit trail."""
     names = parse_table_names(tables)
     if not names:
         raise ConfigurationError("name at least one table (--table schema.table)")
@@ -84,8 +84,7 @@ def recover_rows(artifact: Artifact, tables: list[str], *, dry_run: bool = False
         found = _describe(conn, names)
     recovery_name = f"lifeboat_rows_{artifact.run_id}_{uuid.uuid4().hex[:8]}"
     result = RowRecovery(artifact.run.database.name, artifact.run_id, dry_run, recovery_name)
-    requested_by = None if isinstance(user, str) else user  # a name (the command line) is only for the trail
-    record = restoring.restore(artifact, recovery_name, tables=[str(n) for n in names], user=requested_by)
+    record = restoring.restore(artifact, recovery_name, tables=[str(n) for n in names], user=user)
     if record.status != Restore.Status.SUCCEEDED:
         raise RestoreFailed(f"the tables could not be restored from run #{artifact.run_id}: {record.error}")
     server = production.with_dbname("postgres")
