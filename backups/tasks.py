@@ -77,12 +77,12 @@ def cleanup_scratch_databases() -> int:
 
     seen, dropped = set(), 0
     for database in Database.objects.all():
-        server, env = verification_server_for(database)
+        server = verification_server_for(database)
         if server.dsn in seen:
             continue
         seen.add(server.dsn)
         try:
-            dropped += len(cleanup_stale_scratch(server, env, timedelta(hours=6)))
+            dropped += len(cleanup_stale_scratch(server, timedelta(hours=6)))
         except Exception:  # an unreachable server must not stop the sweep of the others
             log.warning("scratch cleanup on %s failed", server.dsn, exc_info=True)
     return dropped

@@ -145,9 +145,9 @@ def test_verification_checks_the_properties_and_fails_when_one_is_silently_lost(
 
     apply = database_properties.restore_onto
 
-    def forgets_the_acl(server, env, dbname, props, **kwargs):  # a restore path that drops the ACL quietly
+    def forgets_the_acl(server, dbname, props, **kwargs):  # a restore path that drops the ACL quietly
         kept = [s for s in props.statements if s.kind != "acl"]
-        return apply(server, env, dbname, database_properties.DatabaseProperties(
+        return apply(server, dbname, database_properties.DatabaseProperties(
             props.name, props.owner, props.create, props.options, tuple(kept)), **kwargs)
 
     monkeypatch.setattr(database_properties, "restore_onto", forgets_the_acl)
@@ -165,13 +165,13 @@ def test_a_locale_the_server_lacks_is_reported_and_the_encoding_still_kept(pg_se
         name, pg_server.target.user, create,
         {"ENCODING": "LATIN1", "LOCALE_PROVIDER": "libc", "LOCALE": "xx_NO.LATIN1"})
 
-    notes = database_properties.create_database_like(pg_server.target, pg_server.env, name, wanted)
+    notes = database_properties.create_database_like(pg_server.target, name, wanted)
 
     assert len(notes) == 1 and notes[0].startswith("locale and tablespace not restorable here (encoding LATIN1, "
                                                    "locale_provider libc, locale xx_NO.LATIN1 in the backup)")
     assert pg_server.query("postgres", "SELECT pg_encoding_to_char(encoding) FROM pg_database WHERE datname = %s",
                            (name,)) == [("LATIN1",)]
-    found = database_properties.of_database(pg_server.target.with_dbname(name), pg_server.env)
+    found = database_properties.of_database(pg_server.target.with_dbname(name))
     assert found.options["ENCODING"] == "LATIN1" and found.options.get("LOCALE") != "xx_NO.LATIN1"
     assert database_properties.compare(wanted, found, notes).ok
     assert database_properties.compare(wanted, found, []).differences == (

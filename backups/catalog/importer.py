@@ -79,7 +79,8 @@ def _database_for(manifest: catalog.Manifest) -> Database:
         return existing
     pgtools.validate_dbname(info["dbname"])
     database = Database(name=info["name"], host=info["host"], port=int(info["port"]), user=info["user"],
-                        dbname=info["dbname"], password_env=info.get("password_env") or "", enabled=False)
+                        dbname=info["dbname"], libpq_options=info.get("libpq_options") or "",
+                        password_env=info.get("password_env") or "", enabled=False)
     database.full_clean()
     database.save()
     return database

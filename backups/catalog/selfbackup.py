@@ -255,7 +255,7 @@ def restore_postgresql(storage: Storage, *, force: bool = False) -> dict[str, An
 
     Refuses a database with tables in its public schema unless `force`, which drops and recreates that schema.
     """
-    from backups.engine import pgtools
+    from backups.conninfo import ConnectionOptions
     from backups.models import Artifact
     from backups.recovery.restore import pg_restore_argv, stream_artifact
 
@@ -264,11 +264,10 @@ def restore_postgresql(storage: Storage, *, force: bool = False) -> dict[str, An
     if manifest.artifact_name not in listed:
         raise RestoreFailed(f"{manifest.artifact_name} (named by {manifest.name}) is missing from the tier")
     own = own_database.own_settings()
-    target = pgtools.Target(own.get("HOST") or "127.0.0.1", int(own.get("PORT") or 5432),
-                            own.get("USER") or "postgres", own["NAME"])
-    env = {"PGPASSWORD": own["PASSWORD"]} if own.get("PASSWORD") else {}
+    target = ConnectionOptions(own.get("HOST") or "127.0.0.1", int(own.get("PORT") or 5432),
+                               own.get("USER") or "postgres", own["NAME"], password=own.get("PASSWORD") or "")
     connections.close_all()
-    with pgtools.connect(target, env) as conn:
+    with target.connect() as conn:
         tables = conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").fetchone()[0]
         if tables and not force:
             raise ConfigurationError(f"{target.dsn} already has {tables} tables; restore into an empty database "
@@ -278,7 +277,7 @@ def restore_postgresql(storage: Storage, *, force: bool = False) -> dict[str, An
             conn.execute("CREATE SCHEMA public")
     copy = Artifact(tier=storage.tier, location=listed[manifest.artifact_name].location,
                     sha256=manifest.artifact["sha256"])
-    stream_artifact(copy, pg_restore_argv(target, no_owner=True), env)
+    stream_artifact(copy, pg_restore_argv(target, no_owner=True), target.env())
     return {"name": manifest.artifact["name"], "sha256": manifest.artifact["sha256"], "database": target.dsn,
             "created_at": manifest.data.get("started_at"),
             "app_schema_version": manifest.data.get("app_schema_version")}

@@ -120,13 +120,12 @@ def _drain(stream, sink: bytearray) -> None:
 
 def dump_to(run: BackupRun, session: SnapshotSession, final: Path, progress: _Progress) -> DumpResult:
     """Stream pg_dump (in the session's snapshot) through zstd and SHA-256 into `final`, atomically."""
-    database = run.database
     target = session.target
     argv = [
-        pgtools.pg_binary("pg_dump"), *target.cli_args(), "--format=custom", "--compress=0",
-        f"--snapshot={session.snapshot_id}", f"--dbname={target.dbname}",
+        pgtools.pg_binary("pg_dump"), *target.cli_args(application_name=f"lifeboat-pg_dump-run-{run.pk}"),
+        "--format=custom", "--compress=0", f"--snapshot={session.snapshot_id}",
     ]
-    env = pgtools.client_env({**database.libpq_env(), "PGAPPNAME": f"lifeboat-pg_dump-run-{run.pk}"})
+    env = target.env()
     compressor = zstandard.ZstdCompressor(level=settings.LIFEBOAT_ZSTD_LEVEL, write_checksum=True)
     stderr = bytearray()
     raw = 0
@@ -169,8 +168,9 @@ def dump_globals(run: BackupRun, session: SnapshotSession, final: Path) -> Store
     A missing globals file is logged, not fatal: the database dump itself is still good.
     """
     target = session.target
-    env = pgtools.client_env(run.database.libpq_env())
-    base = [pgtools.pg_binary("pg_dumpall"), *target.cli_args(), f"--database={target.dbname}", "--globals-only"]
+    env = target.env()
+    base = [pgtools.pg_binary("pg_dumpall"), *target.cli_args(application_name=f"lifeboat-pg_dumpall-run-{run.pk}"),
+            f"--database={target.dbname}", "--globals-only"]
     for extra in ([], ["--no-role-passwords"]):
         proc = subprocess.run([*base, *extra], capture_output=True, env=env, stdin=subprocess.DEVNULL)
         if proc.returncode == 0:
@@ -254,9 +254,9 @@ def _execute(run: BackupRun, tiers: list[Tier] | None = None) -> BackupRun:
         if not tiers:
             raise BackupFailed("no enabled tier to store the backup in")
         run.pg_dump_version = pgtools.client_version("pg_dump")
-        target = pgtools.Target(database.host, database.port, database.user, database.dbname)
+        target = database.connection_options()
         local = LocalStorage(staging_tier)
-        with SnapshotSession(target, database.libpq_env(), run_id=run.pk) as session:
+        with SnapshotSession(target, run_id=run.pk) as session:
             run.server_version = session.server_version
             run.snapshot_id = session.snapshot_id
             pgtools.check_client_not_older(run.server_version, run.pg_dump_version)

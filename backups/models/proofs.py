@@ -70,7 +70,7 @@ class Restore(models.Model):
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    target_dsn = models.CharField(max_length=400, blank=True, help_text="Target server, without secrets.")
+    target_dsn = models.CharField(max_length=1000, blank=True, help_text="Target server, without secrets.")
     target_database = models.CharField(max_length=63)
     tables = models.JSONField(default=list, blank=True)
     with_globals = models.BooleanField(default=False)

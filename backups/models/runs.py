@@ -91,7 +91,7 @@ class BackupRun(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
-    source_dsn = models.CharField(max_length=400, blank=True)
+    source_dsn = models.CharField(max_length=1000, blank=True)
     pg_dump_version = models.CharField(max_length=100, blank=True)
     server_version = models.CharField(max_length=100, blank=True)
     raw_size_bytes = models.BigIntegerField(null=True, blank=True, help_text="pg_dump output, uncompressed.")

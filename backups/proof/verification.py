@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import re
 import subprocess
 import tempfile
@@ -31,6 +30,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from audit import trail
+from backups.conninfo import ConnectionOptions, password_from_env
 from backups.engine import pgtools
 from backups.engine.archive_toc import read_toc
 from backups.engine.snapshot import count_rows
@@ -120,17 +120,16 @@ def restored_objects(conn: psycopg.Connection) -> set[TocObject]:
     return {TocObject(kind, f"{schema} {name}") for kind, schema, name in conn.execute(CATALOG_SQL).fetchall()}
 
 
-def verification_server_for(database: Database) -> tuple[pgtools.Target, dict[str, str]]:
+def verification_server_for(database: Database) -> ConnectionOptions:
     """Where scratch databases go: LIFEBOAT_VERIFY_DSN when set, else the source server itself."""
     dsn = settings.LIFEBOAT_VERIFY_DSN
     if dsn:
-        env_name = settings.LIFEBOAT_VERIFY_PASSWORD_ENV
-        env = {"PGPASSWORD": os.environ[env_name]} if env_name and env_name in os.environ else {}
-        return pgtools.parse_dsn(dsn).with_dbname("postgres"), env
-    return pgtools.Target(database.host, database.port, database.user, "postgres"), database.libpq_env()
+        password = password_from_env(settings.LIFEBOAT_VERIFY_PASSWORD_ENV, "LIFEBOAT_VERIFY_DSN")
+        return ConnectionOptions.parse(dsn, password=password).with_dbname("postgres")
+    return database.connection_options("postgres")
 
 
-def verification_server(artifact: Artifact) -> tuple[pgtools.Target, dict[str, str]]:
+def verification_server(artifact: Artifact) -> ConnectionOptions:
     return verification_server_for(artifact.run.database)
 
 
@@ -230,9 +229,12 @@ class _Feeder(threading.Thread):
 @contextmanager
 def pg_restore_streaming(archive: BinaryIO, args: list[str], env: dict[str, str],
                          keep: BinaryIO | None = None) -> Iterator[subprocess.Popen]:
-    """pg_restore reading the decompressed archive on stdin; yields the process (its stdout is a pipe)."""
+    """pg_restore reading the decompressed archive on stdin; yields the process (its stdout is a pipe).
+
+    `env` is its whole environment (ConnectionOptions.env()).
+    """
     proc = subprocess.Popen([pgtools.pg_binary("pg_restore"), *args], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=pgtools.client_env(env))
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     stderr = bytearray()
     drain = threading.Thread(target=lambda: stderr.extend(proc.stderr.read()), daemon=True)
     feeder = _Feeder(archive, proc.stdin, keep)
@@ -279,8 +281,8 @@ def table_of_contents(archive: BinaryIO, env: dict[str, str]) -> Iterator[tuple[
 
 
 def _pg_restore_file(args: list[str], env: dict[str, str]) -> None:
-    proc = subprocess.run([pgtools.pg_binary("pg_restore"), *args], capture_output=True,
-                          env=pgtools.client_env(env), stdin=subprocess.DEVNULL)
+    proc = subprocess.run([pgtools.pg_binary("pg_restore"), *args], capture_output=True, env=env,
+                          stdin=subprocess.DEVNULL)
     _check_exit(proc.returncode, proc.stderr)
 
 
@@ -290,33 +292,35 @@ def _check_exit(code: int, stderr: bytes | bytearray) -> None:
         raise RestoreFailed(f"pg_restore exited with status {code}: {message or 'no message'}")
 
 
-def restore_scratch(archive: BinaryIO, head: Path, target: pgtools.Target, env: dict[str, str],
+def restore_scratch(archive: BinaryIO, head: Path, target: ConnectionOptions,
                     listing: str) -> tuple[parallel_load.LoadStats, bool]:
     """Definitions and indexes through pg_restore; the rows through parallel_load, several COPY streams a table."""
     jobs = settings.LIFEBOAT_VERIFY_JOBS
-    options = {**env, "PGOPTIONS": SCRATCH_OPTIONS}
-    into = [*target.cli_args(), "--exit-on-error", "--no-owner", "--no-acl", f"--dbname={target.dbname}"]
-    _pg_restore_file(["--section=pre-data", *into, str(head)], options)
-    with pgtools.connect(target, env, autocommit=False) as conn:
+    env = target.env()
+    loading = target.with_session_options(SCRATCH_OPTIONS)
+    into = [*loading.cli_args(application_name="lifeboat-verify"), "--exit-on-error", "--no-owner", "--no-acl"]
+    _pg_restore_file(["--section=pre-data", *into, str(head)], env)
+    with target.connect(autocommit=False, application_name="lifeboat-verify") as conn:
         unlogged = can_load_unlogged(listing, [name for (name,) in conn.execute(PARTITIONED_SQL).fetchall()])
         if unlogged:
             for (statement,) in conn.execute(UNLOGGED_SQL).fetchall():
                 conn.execute(statement)
     with pg_restore_streaming(archive, ["--section=data", "--file=-"], env) as proc:
-        stats = parallel_load.load_data_section(proc.stdout, target, env, jobs, session=SCRATCH_SESSION)
-    _pg_restore_file(["--section=post-data", f"--jobs={stats.streams}", *into, str(head)], options)
+        stats = parallel_load.load_data_section(proc.stdout, target, jobs, session=SCRATCH_SESSION)
+    _pg_restore_file(["--section=post-data", f"--jobs={stats.streams}", *into, str(head)], env)
     return stats, unlogged
 
 
 def verify_artifact(artifact: Artifact, *, user=None, verification: Verification | None = None) -> Verification:
     """Run every check on one artifact and record the outcome. Never raises for a failed verification."""
-    server, env = verification_server(artifact)
+    server = verification_server(artifact)
+    env = server.env()
     scratch = scratch_name(artifact)
     record = verification or Verification(artifact=artifact, requested_by=user)
     record.status = Verification.Status.RUNNING
     record.started_at = timezone.now()
     record.scratch_database = scratch
-    record.server = server.dsn.rsplit("/", 1)[0]
+    record.server = server.server_label
     record.save()
     checks = _Checks()
     created = False
@@ -325,19 +329,20 @@ def verify_artifact(artifact: Artifact, *, user=None, verification: Verification
             expected_objects = parse_toc(listing)
             with open(head, "rb") as fh:
                 properties = database_properties.from_toc(read_toc(fh))
-            property_notes = database_properties.create_database_like(server, env, scratch, properties)
+            property_notes = database_properties.create_database_like(server, scratch, properties)
             created = True
             target = server.with_dbname(scratch)
             started = time.monotonic()
-            loaded, unlogged = restore_scratch(archive, head, target, env, listing)
+            loaded, unlogged = restore_scratch(archive, head, target, listing)
             record.restore_seconds = round(time.monotonic() - started, 3)
             checks.add("restore", True, f"restored in {record.restore_seconds} s: rows of {loaded.tables} tables "
                                         f"({loaded.bytes} bytes) over {loaded.streams} connections"
                                         f"{' into unlogged tables' if unlogged else ''}")
         # ANALYZE (SHARE UPDATE EXCLUSIVE) and the counts (ACCESS SHARE) do not block each other: run them side by side.
         with ThreadPoolExecutor(1, thread_name_prefix="verify-analyze") as pool:
-            analyzed = pool.submit(_analyze, target, env)
-            with pgtools.connect(target, env, autocommit=False) as conn:  # count_rows uses savepoints
+            analyzed = pool.submit(_analyze, target)
+            # count_rows uses savepoints
+            with target.connect(autocommit=False, application_name="lifeboat-verify") as conn:
                 actual = count_rows(conn)
                 present = restored_objects(conn)
             analyzed.result()
@@ -345,7 +350,7 @@ def verify_artifact(artifact: Artifact, *, user=None, verification: Verification
         missing = sorted(str(o) for o in expected_objects - present)
         checks.add("objects", not missing, f"{len(expected_objects)} objects in the backup's table of contents"
                    + (f"; missing after restore: {', '.join(missing[:20])}" if missing else ", all present"))
-        check_database_properties(checks, server, env, scratch, properties, property_notes)
+        check_database_properties(checks, server, scratch, properties, property_notes)
         failed = [c["name"] for c in checks.items if not c["ok"]]
         record.status = Verification.Status.FAILED if failed else Verification.Status.PASSED
         if failed:
@@ -358,7 +363,7 @@ def verify_artifact(artifact: Artifact, *, user=None, verification: Verification
     finally:
         if created:
             try:
-                drop_database(server, env, scratch)
+                drop_database(server, scratch)
             except LifeboatError as exc:  # recorded; the stale sweep retries later
                 log.warning("could not drop scratch database %s: %s", scratch, exc)
     record.checks = checks.items
@@ -368,13 +373,13 @@ def verify_artifact(artifact: Artifact, *, user=None, verification: Verification
     return record
 
 
-def check_database_properties(checks: _Checks, server: pgtools.Target, env: dict[str, str], scratch: str,
+def check_database_properties(checks: _Checks, server: ConnectionOptions, scratch: str,
                               properties: database_properties.DatabaseProperties | None, notes: list[str]) -> None:
     """Applied last (a statement_timeout or a connection limit from the backup must not hinder the other checks),
     then read back through pg_dump and compared with the archive's entries."""
-    notes = notes + database_properties.restore_onto(server, env, scratch, properties)
+    notes = notes + database_properties.restore_onto(server, scratch, properties)
     try:
-        found = database_properties.of_database(server.with_dbname(scratch), env)
+        found = database_properties.of_database(server.with_dbname(scratch))
     except LifeboatError as exc:
         checks.add("database_properties", False, f"could not be read back from the restored database: {exc}")
         return
@@ -387,8 +392,8 @@ def check_database_properties(checks: _Checks, server: pgtools.Target, env: dict
                + (f"; not restorable here: {'; '.join(result.not_restorable)}" if result.not_restorable else ""))
 
 
-def _analyze(target: pgtools.Target, env: dict[str, str]) -> None:
-    with pgtools.connect(target, env) as conn:
+def _analyze(target: ConnectionOptions) -> None:
+    with target.connect(application_name="lifeboat-verify") as conn:
         conn.execute("ANALYZE")
 
 
@@ -412,16 +417,16 @@ def _announce(record: Verification, user) -> None:
     verification_finished.send(sender=Verification, verification=record)
 
 
-def cleanup_stale_scratch(server: pgtools.Target, env: dict[str, str], older_than: timedelta) -> list[str]:
+def cleanup_stale_scratch(server: ConnectionOptions, older_than: timedelta) -> list[str]:
     """Drop scratch databases a crashed verification left behind (their name carries their creation time)."""
     cutoff = time.time() - older_than.total_seconds()
-    with pgtools.connect(server.with_dbname("postgres"), env) as conn:
+    with server.connect(dbname="postgres") as conn:
         names = [r[0] for r in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE %s",
                                             (SCRATCH_PREFIX.replace("_", r"\_") + "%",)).fetchall()]
     dropped = []
     for name in names:
         stamp = name[len(SCRATCH_PREFIX):].split("_", 1)[0]
         if stamp.isdigit() and int(stamp) < cutoff:
-            drop_database(server, env, name)
+            drop_database(server, name)
             dropped.append(name)
     return dropped

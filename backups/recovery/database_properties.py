@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg import sql
 
+from backups.conninfo import ConnectionOptions
 from backups.engine import pgtools
 from backups.engine.archive_toc import ArchiveToc, read_toc
 from backups.errors import RestoreFailed
@@ -165,8 +166,8 @@ def _unquote(text: str) -> str:
 # --- restoring ------------------------------------------------------------------------------------------
 
 
-def create_database_like(server: pgtools.Target, env: dict[str, str], dbname: str,
-                         props: DatabaseProperties | None, *, owner: str | None = None) -> list[str]:
+def create_database_like(server: ConnectionOptions, dbname: str, props: DatabaseProperties | None, *,
+                         owner: str | None = None) -> list[str]:
     """CREATE DATABASE (OWNER `owner` when given: the role that loads the backup) with the backup's encoding,
     locale and tablespace; where the server lacks one of them, the same encoding with the server's locale or
     with C, else the server's defaults, said in the returned notes."""
@@ -186,7 +187,7 @@ def create_database_like(server: pgtools.Target, env: dict[str, str], dbname: st
     else:
         attempts.append((head, ""))
     errors: list[str] = []
-    with pgtools.connect(server.with_dbname("postgres"), env) as conn:
+    with server.connect(dbname="postgres") as conn:
         for statement, lost in attempts:
             try:
                 conn.execute(statement)
@@ -221,7 +222,7 @@ def create_options_sql(options: dict[str, str]) -> sql.Composable:
     return sql.SQL(" ").join(parts)
 
 
-def restore_onto(server: pgtools.Target, env: dict[str, str], dbname: str, props: DatabaseProperties | None, *,
+def restore_onto(server: ConnectionOptions, dbname: str, props: DatabaseProperties | None, *,
                  owner: bool = True) -> list[str]:
     """Apply owner, comment, limit, settings, role settings and ACL to `dbname`, each statement on its own, after
     the data is in (a statement_timeout or a connection limit must not hinder the restore itself). Returns what
@@ -229,7 +230,7 @@ def restore_onto(server: pgtools.Target, env: dict[str, str], dbname: str, props
     if props is None:
         return ["database properties not in this backup (archive without a DATABASE entry)"]
     notes: list[str] = []
-    with pgtools.connect(server.with_dbname("postgres"), env) as conn:
+    with server.connect(dbname="postgres") as conn:
         if props.owner and owner:
             try:
                 conn.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(sql.Identifier(dbname),
@@ -257,12 +258,12 @@ def _reason(exc: psycopg.Error) -> str:
 # --- checking -------------------------------------------------------------------------------------------
 
 
-def of_database(target: pgtools.Target, env: dict[str, str]) -> DatabaseProperties | None:
+def of_database(target: ConnectionOptions) -> DatabaseProperties | None:
     """A live database's properties, as pg_dump writes them (schema-only, no schema: just the database's entries)."""
-    argv = [pgtools.pg_binary("pg_dump"), *target.cli_args(), "--format=custom", "--schema-only",
-            "--exclude-schema=*", f"--dbname={target.dbname}"]
+    argv = [pgtools.pg_binary("pg_dump"), *target.cli_args(application_name="lifeboat-verify"), "--format=custom",
+            "--schema-only", "--exclude-schema=*"]
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env=pgtools.client_env(env))
+                            env=target.env())
     try:
         toc = read_toc(proc.stdout)
     finally:

@@ -19,6 +19,7 @@ from django.utils import timezone
 from psycopg import sql
 
 from audit import trail
+from backups.conninfo import ConnectionOptions
 from backups.engine import archive_toc, pgtools
 from backups.errors import ConfigurationError, LifeboatError, RestoreFailed
 from backups.models import Artifact, Restore
@@ -32,32 +33,32 @@ log = logging.getLogger(__name__)
 STDERR_LIMIT = 64 * 1024
 
 
-def source_target(artifact: Artifact) -> tuple[pgtools.Target, dict[str, str]]:
-    database = artifact.run.database
-    return pgtools.Target(database.host, database.port, database.user, database.dbname), database.libpq_env()
+def source_target(artifact: Artifact) -> ConnectionOptions:
+    return artifact.run.database.connection_options()
 
 
-def database_exists(server: pgtools.Target, env: dict[str, str], name: str) -> bool:
-    with pgtools.connect(server.with_dbname("postgres"), env) as conn:
+def database_exists(server: ConnectionOptions, name: str) -> bool:
+    with server.connect(dbname="postgres") as conn:
         return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is not None
 
 
-def create_database(server: pgtools.Target, env: dict[str, str], name: str, *, template: str | None = None) -> None:
+def create_database(server: ConnectionOptions, name: str, *, template: str | None = None) -> None:
     query = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
     if template:
         query += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
-    with pgtools.connect(server.with_dbname("postgres"), env) as conn:
+    with server.connect(dbname="postgres") as conn:
         conn.execute(query)
 
 
-def drop_database(server: pgtools.Target, env: dict[str, str], name: str) -> None:
+def drop_database(server: ConnectionOptions, name: str) -> None:
     """DROP ... WITH (FORCE) terminates remaining connections first (PostgreSQL 13+)."""
-    with pgtools.connect(server.with_dbname("postgres"), env) as conn:
+    with server.connect(dbname="postgres") as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
-def pg_restore_argv(target: pgtools.Target, *, tables: Sequence[str] = (), no_owner: bool = False) -> list[str]:
-    argv = [pgtools.pg_binary("pg_restore"), *target.cli_args(), "--exit-on-error", f"--dbname={target.dbname}"]
+def pg_restore_argv(target: ConnectionOptions, *, tables: Sequence[str] = (), no_owner: bool = False,
+                    application_name: str = "lifeboat-restore") -> list[str]:
+    argv = [pgtools.pg_binary("pg_restore"), *target.cli_args(application_name=application_name), "--exit-on-error"]
     if no_owner:
         argv += ["--no-owner", "--no-acl"]
     for table in tables:
@@ -66,10 +67,12 @@ def pg_restore_argv(target: pgtools.Target, *, tables: Sequence[str] = (), no_ow
 
 
 def stream_artifact(artifact: Artifact, argv: list[str], env: dict[str, str]) -> None:
-    """Decompress the artifact into a program's stdin; fail if it fails or if the bytes are not the recorded ones."""
+    """Decompress the artifact into a program's stdin; fail if it fails or if the bytes are not the recorded ones.
+
+    `env` is the program's whole environment (ConnectionOptions.env()).
+    """
     stderr = bytearray()
-    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            env=pgtools.client_env(env))
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
 
     def drain() -> None:
         for line in iter(proc.stderr.readline, b""):
@@ -140,15 +143,15 @@ def table_list_args(toc: archive_toc.ArchiveToc, chosen: table_selection.Selecti
         yield [f"--use-list={listing.name}"]
 
 
-def restore_globals(artifact: Artifact, server: pgtools.Target, env: dict[str, str], record: Restore) -> None:
+def restore_globals(artifact: Artifact, server: ConnectionOptions, record: Restore) -> None:
     """Roles and tablespaces first (server-loss recovery). Existing roles only produce notices, kept in the log."""
     if not artifact.globals_location:
         raise RestoreFailed("this backup has no globals file to restore")
     storage = storage_for(artifact.tier)
-    argv = [pgtools.pg_binary("psql"), *server.with_dbname("postgres").cli_args(), "--dbname=postgres",
-            "--quiet", "--file=-"]
+    argv = [pgtools.pg_binary("psql"), *server.cli_args(dbname="postgres", application_name="lifeboat-restore"),
+            "--no-psqlrc", "--quiet", "--file=-"]
     with storage.open(artifact.globals_location) as fh:
-        proc = subprocess.run(argv, stdin=fh, capture_output=True, env=pgtools.client_env(env))
+        proc = subprocess.run(argv, stdin=fh, capture_output=True, env=server.env())
     if proc.returncode != 0:
         raise RestoreFailed(f"psql could not apply the globals: {proc.stderr.decode(errors='replace').strip()}")
     notes = proc.stderr.decode(errors="replace").strip()
@@ -156,21 +159,20 @@ def restore_globals(artifact: Artifact, server: pgtools.Target, env: dict[str, s
 
 
 def validate_request(artifact: Artifact, target_database: str, tables: Sequence[str] = (),
-                     target: pgtools.Target | None = None) -> list[TableName]:
+                     target: ConnectionOptions | None = None) -> list[TableName]:
     """Refuse a bad name, a bad table list, or the protected database itself; returns the tables' names."""
     database = artifact.run.database
-    source = pgtools.Target(database.host, database.port, database.user, database.dbname)
-    server = target or source
+    host, port = (target.host, target.port) if target else (database.host, database.port)
     pgtools.validate_dbname(target_database, "target database name")
-    if (server.host, server.port, target_database) == (source.host, source.port, source.dbname):
+    if (host, port, target_database) == (database.host, database.port, database.dbname):
         raise ConfigurationError(
             f"{target_database} is the protected database itself; restoring over it needs --replace"
         )
     return _validate_tables(tables)
 
 
-def restore(artifact: Artifact, target_database: str, *, target: pgtools.Target | None = None,
-            target_env: dict[str, str] | None = None, tables: Sequence[str] = (), with_globals: bool = False,
+def restore(artifact: Artifact, target_database: str, *, target: ConnectionOptions | None = None,
+            tables: Sequence[str] = (), with_globals: bool = False,
             force: bool = False, no_owner: bool = False, user=None, record: Restore | None = None) -> Restore:
     """Restore into a new database, on the source server or on `target` (another server, e.g. after its loss).
 
@@ -178,9 +180,7 @@ def restore(artifact: Artifact, target_database: str, *, target: pgtools.Target 
     Refuses an existing database unless force, and always refuses the protected database itself (see replace()).
     `record` is a queued Restore (from the dashboard) to fill in; without it a new one is created.
     """
-    source, source_env = source_target(artifact)
-    server = (target or source).with_dbname("postgres")
-    env = target_env if target is not None else source_env
+    server = (target or source_target(artifact)).with_dbname("postgres")
     parsed_tables = validate_request(artifact, target_database, tables, target=target)
     fields = dict(
         artifact=artifact, mode=Restore.Mode.TABLES if tables else Restore.Mode.NEW_DATABASE,
@@ -199,21 +199,21 @@ def restore(artifact: Artifact, target_database: str, *, target: pgtools.Target 
         chosen = table_selection.select_tables(toc, parsed_tables) if parsed_tables else None
         properties = database_properties.from_toc(toc)
         if with_globals:
-            restore_globals(artifact, server, env, record)
-        if database_exists(server, env, target_database):
+            restore_globals(artifact, server, record)
+        if database_exists(server, target_database):
             if not force:
                 raise ConfigurationError(f"database {target_database} already exists (use --force to replace it)")
-            drop_database(server, env, target_database)
-        _log(record, database_properties.create_database_like(server, env, target_database, properties))
+            drop_database(server, target_database)
+        _log(record, database_properties.create_database_like(server, target_database, properties))
         argv = pg_restore_argv(server.with_dbname(target_database), no_owner=no_owner)
         try:
             with table_list_args(toc, chosen, record) as selection:
-                stream_artifact(artifact, argv + selection, env)
+                stream_artifact(artifact, argv + selection, server.env())
         except LifeboatError:
-            drop_database(server, env, target_database)  # a half-restored database is not left to be mistaken
+            drop_database(server, target_database)  # a half-restored database is not left to be mistaken
             raise
         if not parsed_tables:
-            keep_properties(server, env, target_database, properties, record, owner=not no_owner)
+            keep_properties(server, target_database, properties, record, owner=not no_owner)
         record.status = Restore.Status.SUCCEEDED
     except (LifeboatError, psycopg.Error) as exc:
         record.status = Restore.Status.FAILED
@@ -221,11 +221,11 @@ def restore(artifact: Artifact, target_database: str, *, target: pgtools.Target 
     return _finish(record, user)
 
 
-def keep_properties(server: pgtools.Target, env: dict[str, str], dbname: str,
-                    properties: database_properties.DatabaseProperties | None, record: Restore, *, owner: bool) -> None:
+def keep_properties(server: ConnectionOptions, dbname: str, properties: database_properties.DatabaseProperties | None,
+                    record: Restore, *, owner: bool) -> None:
     """The database's own properties from the backup (owner, ACL, settings...), applied once the data is in;
     what the server refuses is logged as not restorable here."""
-    notes = database_properties.restore_onto(server, env, dbname, properties, owner=owner)
+    notes = database_properties.restore_onto(server, dbname, properties, owner=owner)
     if properties is not None:
         record.log += f"database properties: {properties.summary() or 'none beyond the defaults'}\n"
     _log(record, notes)
@@ -252,7 +252,7 @@ def replace(artifact: Artifact, *, confirm: str, user=None, no_owner: bool = Fal
     refused and terminated, production renamed to <db>_forensic_<time> (the untouched evidence) and the restored
     database renamed into its place. A failed restore leaves production as it was.
     """
-    source, env = source_target(artifact)
+    source = source_target(artifact)
     if confirm != source.dbname:
         raise ConfigurationError(
             f"replacing {source.dbname} needs its name typed again as confirmation (got {confirm!r})"
@@ -266,16 +266,16 @@ def replace(artifact: Artifact, *, confirm: str, user=None, no_owner: bool = Fal
     )
     server = source.with_dbname("postgres")
     try:
-        drop_database(server, env, incoming)
+        drop_database(server, incoming)
         properties = database_properties.from_toc(archive_toc.read_artifact_toc(artifact))
-        _log(record, database_properties.create_database_like(server, env, incoming, properties))
+        _log(record, database_properties.create_database_like(server, incoming, properties))
         try:
-            stream_artifact(artifact, pg_restore_argv(server.with_dbname(incoming), no_owner=no_owner), env)
+            stream_artifact(artifact, pg_restore_argv(server.with_dbname(incoming), no_owner=no_owner), server.env())
         except LifeboatError:
-            drop_database(server, env, incoming)
+            drop_database(server, incoming)
             raise
-        keep_properties(server, env, incoming, properties, record, owner=not no_owner)
-        with pgtools.connect(server, env) as conn:
+        keep_properties(server, incoming, properties, record, owner=not no_owner)
+        with server.connect() as conn:
             ident = sql.Identifier(source.dbname)
             conn.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS false").format(ident))
             conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "

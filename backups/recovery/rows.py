@@ -17,7 +17,6 @@ import psycopg
 from psycopg import sql
 
 from audit import trail
-from backups.engine import pgtools
 from backups.errors import ConfigurationError, LifeboatError, RestoreFailed
 from backups.models import Artifact, Restore
 from backups.recovery import restore as restoring
@@ -79,8 +78,8 @@ def recover_rows(artifact: Artifact, tables: list[str], *, dry_run: bool = False
     names = parse_table_names(tables)
     if not names:
         raise ConfigurationError("name at least one table (--table schema.table)")
-    production, env = restoring.source_target(artifact)
-    with pgtools.connect(production, env) as conn:
+    production = restoring.source_target(artifact)
+    with production.connect(application_name="lifeboat-rows") as conn:
         found = _describe(conn, names)
     recovery_name = f"lifeboat_rows_{artifact.run_id}_{uuid.uuid4().hex[:8]}"
     result = RowRecovery(artifact.run.database.name, artifact.run_id, dry_run, recovery_name)
@@ -89,8 +88,8 @@ def recover_rows(artifact: Artifact, tables: list[str], *, dry_run: bool = False
         raise RestoreFailed(f"the tables could not be restored from run #{artifact.run_id}: {record.error}")
     server = production.with_dbname("postgres")
     try:
-        with pgtools.connect(production.with_dbname(recovery_name), env) as recovered, \
-                pgtools.connect(production, env, autocommit=False) as conn:
+        with production.connect(dbname=recovery_name, application_name="lifeboat-rows") as recovered, \
+                production.connect(autocommit=False, application_name="lifeboat-rows") as conn:
             for table in _parents_first(conn, found):
                 result.tables.append(_compare_and_insert(conn, recovered, table, dry_run))
             if dry_run:
@@ -101,7 +100,7 @@ def recover_rows(artifact: Artifact, tables: list[str], *, dry_run: bool = False
         raise RestoreFailed(f"rows not recovered (production unchanged): {' '.join(str(exc).split())}") from None
     finally:
         try:
-            restoring.drop_database(server, env, recovery_name)
+            restoring.drop_database(server, recovery_name)
         except LifeboatError:
             pass
     _audit(artifact, result, user)
