@@ -20,7 +20,7 @@ from audit import trail
 from backups.conninfo import ConnectionOptions
 from backups.engine.snapshot import count_rows
 from backups.errors import LifeboatError
-from backups.models import Artifact, BackupRun, Restore, Tier
+from backups.models import Artifact, BackupRun, Restore
 from backups.proof.verification import verification_server_for
 from backups.recovery.restore import drop_database, restore, validate_request
 from drills import conduct
@@ -39,7 +39,7 @@ def latest_backup(database) -> Artifact | None:
     if newest is None:
         return None
     same_run = [a for a in copies if a.run_id == newest.run_id]
-    return min(same_run, key=lambda a: (a.tier.kind != Tier.Kind.LOCAL, a.tier.position))
+    return min(same_run, key=lambda a: a.tier.nearness)
 
 
 def target_name(drill: Drill) -> str:

@@ -5,12 +5,38 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import threading
 from functools import cache
 from pathlib import Path
+from typing import IO
 
 from django.conf import settings
 
 from backups.errors import ConfigurationError
+
+STDERR_LIMIT = 64 * 1024  # what a client program's error message may hold; the rest is dropped
+
+
+class StderrDrain:
+    """Reads a client program's stderr on a thread, so the program never blocks on a full pipe while its stdout or
+    stdin is busy, and keeps the first STDERR_LIMIT bytes for the error message."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self.data = bytearray()
+        self._stream = stream
+        self._thread = threading.Thread(target=self._read, daemon=True, name="stderr-drain")
+        self._thread.start()
+
+    def _read(self) -> None:
+        for line in iter(self._stream.readline, b""):
+            if len(self.data) < STDERR_LIMIT:
+                self.data.extend(line)
+        self._stream.close()
+
+    def join(self) -> str:
+        """Wait until the program closed its stderr (call after it exited); what it said."""
+        self._thread.join()
+        return self.data.decode(errors="replace")
 
 
 @cache

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from croniter import CroniterBadDateError, croniter
 from django.core.exceptions import ValidationError
@@ -51,3 +51,13 @@ def validate_libpq_options(value: str) -> None:
         parse_query(value)
     except ConfigurationError as exc:
         raise ValidationError(str(exc)) from None
+
+
+class Timed:
+    """For work with `started_at` and `finished_at` (a run, a verification, a restore): how long it took."""
+
+    @property
+    def duration(self) -> timedelta | None:
+        if self.started_at and self.finished_at:
+            return self.finished_at - self.started_at
+        return None

@@ -13,6 +13,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
 from django.utils import timezone
 
+from backups.models.common import Timed
 from backups.models.tiers import Tier
 
 run_log = logging.getLogger("lifeboat.run")
@@ -61,7 +62,7 @@ class BackupRunQuerySet(models.QuerySet):
         return self.filter(status__in=BackupRun.ACTIVE)
 
 
-class BackupRun(models.Model):
+class BackupRun(Timed, models.Model):
     """One pg_dump of one database, and everything we learnt while taking it."""
 
     class Status(models.TextChoices):
@@ -139,12 +140,6 @@ class BackupRun(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("backups:run_detail", args=[self.pk])
-
-    @property
-    def duration(self) -> timedelta | None:
-        if self.started_at and self.finished_at:
-            return self.finished_at - self.started_at
-        return None
 
     @property
     def is_active(self) -> bool:

@@ -21,7 +21,7 @@ from backups.models.common import (
     validate_rpo_hours,
 )
 from backups.models.runs import Artifact, BackupRun, FreshnessReport
-from backups.models.tiers import Tier
+from backups.models.tiers import Feature, Tier
 from core.env import validate_secret_env
 
 LIBPQ_OPTIONS_HELP = ("libpq options as in a DSN's query, e.g. sslmode=verify-full&sslrootcert=/etc/lifeboat/pg/ca.pem "
@@ -110,8 +110,8 @@ class Database(models.Model):
 
     def backup_tiers(self) -> list[Tier]:
         chosen = list(self.tiers.filter(enabled=True)) if self.pk else []
-        tiers = chosen or list(Tier.objects.filter(enabled=True).exclude(kind=Tier.Kind.RDS))
-        return sorted(tiers, key=lambda t: (t.kind != Tier.Kind.LOCAL, t.position, t.name))
+        tiers = chosen or list(Tier.objects.filter(enabled=True).that_can(Feature.ARTIFACTS))
+        return sorted(tiers, key=lambda t: (*t.nearness, t.name))
 
     def next_run_after(self, now: datetime) -> datetime:
         return croniter(self.schedule, now).get_next(datetime)

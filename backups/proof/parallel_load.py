@@ -27,7 +27,6 @@ import psycopg
 from backups.conninfo import ConnectionOptions
 from backups.engine import pgtools
 from backups.errors import RestoreFailed
-from backups.recovery.restore import STDERR_LIMIT
 from backups.storage.interface import CHUNK
 
 APPLICATION_NAME = "lifeboat-verify-load"  # the COPY streams; psql's side channel is lifeboat-verify-psql
@@ -163,14 +162,7 @@ class _SideChannel:
                 "--quiet", "--set=ON_ERROR_STOP=1", "--output=/dev/null"]
         self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, env=target.env())
-        self.stderr = bytearray()
-        self._drain = threading.Thread(target=self._read_stderr, daemon=True)
-        self._drain.start()
-
-    def _read_stderr(self) -> None:
-        for line in iter(self.proc.stderr.readline, b""):
-            if len(self.stderr) < STDERR_LIMIT:
-                self.stderr.extend(line)
+        self.stderr = pgtools.StderrDrain(self.proc.stderr)
 
     def write(self, line: bytes) -> None:
         try:
@@ -184,15 +176,15 @@ class _SideChannel:
         except BrokenPipeError:
             pass
         code = self.proc.wait()
-        self._drain.join()
+        said = self.stderr.join()
         if code != 0:
-            message = " ".join(self.stderr.decode(errors="replace").split())
+            message = " ".join(said.split())
             raise RestoreFailed(f"psql exited with status {code} in the data section: {message or 'no message'}")
 
     def kill(self) -> None:
         self.proc.kill()
         self.proc.wait()
-        self._drain.join()
+        self.stderr.join()
 
 
 def load_data_section(script: BinaryIO, target: ConnectionOptions, jobs: int,

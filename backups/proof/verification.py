@@ -8,7 +8,6 @@ into unlogged tables) and the indexes and constraints (post-data). The scratch d
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 import subprocess
@@ -41,7 +40,7 @@ from backups.recovery import database_properties
 from backups.recovery.restore import drop_database
 from backups.signals import verification_finished
 from backups.storage import open_artifact
-from backups.storage.interface import CHUNK
+from backups.storage.interface import CHUNK, HashingReader
 
 log = logging.getLogger(__name__)
 
@@ -178,16 +177,14 @@ def checked_copy(artifact: Artifact, checks: _Checks) -> Iterator[BinaryIO]:
             local = src
         else:
             local = stack.enter_context(tempfile.TemporaryFile(prefix="lifeboat-verify-", dir=_scratch_dir()))
-        sha = hashlib.sha256()
-        size = 0
-        while chunk := src.read(CHUNK):
-            sha.update(chunk)
-            size += len(chunk)
+        hashing = HashingReader(src)
+        for chunk in hashing.chunks(CHUNK):
             if not in_place:
                 local.write(chunk)
+        size = hashing.size
         size_ok = checks.add("size", size == artifact.size_bytes,
                              f"{size} bytes stored, {artifact.size_bytes} recorded")
-        digest = sha.hexdigest()
+        digest = hashing.sha256
         sha_ok = checks.add("sha256", digest == artifact.sha256, f"{digest} stored, {artifact.sha256} recorded")
         if not (size_ok and sha_ok):
             raise RestoreFailed("the stored copy differs from the recorded one (size or SHA-256); not restored")
@@ -235,10 +232,8 @@ def pg_restore_streaming(archive: BinaryIO, args: list[str], env: dict[str, str]
     """
     proc = subprocess.Popen([pgtools.pg_binary("pg_restore"), *args], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    stderr = bytearray()
-    drain = threading.Thread(target=lambda: stderr.extend(proc.stderr.read()), daemon=True)
+    stderr = pgtools.StderrDrain(proc.stderr)
     feeder = _Feeder(archive, proc.stdin, keep)
-    drain.start()
     feeder.start()
     try:
         yield proc
@@ -249,10 +244,10 @@ def pg_restore_streaming(archive: BinaryIO, args: list[str], env: dict[str, str]
         proc.stdout.close()
         code = proc.wait()
         feeder.join()
-        drain.join()
+        stderr.join()
     if feeder.error:
         raise RestoreFailed(feeder.error)
-    _check_exit(code, stderr)
+    _check_exit(code, stderr.data)
 
 
 def can_load_unlogged(listing: str, partitioned: list[str]) -> bool:

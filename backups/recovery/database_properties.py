@@ -264,15 +264,17 @@ def of_database(target: ConnectionOptions) -> DatabaseProperties | None:
             "--schema-only", "--exclude-schema=*"]
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env=target.env())
+    stderr = pgtools.StderrDrain(proc.stderr)
     try:
         toc = read_toc(proc.stdout)
+        proc.stdout.read()  # the rest (nothing but the end of a schema-only archive)
+    except RestoreFailed:
+        toc = None
     finally:
         proc.stdout.close()
-        stderr = proc.stderr.read()
         proc.wait()
-    if proc.returncode != 0:
-        raise RestoreFailed(f"pg_dump could not read the database's properties: "
-                            f"{' '.join(stderr.decode(errors='replace').split())}")
+    if proc.returncode != 0 or toc is None:
+        raise RestoreFailed(f"pg_dump could not read the database's properties: {' '.join(stderr.join().split())}")
     return from_toc(toc)
 
 

@@ -5,11 +5,9 @@ Data never sits in memory whole: the artifact is read, hashed and decompressed i
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import subprocess
 import tempfile
-import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
@@ -27,10 +25,9 @@ from backups.recovery import database_properties, table_selection
 from backups.recovery.table_selection import TableName
 from backups.signals import restore_finished
 from backups.storage import open_artifact, storage_for
-from backups.storage.interface import CHUNK
+from backups.storage.interface import CHUNK, HashingReader
 
 log = logging.getLogger(__name__)
-STDERR_LIMIT = 64 * 1024
 
 
 def source_target(artifact: Artifact) -> ConnectionOptions:
@@ -71,21 +68,12 @@ def stream_artifact(artifact: Artifact, argv: list[str], env: dict[str, str]) ->
 
     `env` is the program's whole environment (ConnectionOptions.env()).
     """
-    stderr = bytearray()
     proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-
-    def drain() -> None:
-        for line in iter(proc.stderr.readline, b""):
-            if len(stderr) < STDERR_LIMIT:
-                stderr.extend(line)
-
-    reader = threading.Thread(target=drain, daemon=True)
-    reader.start()
-    sha = hashlib.sha256()
+    stderr = pgtools.StderrDrain(proc.stderr)
     broken = False
     try:
         with open_artifact(artifact) as raw:
-            hashing = _HashingReader(raw, sha)
+            hashing = HashingReader(raw)
             with zstandard.ZstdDecompressor().stream_reader(hashing, read_size=CHUNK) as data:
                 while chunk := data.read(CHUNK):
                     try:
@@ -102,23 +90,11 @@ def stream_artifact(artifact: Artifact, argv: list[str], env: dict[str, str]) ->
         raise RestoreFailed(f"the artifact is corrupt (zstd: {exc})") from None
     finally:
         returncode = proc.wait()
-        reader.join()
-    message = stderr.decode(errors="replace").strip()
+        message = stderr.join().strip()
     if returncode != 0 or broken:
         raise RestoreFailed(f"{argv[0].rsplit('/', 1)[-1]} exited with status {returncode}: {message or 'no message'}")
-    if artifact.sha256 and sha.hexdigest() != artifact.sha256:
-        raise RestoreFailed(f"checksum mismatch: artifact is {sha.hexdigest()}, recorded {artifact.sha256}")
-
-
-class _HashingReader:
-    def __init__(self, fh, sha) -> None:
-        self._fh = fh
-        self._sha = sha
-
-    def read(self, size: int = -1) -> bytes:
-        data = self._fh.read(size)
-        self._sha.update(data)
-        return data
+    if artifact.sha256 and hashing.sha256 != artifact.sha256:
+        raise RestoreFailed(f"checksum mismatch: artifact is {hashing.sha256}, recorded {artifact.sha256}")
 
 
 def _validate_tables(tables: Sequence[str]) -> list[TableName]:

@@ -4,7 +4,7 @@ from django.core.management.base import CommandError
 
 from backups.conninfo import ConnectionOptions, password_from_env
 from backups.management.commands._base import LifeboatCommand
-from backups.models import Artifact, BackupRun, Restore, Tier
+from backups.models import Artifact, BackupRun, Restore
 from backups.recovery import restore
 from core.roles import REPLACE_DATABASE
 
@@ -37,7 +37,7 @@ def pick_artifact(run_id: int, tier: str | None) -> Artifact:
     copies = run.artifacts.live().select_related("tier", "run__database")
     if tier:
         copies = copies.filter(tier__name=tier)
-    artifact = min(copies, key=lambda a: (a.tier.kind != Tier.Kind.LOCAL, a.tier.position), default=None)
+    artifact = min(copies, key=lambda a: a.tier.nearness, default=None)
     if artifact is None:
         raise CommandError(f"run {run_id} has no copy to restore" + (f" in tier {tier}" if tier else "")
                            + f" (status {run.status})")
