@@ -176,3 +176,20 @@ def test_a_locale_the_server_lacks_is_reported_and_the_encoding_still_kept(pg_se
     assert database_properties.compare(wanted, found, notes).ok
     assert database_properties.compare(wanted, found, []).differences == (
         f"locale xx_NO.LATIN1 in the backup, {found.options['LOCALE']} restored",)
+
+
+def test_statements_name_the_database_only_where_sql_does():
+    """The name is found as a token after ON/ALTER/IN/CREATE DATABASE, never by text search: a role named
+    "database", a comment quoting the name and a quoted name with a space and a non-ASCII letter."""
+    defn = ('ALTER DATABASE "Prod ü" CONNECTION LIMIT = 5;\n'
+            'ALTER ROLE database IN DATABASE "Prod ü" SET work_mem TO \'1MB\';\n'
+            'COMMENT ON DATABASE "Prod ü" IS \'see DATABASE "Prod ü"; it\'\'s ours\';\n')
+
+    statements = database_properties.split_statements(defn, "Prod ü")
+
+    assert [s.kind for s in statements] == ["connection limit", "role setting", "property"]
+    assert [s.render("copy_1") for s in statements] == [
+        'ALTER DATABASE "copy_1" CONNECTION LIMIT = 5',
+        'ALTER ROLE database IN DATABASE "copy_1" SET work_mem TO \'1MB\'',
+        "COMMENT ON DATABASE \"copy_1\" IS 'see DATABASE \"Prod ü\"; it''s ours'"]
+    assert str(statements[0]) == "ALTER DATABASE <database> CONNECTION LIMIT = 5"

@@ -80,20 +80,23 @@ def _statement(tokens: list[tuple[str, str]], dbname: str, kind: str | None) -> 
         before, after = tokens[solid[n - 1]], tokens[solid[n + 1]]
         if tokens[i][1].upper() == "DATABASE" and before[1].upper() in _NAMING \
                 and _ident_value(*after) == dbname:
-            parts[solid[n + 1]] = SLOT
+            slot = solid[n + 1]
+            parts[slot] = SLOT
             break
     else:
         text = "".join(t for _, t in tokens)
         raise RestoreFailed(f"cannot find database {dbname} in the archive's statement {text!r}")
     words = [t.upper() for k, t in tokens if k == "word"]
-    return Statement(kind or _kind(words), tuple(parts))
+    after = [t.upper() for k, t in tokens[slot + 1:] if k == "word"]
+    return Statement(kind or _kind(words, after), tuple(parts))
 
 
-def _kind(words: list[str]) -> str:
+def _kind(words: list[str], after: list[str]) -> str:
+    """What an ALTER statement sets, from its first words and those after the database's name."""
     if words[:2] == ["ALTER", "ROLE"] or words[:2] == ["ALTER", "USER"]:
         return "role setting"
     if words[:2] == ["ALTER", "DATABASE"]:
-        rest = words[3:] if len(words) > 3 else []
+        rest = after
         if rest[:2] == ["CONNECTION", "LIMIT"]:
             return "connection limit"
         if rest[:1] == ["IS_TEMPLATE"]:
