@@ -34,7 +34,7 @@ def test_a_good_backup_verifies_and_its_scratch_database_is_dropped(good_run, pg
 
     assert record.status == Verification.Status.PASSED, record.error
     assert checks_by_name(record) == {"size": True, "sha256": True, "restore": True, "row_counts": True,
-                                      "objects": True}
+                                      "objects": True, "database_properties": True}
     assert record.table_counts["public.users"] == {"expected": 250, "actual": 250}
     restore = next(c for c in record.checks if c["name"] == "restore")
     assert "into unlogged tables" in restore["detail"]  # no WAL for a throwaway restore
@@ -95,7 +95,8 @@ def test_verify_command_json_and_exit_codes(good_run, learning_db):
     code, result = run_json("verify", "latest", "--database", learning_db.name)
     assert code == 0
     assert result["status"] == "passed" and result["run"] == good_run.pk
-    assert {c["name"] for c in result["checks"]} == {"size", "sha256", "restore", "row_counts", "objects"}
+    assert {c["name"] for c in result["checks"]} == {"size", "sha256", "restore", "row_counts", "objects",
+                                                     "database_properties"}
     assert result["restore_seconds"] > 0 and result["duration_seconds"] > 0
 
     Path(good_run.artifacts.get().location).write_bytes(b"not a backup")

@@ -30,11 +30,13 @@ from django.utils import timezone
 from audit import trail
 from backups.conninfo import ConnectionOptions, password_from_env
 from backups.engine import pgtools
+from backups.engine.archive_toc import read_toc
 from backups.engine.snapshot import count_rows
 from backups.errors import LifeboatError, RestoreFailed
 from backups.models import Artifact, BackupRun, Database, Verification
 from backups.proof import objects, parallel_load
-from backups.recovery.restore import create_database, drop_database
+from backups.recovery import database_properties
+from backups.recovery.restore import drop_database
 from backups.signals import verification_finished
 from backups.storage import open_artifact
 from backups.storage.interface import CHUNK, HashingReader
@@ -268,7 +270,9 @@ def verify_artifact(artifact: Artifact, *, user=None, verification: Verification
     try:
         with checked_copy(artifact, checks) as archive, table_of_contents(archive, env) as (listing, head):
             archive_toc = _archive_toc(head)
-            create_database(server, scratch)
+            with open(head, "rb") as fh:
+                properties = database_properties.from_toc(read_toc(fh))
+            property_notes = database_properties.create_database_like(server, scratch, properties)
             created = True
             target = server.with_dbname(scratch)
             started = time.monotonic()
@@ -292,6 +296,7 @@ def verify_artifact(artifact: Artifact, *, user=None, verification: Verification
             checks.add("objects", found.ok, found.detail())
             if found.not_compared:
                 checks.add("objects_not_compared", None, found.not_compared_detail())
+        check_database_properties(checks, server, scratch, properties, property_notes)
         failed = [c["name"] for c in checks.items if c["ok"] is False]
         record.status = Verification.Status.FAILED if failed else Verification.Status.PASSED
         if failed:
@@ -330,6 +335,25 @@ def _compare_objects(archive_toc: objects.Toc | str, target: ConnectionOptions) 
         return objects.compare(archive_toc, target)
     except objects.TocUnreadable as exc:
         return f"the restored database's table of contents: {exc}"
+
+
+def check_database_properties(checks: _Checks, server: ConnectionOptions, scratch: str,
+                              properties: database_properties.DatabaseProperties | None, notes: list[str]) -> None:
+    """Applied last (a statement_timeout or a connection limit from the backup must not hinder the other checks),
+    then read back through pg_dump and compared with the archive's entries."""
+    notes = notes + database_properties.restore_onto(server, scratch, properties)
+    try:
+        found = database_properties.of_database(server.with_dbname(scratch))
+    except LifeboatError as exc:
+        checks.add("database_properties", False, f"could not be read back from the restored database: {exc}")
+        return
+    result = database_properties.compare(properties, found, notes)
+    if not result.ok:
+        checks.add("database_properties", False, "differ from the backup: " + "; ".join(result.differences))
+        return
+    said = properties.summary() if properties else "none in the backup"
+    checks.add("database_properties", True, f"{said}: as in the backup"
+               + (f"; not restorable here: {'; '.join(result.not_restorable)}" if result.not_restorable else ""))
 
 
 def _analyze(target: ConnectionOptions) -> None:
