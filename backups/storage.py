@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from glob import escape as glob_escape
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -64,12 +66,25 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+PARTIAL_OWNER = re.compile(r"\.run-(?P<run>\d+)\.partial$")
+
+
+def partial_path(final: Path, run_id: int | None = None) -> Path:
+    """`<final>.run-<id>.partial` for a backup run's files (the sweep asks the run whether it is still going),
+    `<final>.partial` for others."""
+    return final.with_name(f"{final.name}.run-{run_id}.partial" if run_id else f"{final.name}.partial")
+
+
 @contextmanager
-def atomic_file(final: Path) -> Iterator[HashingWriter]:
-    """Write to `<final>.partial`; on success fsync and rename, on any failure remove the partial file."""
+def atomic_file(final: Path, run_id: int | None = None) -> Iterator[HashingWriter]:
+    """Write to `<final>.partial`; on success fsync and rename, on any failure remove the partial file.
+
+    A partial file left by a killed worker is removed by the `lifeboat:sweep-partials` task (backups/leftovers.py).
+    """
     final.parent.mkdir(parents=True, exist_ok=True)
-    partial = final.with_name(final.name + ".partial")
+    partial = partial_path(final, run_id)
     fh = open(partial, "xb")
+    renamed = False
     try:
         writer = HashingWriter(fh)
         yield writer
@@ -77,11 +92,20 @@ def atomic_file(final: Path) -> Iterator[HashingWriter]:
         os.fsync(fh.fileno())
         fh.close()
         os.replace(partial, final)
+        renamed = True
         fsync_dir(final.parent)
     except BaseException:
-        fh.close()
-        partial.unlink(missing_ok=True)
+        if renamed:  # written but not durably: not a copy anyone may count on
+            final.unlink(missing_ok=True)
         raise
+    finally:
+        # On a full disk closing flushes the buffer and raises ENOSPC again: the unlink must not depend on it.
+        if not renamed:
+            try:
+                fh.close()
+            except OSError:
+                pass
+            partial.unlink(missing_ok=True)
 
 
 def file_sha256(path: Path) -> tuple[int, str]:
@@ -135,7 +159,7 @@ class LocalStorage:
         """`stem+suffix`, or `stem_2+suffix`... when a run in the same second already used the name."""
         candidate = self.path_for(stem + suffix)
         n = 2
-        while candidate.exists() or candidate.with_name(candidate.name + ".partial").exists():
+        while candidate.exists() or any(candidate.parent.glob(glob_escape(candidate.name) + "*.partial")):
             candidate = self.path_for(f"{stem}_{n}{suffix}")
             n += 1
         return candidate
@@ -145,7 +169,8 @@ class LocalStorage:
         if final == source.resolve():
             size, sha = file_sha256(final)
             return StoredCopy(location=str(final), size_bytes=size, sha256=sha)
-        with open(source, "rb") as src, atomic_file(final) as out:
+        run_id = int(metadata.get("lifeboat-run-id", 0)) or None
+        with open(source, "rb") as src, atomic_file(final, run_id) as out:
             shutil.copyfileobj(src, out, CHUNK)
         return StoredCopy(location=str(final), size_bytes=out.size, sha256=out.sha256)
 

@@ -53,7 +53,7 @@ def test_a_run_whose_worker_died_is_marked_abandoned(db):
     with time_machine.travel("2026-11-24 02:06:00+00:00", tick=False):
         assert [r.pk for r in pipeline.mark_abandoned()] == [run.pk]
     run.refresh_from_db()
-    assert run.status == BackupRun.Status.ABANDONED and "no progress since" in run.error
+    assert run.status == BackupRun.Status.ABANDONED and "no heartbeat since" in run.error
     # the database can be backed up again
     BackupRun.objects.create(database=database, status=BackupRun.Status.RUNNING,
                              started_at=timezone.now() + timedelta(hours=1))
