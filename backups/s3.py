@@ -98,10 +98,11 @@ class S3Storage:
                                 max_concurrency=settings.LIFEBOAT_S3_CONCURRENCY, use_threads=True)
         extra = {"StorageClass": self.tier.storage_class or DEFAULT_STORAGE_CLASS, "Metadata": metadata,
                  "ChecksumAlgorithm": "SHA256"}
-        self._upload_with_retries(source, key, extra, config)
+        self._upload_with_retries(source, key, extra, config, multipart=size >= MIN_PART)
         return self._stored_copy(source, key, part_size)
 
-    def _upload_with_retries(self, source: Path, key: str, extra: dict, config: TransferConfig) -> None:
+    def _upload_with_retries(self, source: Path, key: str, extra: dict, config: TransferConfig,
+                             multipart: bool = True) -> None:
         attempts = max(1, settings.LIFEBOAT_S3_UPLOAD_ATTEMPTS)
         unaborted = False  # a failed attempt whose parts S3 may still hold
         try:
@@ -112,7 +113,8 @@ class S3Storage:
                 except UPLOAD_ERRORS as exc:
                     last = exc
                     log.warning("upload of %s, attempt %s of %s failed: %s", self.url(key), attempt, attempts, exc)
-                    unaborted = self.abort_uploads(key) is None or unaborted
+                    if multipart:  # a single PUT leaves nothing to abort
+                        unaborted = self.abort_uploads(key) is None or unaborted
                     if attempt < attempts:
                         time.sleep(settings.LIFEBOAT_S3_BACKOFF_SECONDS * 2 ** (attempt - 1))
             raise StorageError(f"upload to {self.url(key)} failed after {attempts} attempts: {error_text(last)}")
