@@ -1,6 +1,6 @@
 """The reaper: a job whose heartbeat stopped is abandoned, and what it left behind is cleaned.
 
-Every kind of job writes `heartbeat_at` from its own thread (backups/jobs.py) while it runs, whatever it waits on,
+Every kind of job writes `heartbeat_at` from its own thread (core/heartbeat.py) while it runs, whatever it waits on,
 so a stale heartbeat means the worker is gone (killed, frozen, its host lost). For each kind:
 
 - backup: its pg_dump's backend (application_name `lifeboat-run-<id>`, and only that one) is terminated *before*
@@ -24,13 +24,13 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from backups import pgtools
+from audit import trail
+from backups.engine import pgtools
 from backups.errors import LifeboatError
-from backups.leftovers import local_roots, remember_upload, remove_or_remember, sweep_verify_temp
 from backups.models import Artifact, BackupRun, Database, Restore, Tier, Verification
 from backups.signals import backup_finished
 from backups.storage import storage_for
-from dashboard import audit
+from backups.storage.leftovers import local_roots, remember_upload, remove_or_remember, sweep_verify_temp
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ def reap(now: datetime | None = None) -> Reaped:
 
 def terminate_pg_dump(run: BackupRun) -> int:
     """Terminate the source backend whose application_name is the run's (its pg_dump), and no other."""
-    from backups.pipeline import backend_name
+    from backups.engine.pipeline import backend_name
 
     database = run.database
     target = pgtools.Target(database.host, database.port, database.user, "postgres")
@@ -119,7 +119,7 @@ def reap_run(run: BackupRun, now: datetime) -> bool:
         return False
     run.refresh_from_db()
     removed = clean_run_files(run)
-    audit.record("backup.abandoned", target=run, summary=f"backup of {run.database.name} abandoned",
+    trail.record("backup.abandoned", target=run, summary=f"backup of {run.database.name} abandoned",
                  details={"error": run.error, "removed": removed})
     backup_finished.send(sender=BackupRun, run=run)
     return True
@@ -128,7 +128,7 @@ def reap_run(run: BackupRun, now: datetime) -> bool:
 def clean_run_files(run: BackupRun) -> list[str]:
     """The run's files in every local directory (partial or finished) and its objects and unfinished uploads
     in every S3 tier, unless an artifact records them (nothing another run owns is touched)."""
-    from backups.pipeline import artifact_stem
+    from backups.engine.pipeline import artifact_stem
 
     if run.started_at is None:
         return []
@@ -174,8 +174,8 @@ def clean_run_files(run: BackupRun) -> list[str]:
 
 
 def reap_verification(record: Verification, now: datetime) -> bool:
-    from backups.restore import drop_database
-    from backups.verification import announce, verification_server
+    from backups.proof.verification import announce, verification_server
+    from backups.recovery.restore import drop_database
 
     reason = why(record.heartbeat_at)
     if not abandon(Verification, record, Verification.Status.ABANDONED, finished_at=now, error=reason):
@@ -198,7 +198,7 @@ def reap_verification(record: Verification, now: datetime) -> bool:
 
 def _restore_server(record: Restore) -> tuple[pgtools.Target, dict[str, str]]:
     """The server a restore wrote to, with the secret of whichever configured server it is."""
-    from backups.verification import verification_server
+    from backups.proof.verification import verification_server
 
     target = pgtools.parse_dsn(record.target_dsn).with_dbname("postgres")
     database = record.artifact.run.database
@@ -211,7 +211,7 @@ def _restore_server(record: Restore) -> tuple[pgtools.Target, dict[str, str]]:
 
 
 def reap_restore(record: Restore, now: datetime) -> bool:
-    from backups.restore import announce, drop_database
+    from backups.recovery.restore import announce, drop_database
 
     reason = why(record.heartbeat_at)
     if not abandon(Restore, record, Restore.Status.ABANDONED, finished_at=now, error=reason):

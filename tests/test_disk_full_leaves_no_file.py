@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from backups import pipeline
+from backups.engine import pipeline
 from backups.models import BackupRun
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,7 +26,7 @@ import django
 django.setup()
 import zstandard
 from pathlib import Path
-from backups.storage import atomic_file
+from backups.storage.interface import atomic_file
 
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write fails with EFBIG instead of killing the process
 directory = Path(sys.argv[1])

@@ -9,10 +9,10 @@ import time
 import pytest
 from django.db import OperationalError, connection
 
-from backups import pipeline
-from backups.jobs import heartbeat
+from backups.engine import pipeline
 from backups.models import BackupRun, Database
 from backups.reaper import reap
+from core.heartbeat import heartbeat
 
 STALE = 2
 

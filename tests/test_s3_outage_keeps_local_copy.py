@@ -12,9 +12,10 @@ import botocore.handlers
 import pytest
 from botocore.exceptions import ConnectionClosedError
 
-from backups import leftovers, pipeline
+from backups.engine import pipeline
 from backups.models import Artifact, BackupRun, Leftover, Tier
-from backups.s3 import MIN_PART, S3Storage
+from backups.storage import leftovers
+from backups.storage.s3 import MIN_PART, S3Storage
 from tests.aws import REGION, TcpProxy, make_bucket
 
 
@@ -95,7 +96,7 @@ def test_a_failed_multipart_upload_is_aborted_also_after_the_retry_succeeded(s3_
     monkeypatch.setattr(botocore.handlers, "BUILTIN_HANDLERS",
                         [("before-send.s3", network), *botocore.handlers.BUILTIN_HANDLERS])
     # S3 is back during Lifeboat's backoff between two attempts (botocore's own retries still meet the outage).
-    monkeypatch.setattr("backups.s3.time", SimpleNamespace(sleep=network.restore))
+    monkeypatch.setattr("backups.storage.s3.time", SimpleNamespace(sleep=network.restore))
     source = tmp_path / "big.dump.zst"
     source.write_bytes(b"x" * (MIN_PART + 1024))  # two parts: a multipart upload
 
