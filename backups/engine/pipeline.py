@@ -345,11 +345,3 @@ def _announce(run: BackupRun) -> None:
 
 
 # --- housekeeping ------------------------------------------------------------------------------------------
-
-
-def mark_abandoned(now: datetime | None = None) -> list[BackupRun]:
-    """Runs whose heartbeat stopped are abandoned (and their pg_dump terminated): see backups/reaper.py,
-    which reaps every kind of job."""
-    from backups.reaper import reap
-
-    return reap(now).runs

@@ -24,7 +24,7 @@ from boto3.s3.transfer import TransferConfig
 from django.conf import settings
 
 from backups.errors import StorageError
-from backups.models import Tier
+from backups.models import Leftover, Tier
 from backups.storage.aws import AWS_ERRORS, client_for, error_code, error_text
 from backups.storage.interface import CHUNK, ListedObject, StoredCopy
 
@@ -120,10 +120,10 @@ class S3Storage:
             raise StorageError(f"upload to {self.url(key)} failed after {attempts} attempts: {error_text(last)}")
         finally:
             # Also after a later attempt succeeded: the failed attempts' parts are aborted now, or remembered.
-            if unaborted and self.abort_uploads(key) is None:
-                from backups.storage.leftovers import remember_upload
-
-                remember_upload(self.tier, key, "S3 unreachable while aborting the failed upload")
+            if unaborted and self.abort_uploads(key) is None:  # the sweep (storage/leftovers.py) aborts it later
+                Leftover.objects.create(tier=self.tier, kind=Leftover.Kind.UPLOAD, location=key,
+                                        reason="multipart upload not aborted",
+                                        last_error="S3 unreachable while aborting the failed upload")
 
     def abort_uploads(self, key: str, strict: bool = False) -> int | None:
         """Abort every unfinished multipart upload of `key` (boto3 aborts its own, unless S3 was unreachable).
