@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from audit import trail
@@ -51,9 +51,10 @@ def stale_cutoff(now: datetime) -> datetime:
 
 
 def stale(queryset, now: datetime):
-    """Rows whose heartbeat is older than the stale period (or never written, started before it)."""
-    cutoff = stale_cutoff(now)
-    return queryset.filter(Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff))
+    """Rows whose heartbeat is older than the stale period; one never written counts from the job's start (or its
+    creation: a job claimed by a worker that died before it began)."""
+    last_sign = Coalesce("heartbeat_at", "started_at", "created_at")
+    return queryset.alias(last_sign=last_sign).filter(last_sign__lt=stale_cutoff(now))
 
 
 def why(heartbeat_at: datetime | None) -> str:

@@ -111,3 +111,22 @@ def test_an_evidence_export_whose_worker_died_is_abandoned_and_its_partial_remov
     assert not export.mark_done("/x", 1, "0" * 64)  # an abandoned export never becomes done
     export.refresh_from_db()
     assert export.status == EvidenceExport.Status.ABANDONED
+
+
+def test_a_restore_claimed_by_a_worker_that_died_before_it_began_is_abandoned(db, settings):
+    from backups.models import Restore, Tier
+
+    database = Database.objects.create(name="sw", dbname="sw")
+    run = BackupRun.objects.create(database=database, status=BackupRun.Status.SUCCEEDED)
+    artifact = Artifact.objects.create(run=run, tier=Tier.objects.get(name="local"), location="/x")
+    old = timezone.now() - timedelta(seconds=settings.LIFEBOAT_HEARTBEAT_STALE_SECONDS + 5)
+    # As tasks.run_restore leaves it: claimed (running), no start time and no heartbeat yet.
+    claimed = Restore.objects.create(artifact=artifact, status=Restore.Status.RUNNING, target_database="sw_copy",
+                                     created_at=old)
+    fresh = Restore.objects.create(artifact=artifact, status=Restore.Status.RUNNING, target_database="sw_copy2")
+
+    assert [r.pk for r in reap().restores] == [claimed.pk]
+    claimed.refresh_from_db()
+    fresh.refresh_from_db()
+    assert claimed.status == Restore.Status.ABANDONED and "no heartbeat ever" in claimed.error
+    assert fresh.status == Restore.Status.RUNNING
