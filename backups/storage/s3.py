@@ -120,10 +120,8 @@ class S3Storage:
             raise StorageError(f"upload to {self.url(key)} failed after {attempts} attempts: {error_text(last)}")
         finally:
             # Also after a later attempt succeeded: the failed attempts' parts are aborted now, or remembered.
-            if unaborted and self.abort_uploads(key) is None:  # the sweep (storage/leftovers.py) aborts it later
-                Leftover.objects.create(tier=self.tier, kind=Leftover.Kind.UPLOAD, location=key,
-                                        reason="multipart upload not aborted",
-                                        last_error="S3 unreachable while aborting the failed upload")
+            if unaborted:
+                self._abort_or_remember(key)
 
     def abort_uploads(self, key: str, strict: bool = False) -> int | None:
         """Abort every unfinished multipart upload of `key` (boto3 aborts its own, unless S3 was unreachable).
@@ -144,6 +142,13 @@ class S3Storage:
                         self.url(key), error_text(exc))
             return None
         return aborted
+
+    def _abort_or_remember(self, key: str) -> None:
+        """Abort the key's unfinished uploads, or record them for the sweep (backups/storage/leftovers.py)."""
+        if self.abort_uploads(key) is None:
+            Leftover.objects.create(tier=self.tier, kind=Leftover.Kind.UPLOAD, location=key,
+                                    reason="multipart upload not aborted",
+                                    last_error="S3 unreachable while aborting the failed upload")
 
     def abort_uploads_started_before(self, cutoff) -> int:
         """Abort the tier's multipart uploads initiated before `cutoff` (no upload of ours runs that long)."""
@@ -241,7 +246,7 @@ class S3Storage:
                 "ChecksumAlgorithm": "SHA256"})
             head = self.client.head_object(Bucket=self.bucket, Key=target)
         except (*UPLOAD_ERRORS, ValueError) as exc:
-            self.abort_uploads(target)
+            self._abort_or_remember(target)
             raise StorageError(f"cannot archive {self.url(location)}: {error_text(exc)}") from None
         self.delete(location, version_id)
         return StoredCopy(location=target, size_bytes=head["ContentLength"],
