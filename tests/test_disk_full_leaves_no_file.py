@@ -131,3 +131,17 @@ def test_a_full_disk_at_every_point_of_a_backup_leaves_no_file(small_disk, learn
     failed = [o for o in outcomes if o[1] == BackupRun.Status.FAILED]
     assert len(failed) >= len(points) - 2, outcomes
     assert any(o[1] == BackupRun.Status.FAILED for o in outcomes if o[0] >= total - 2 * PAGE), outcomes
+
+
+def test_a_file_renamed_but_not_made_durable_is_not_kept(tmp_path, monkeypatch):
+    """fsync of the directory fails after the rename (an I/O error): the file is not a copy anyone may count on."""
+    from backups.storage import interface
+
+    def failing_fsync_dir(path):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(interface, "fsync_dir", failing_fsync_dir)
+    with pytest.raises(OSError, match="Input/output error"):
+        with interface.atomic_file(tmp_path / "x.dump.zst", run_id=3) as out:
+            out.write(b"data")
+    assert list(tmp_path.iterdir()) == []
