@@ -21,13 +21,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from audit import trail
 from backups.engine import pgtools
 from backups.errors import LifeboatError
-from backups.models import Artifact, BackupRun, Database, Restore, Tier, Verification
+from backups.models import Artifact, BackupRun, Database, Leftover, Restore, Tier, Verification
 from backups.signals import backup_finished
 from backups.storage import storage_for
 from backups.storage.leftovers import local_roots, remember_upload, remove_or_remember, sweep_verify_temp
@@ -135,7 +136,9 @@ def clean_run_files(run: BackupRun) -> list[str]:
         return []
     stem = artifact_stem(run.database, run.started_at)
     recorded = set()
-    for a in Artifact.objects.filter(run__database=run.database).exclude(run=run):
+    others = Artifact.objects.exclude(run=run).filter(
+        Q(location__contains=stem) | Q(globals_location__contains=stem) | Q(manifest_location__contains=stem))
+    for a in others:
         recorded.update(p for p in (a.location, a.globals_location, a.manifest_location) if p)
     names, removed = set(), []
     for root in local_roots():
@@ -156,18 +159,22 @@ def clean_run_files(run: BackupRun) -> list[str]:
                                        run=run, reason=f"copy of abandoned run #{run.pk}")
                     recorded.add(location)
     run.artifacts.all().delete()  # an abandoned run has no copies
-    for tier in Tier.objects.filter(kind=Tier.Kind.S3, enabled=True):
+    for tier in [t for t in run.database.backup_tiers() if t.kind == Tier.Kind.S3]:
         try:
             storage = storage_for(tier)
         except LifeboatError:
             continue
-        for name in names:
+        for name in names:  # stored or half-uploaded before the kill, never recorded
             key = storage.key_for(name)
             if key in recorded:
                 continue
             if storage.abort_uploads(key) is None:
                 remember_upload(tier, key, "S3 unreachable while cleaning an abandoned run", run=run)
-            remove_or_remember(tier, key, run=run, reason=f"object of abandoned run #{run.pk}")
+            try:
+                storage.delete_versions(key)
+            except LifeboatError as exc:
+                Leftover.objects.create(tier=tier, location=key, run=run, last_error=str(exc),
+                                        reason=f"object of abandoned run #{run.pk}")
     return removed
 
 

@@ -130,3 +130,27 @@ def test_a_restore_claimed_by_a_worker_that_died_before_it_began_is_abandoned(db
     fresh.refresh_from_db()
     assert claimed.status == Restore.Status.ABANDONED and "no heartbeat ever" in claimed.error
     assert fresh.status == Restore.Status.RUNNING
+
+
+def test_an_abandoned_backup_leaves_no_unrecorded_object_or_upload_in_s3(db, local_tier, s3_tier, moto_s3, settings,
+                                                                        backup_root):
+    from backups.engine.pipeline import artifact_stem
+
+    database = Database.objects.create(name="sw", dbname="sw_not_there")
+    database.tiers.set([local_tier, s3_tier])
+    old = timezone.now() - timedelta(seconds=settings.LIFEBOAT_HEARTBEAT_STALE_SECONDS + 5)
+    run = BackupRun.objects.create(database=database, status=BackupRun.Status.RUNNING, started_at=old,
+                                   heartbeat_at=old)
+    stem = artifact_stem(database, old)
+    partial = _touch(backup_root / f"{stem}.globals.sql.run-{run.pk}.partial")
+    dump = _touch(backup_root / f"{stem}.dump.zst")  # written, then the worker was killed mid-upload
+    for _ in range(2):  # two versions of the dump object: uploaded, never recorded
+        moto_s3.put_object(Bucket=s3_tier.bucket, Key=f"backups/{stem}.dump.zst", Body=b"dump")
+    moto_s3.create_multipart_upload(Bucket=s3_tier.bucket, Key=f"backups/{stem}.globals.sql")
+
+    assert [r.pk for r in reap().runs] == [run.pk]
+
+    assert not partial.exists() and not dump.exists()
+    versions = moto_s3.list_object_versions(Bucket=s3_tier.bucket)
+    assert not versions.get("Versions") and not versions.get("DeleteMarkers")
+    assert moto_s3.list_multipart_uploads(Bucket=s3_tier.bucket).get("Uploads", []) == []

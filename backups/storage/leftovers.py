@@ -60,6 +60,8 @@ def sweep_leftovers() -> int:
             storage = storage_for(leftover.tier)
             if leftover.kind == Leftover.Kind.UPLOAD:
                 storage.abort_uploads(leftover.location, strict=True)
+            elif not leftover.version_id and hasattr(storage, "delete_versions"):  # no version was ever recorded
+                storage.delete_versions(leftover.location)
             else:
                 storage.delete(leftover.location, leftover.version_id)
         except Exception as exc:

@@ -214,6 +214,20 @@ class S3Storage:
         except AWS_ERRORS as exc:
             raise StorageError(f"cannot delete {self.url(location)}: {error_text(exc)}") from None
 
+    def delete_versions(self, key: str) -> int:
+        """Delete every version (and delete marker) of exactly `key`: an object whose version nobody recorded
+        (its writer was killed) is removed for good, where a plain delete would only hide it."""
+        deleted = 0
+        try:
+            listing = self.client.list_object_versions(Bucket=self.bucket, Prefix=key)
+            for entry in [*listing.get("Versions", []), *listing.get("DeleteMarkers", [])]:
+                if entry["Key"] == key:
+                    self.client.delete_object(Bucket=self.bucket, Key=key, VersionId=entry["VersionId"])
+                    deleted += 1
+        except AWS_ERRORS as exc:
+            raise StorageError(f"cannot delete the versions of {self.url(key)}: {error_text(exc)}") from None
+        return deleted
+
     def list_names(self, suffix: str = "") -> Iterator[ListedObject]:
         paginator = self.client.get_paginator("list_objects_v2")
         try:
