@@ -96,7 +96,7 @@ def test_a_run_abandoned_while_it_worked_never_becomes_succeeded(learning_db, pg
     assert [p.name for p in backup_root.rglob("*") if p.is_file()] == []  # its copies are not kept
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_heartbeat_stops_on_exit_and_never_revives_a_reaped_row(db, settings):
     database = Database.objects.create(name="hb", dbname="hb")
     run = BackupRun.objects.create(database=database, status=BackupRun.Status.RUNNING)
