@@ -26,7 +26,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from audit import trail
-from backups.engine import pgtools
+from backups.conninfo import ConnectionOptions
 from backups.errors import LifeboatError
 from backups.models import Artifact, BackupRun, Database, Leftover, Restore, Tier, Verification
 from backups.signals import backup_finished
@@ -99,9 +99,7 @@ def terminate_pg_dump(run: BackupRun) -> int:
     """Terminate the source backend whose application_name is the run's (its pg_dump), and no other."""
     from backups.engine.pipeline import backend_name
 
-    database = run.database
-    target = pgtools.Target(database.host, database.port, database.user, "postgres")
-    with pgtools.connect(target, database.libpq_env()) as conn:
+    with run.database.connection_options("postgres").connect(application_name="lifeboat-reaper") as conn:
         rows = conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                             "WHERE application_name = %s AND pid <> pg_backend_pid()",
                             (backend_name(run.pk),)).fetchall()
@@ -191,8 +189,7 @@ def reap_verification(record: Verification, now: datetime) -> bool:
     record.refresh_from_db()
     if record.scratch_database:
         try:
-            server, env = verification_server(record.artifact)
-            drop_database(server, env, record.scratch_database)
+            drop_database(verification_server(record.artifact), record.scratch_database)
         except LifeboatError as exc:  # the hourly scratch sweep tries again
             log.warning("scratch database %s of verification %s not dropped: %s", record.scratch_database,
                         record.pk, exc)
@@ -204,18 +201,18 @@ def reap_verification(record: Verification, now: datetime) -> bool:
 # --- restores ----------------------------------------------------------------------------------------------
 
 
-def _restore_server(record: Restore) -> tuple[pgtools.Target, dict[str, str]]:
+def _restore_server(record: Restore) -> ConnectionOptions:
     """The server a restore wrote to, with the secret of whichever configured server it is."""
     from backups.proof.verification import verification_server
 
-    target = pgtools.parse_dsn(record.target_dsn).with_dbname("postgres")
+    target = ConnectionOptions.parse(record.target_dsn).with_dbname("postgres")
     database = record.artifact.run.database
     if (target.host, target.port) == (database.host, database.port):
-        return target, database.libpq_env()
-    verify_server, verify_env = verification_server(record.artifact)
+        return database.connection_options("postgres")
+    verify_server = verification_server(record.artifact)
     if (target.host, target.port) == (verify_server.host, verify_server.port):
-        return target, verify_env
-    return target, {}  # another server: its pgpass file, if any
+        return verify_server.with_dbname("postgres")
+    return target  # another server: its DSN's own options (a passfile), no password
 
 
 def reap_restore(record: Restore, now: datetime) -> bool:
@@ -228,8 +225,7 @@ def reap_restore(record: Restore, now: datetime) -> bool:
     protected = Database.objects.filter(dbname=record.target_database).exists()
     if record.mode != Restore.Mode.REPLACE and record.target_dsn and not protected:
         try:  # half-restored: not left to be mistaken for a good copy
-            server, env = _restore_server(record)
-            drop_database(server, env, record.target_database)
+            drop_database(_restore_server(record), record.target_database)
             record.log += f"half-restored database {record.target_database} dropped by the reaper\n"
             Restore.objects.filter(pk=record.pk).update(log=record.log)
         except LifeboatError as exc:

@@ -71,7 +71,7 @@ def test_scratch_databases_of_finished_verifications_go_running_ones_stay(db, pg
         Verification.objects.create(artifact=artifact, status=status, scratch_database=name)
         names[status] = name
     try:
-        dropped = cleanup_stale_scratch(pg_server.target, pg_server.env, timedelta(hours=1))
+        dropped = cleanup_stale_scratch(pg_server.target, timedelta(hours=1))
         assert dropped == [names[Verification.Status.ABANDONED]]  # an hour had not passed: its row said so
         assert pg_server.database_exists(names[Verification.Status.RUNNING])
     finally:

@@ -11,7 +11,7 @@ from typing import BinaryIO
 
 from backups.errors import StorageError
 from backups.models import Tier
-from backups.storage.interface import CHUNK, ListedObject, StoredCopy, atomic_file, file_sha256
+from backups.storage.interface import CHUNK, ListedObject, StoredCopy, atomic_file, sha256_of
 
 
 class LocalStorage:
@@ -39,7 +39,7 @@ class LocalStorage:
     def put(self, source: Path, name: str, metadata: dict[str, str]) -> StoredCopy:
         final = self.path_for(name)
         if final == source.resolve():
-            size, sha = file_sha256(final)
+            size, sha = sha256_of(final)
             return StoredCopy(location=str(final), size_bytes=size, sha256=sha)
         run_id = int(metadata.get("lifeboat-run-id", 0)) or None
         with open(source, "rb") as src, atomic_file(final, run_id) as out:

@@ -1,9 +1,9 @@
-from django.core.management.base import BaseCommand
 
+from audit.commands import AuditedCommand
 from backups.reaper import reap
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = ("Abandon every job whose heartbeat stopped (backups, verifications, restores, evidence exports) and "
             "clean what it left: the general reaper, also run by the lifeboat:mark-abandoned schedule.")
 
