@@ -178,12 +178,18 @@ class BackupRun(Timed, models.Model):
         self.log = f"{self.log}[{stamp}] {line}\n"
         run_log.info("%s", line, extra={"run_id": self.pk})  # the process logs follow the run too
 
-    def mark_failed(self, error: str) -> None:
-        self.status = self.Status.FAILED
-        self.error = error.strip()
-        self.finished_at = timezone.now()
-        self.append_log(f"FAILED: {self.error}")
-        self.save(update_fields=["status", "error", "finished_at", "log"])
+    def mark_failed(self, error: str) -> bool:
+        """queued/running -> failed, conditionally: a run the reaper abandoned meanwhile stays abandoned."""
+        error = error.strip()
+        self.append_log(f"FAILED: {error}")
+        now = timezone.now()
+        if BackupRun.objects.filter(pk=self.pk, status__in=self.ACTIVE).update(
+                status=self.Status.FAILED, error=error, finished_at=now, log=self.log):
+            self.status, self.error, self.finished_at = self.Status.FAILED, error, now
+            return True
+        self.refresh_from_db(fields=["status", "error", "finished_at"])
+        BackupRun.objects.filter(pk=self.pk).update(log=self.log)
+        return False
 
     def mark_abandoned(self, reason: str) -> None:
         self.status = self.Status.ABANDONED

@@ -32,7 +32,7 @@ from backups.conninfo import ConnectionOptions, password_from_env
 from backups.engine import pgtools
 from backups.engine.archive_toc import read_toc
 from backups.engine.snapshot import count_rows
-from backups.errors import LifeboatError, RestoreFailed
+from backups.errors import LifeboatError, RestoreFailed, SourceUnreachable
 from backups.models import Artifact, BackupRun, Database, Verification
 from backups.proof import objects, parallel_load
 from backups.recovery import database_properties
@@ -40,6 +40,8 @@ from backups.recovery.restore import drop_database
 from backups.signals import verification_finished
 from backups.storage import open_artifact
 from backups.storage.interface import CHUNK, HashingReader
+from core import heartbeat as jobs
+from core.heartbeat import heartbeat
 
 log = logging.getLogger(__name__)
 
@@ -111,8 +113,13 @@ def _scratch_dir() -> Path:
     return path
 
 
+def temp_prefix(verification_id: int | None, what: str) -> str:
+    """lifeboat-verify-<id>-<what>-: the sweep removes a killed verification's files by asking its row."""
+    return f"lifeboat-verify-{verification_id}-{what}-" if verification_id else f"lifeboat-verify-{what}-"
+
+
 @contextmanager
-def checked_copy(artifact: Artifact, checks: _Checks) -> Iterator[BinaryIO]:
+def checked_copy(artifact: Artifact, checks: _Checks, verification_id: int | None = None) -> Iterator[BinaryIO]:
     """The stored (compressed) bytes as a seekable file, yielded only if their size and SHA-256 match the record.
 
     A local copy is read in place; one in S3 is downloaded to LIFEBOAT_VERIFY_TMP first. The same open file serves
@@ -124,7 +131,8 @@ def checked_copy(artifact: Artifact, checks: _Checks) -> Iterator[BinaryIO]:
         if in_place:
             local = src
         else:
-            local = stack.enter_context(tempfile.TemporaryFile(prefix="lifeboat-verify-", dir=_scratch_dir()))
+            local = stack.enter_context(tempfile.TemporaryFile(prefix=temp_prefix(verification_id, "copy"),
+                                                               dir=_scratch_dir()))
         hashing = HashingReader(src)
         for chunk in hashing.chunks(CHUNK):
             if not in_place:
@@ -209,14 +217,16 @@ def can_load_unlogged(listing: str, partitioned: list[str]) -> bool:
 
 
 @contextmanager
-def table_of_contents(archive: BinaryIO, env: dict[str, str]) -> Iterator[tuple[str, Path]]:
+def table_of_contents(archive: BinaryIO, env: dict[str, str],
+                      verification_id: int | None = None) -> Iterator[tuple[str, Path]]:
     """`pg_restore --list` of the archive, and the head of the archive it read, in a small file.
 
     The definitions (pre-data) and the indexes and constraints (post-data) live in the table of contents, so that
     head serves both passes without decompressing the whole archive again, and, being a seekable file, lets
     post-data run with `pg_restore --jobs` (index builds and foreign-key checks side by side).
     """
-    with tempfile.NamedTemporaryFile(prefix="lifeboat-verify-toc-", suffix=".dump", dir=_scratch_dir()) as head:
+    with tempfile.NamedTemporaryFile(prefix=temp_prefix(verification_id, "toc"), suffix=".dump",
+                                     dir=_scratch_dir()) as head:
         with pg_restore_streaming(archive, ["--list"], env, keep=head) as proc:
             listing = proc.stdout.read().decode(errors="replace")
         head.flush()
@@ -265,10 +275,28 @@ def verify_artifact(artifact: Artifact, *, user=None, verification: Verification
     record.scratch_database = scratch
     record.server = server.server_label
     record.save()
+    with heartbeat(record):
+        _verify(record, artifact, server, env, scratch)
+    record.finished_at = timezone.now()
+    if not jobs.finish(record, record.status, **{name: getattr(record, name) for name in OUTCOME_FIELDS}):
+        record.refresh_from_db()  # the reaper abandoned it meanwhile: that stands
+    announce(record, user)
+    return record
+
+
+OUTCOME_FIELDS = ("restore_seconds", "checks", "table_counts", "error", "finished_at")
+
+
+def _verify(record: Verification, artifact: Artifact, server: ConnectionOptions, env: dict[str, str],
+            scratch: str) -> None:
+    """Fill in the record's outcome: passed, failed (the backup failed its test) or error (it could not run)."""
     checks = _Checks()
     created = False
     try:
-        with checked_copy(artifact, checks) as archive, table_of_contents(archive, env) as (listing, head):
+        # Asked first: a verification server that is down says nothing about the backup.
+        server.connect(dbname="postgres", application_name="lifeboat-verify").close()
+        with (checked_copy(artifact, checks, record.pk) as archive,
+              table_of_contents(archive, env, record.pk) as (listing, head)):
             archive_toc = _archive_toc(head)
             with open(head, "rb") as fh:
                 properties = database_properties.from_toc(read_toc(fh))
@@ -301,22 +329,25 @@ def verify_artifact(artifact: Artifact, *, user=None, verification: Verification
         record.status = Verification.Status.FAILED if failed else Verification.Status.PASSED
         if failed:
             record.error = "; ".join(c["detail"] for c in checks.items if c["ok"] is False)
+    except SourceUnreachable as exc:  # infrastructure: the verification server, not the backup
+        record.status = Verification.Status.ERROR
+        record.error = f"the verification could not run: {' '.join(str(exc).split())}"
     except (LifeboatError, psycopg.Error, OSError, zstandard.ZstdError) as exc:
         record.status = Verification.Status.FAILED
         record.error = " ".join(str(exc).split())
         if not any(c["name"] == "restore" for c in checks.items) and all(c["ok"] for c in checks.items):
             checks.add("restore", False, record.error)
+    except Exception as exc:  # unexpected (a fault of ours): the job ends with its text, never stays running
+        log.exception("verification %s could not run", record.pk)
+        record.status = Verification.Status.ERROR
+        record.error = jobs.error_text(exc)
     finally:
         if created:
             try:
                 drop_database(server, scratch)
             except LifeboatError as exc:  # recorded; the stale sweep retries later
                 log.warning("could not drop scratch database %s: %s", scratch, exc)
-    record.checks = checks.items
-    record.finished_at = timezone.now()
-    record.save()
-    _announce(record, user)
-    return record
+        record.checks = checks.items
 
 
 def _archive_toc(head: Path) -> objects.Toc | str:
@@ -370,7 +401,7 @@ def _compare_counts(record: Verification, checks: _Checks, expected: dict[str, i
                f"rows differ in {', '.join(wrong)}" if wrong else f"{len(tables)} tables, every count equal")
 
 
-def _announce(record: Verification, user) -> None:
+def announce(record: Verification, user) -> None:
     run = record.artifact.run
     trail.record(f"verification.{record.status}", actor=user, target=record,
                  summary=f"verification of {run.database.name} run #{run.pk} in {record.artifact.tier.name} "
@@ -382,15 +413,21 @@ def _announce(record: Verification, user) -> None:
 
 
 def cleanup_stale_scratch(server: ConnectionOptions, older_than: timedelta) -> list[str]:
-    """Drop scratch databases a crashed verification left behind (their name carries their creation time)."""
+    """Drop scratch databases a crashed verification left behind: those of verifications that are no longer
+    running, and unrecorded ones older than `older_than` (their name carries their creation time). A running
+    verification's database is never touched, however long it takes."""
     cutoff = time.time() - older_than.total_seconds()
     with server.connect(dbname="postgres") as conn:
         names = [r[0] for r in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE %s",
                                             (SCRATCH_PREFIX.replace("_", r"\_") + "%",)).fetchall()]
+    states = dict(Verification.objects.filter(scratch_database__in=names).values_list("scratch_database", "status"))
     dropped = []
     for name in names:
         stamp = name[len(SCRATCH_PREFIX):].split("_", 1)[0]
-        if stamp.isdigit() and int(stamp) < cutoff:
+        state = states.get(name)
+        if state == Verification.Status.RUNNING:
+            continue
+        if state is not None or (stamp.isdigit() and int(stamp) < cutoff):
             drop_database(server, name)
             dropped.append(name)
     return dropped

@@ -26,6 +26,7 @@ from backups.recovery.table_selection import TableName
 from backups.signals import restore_finished
 from backups.storage import open_artifact, storage_for
 from backups.storage.interface import CHUNK, HashingReader
+from core import heartbeat as jobs
 
 log = logging.getLogger(__name__)
 
@@ -170,6 +171,7 @@ def restore(artifact: Artifact, target_database: str, *, target: ConnectionOptio
         for name, value in fields.items():
             setattr(record, name, value)
         record.save()
+    jobs.start_heartbeat(record)  # stopped by _finish, whatever the outcome
     try:
         toc = archive_toc.read_artifact_toc(artifact)  # an unknown table is refused before anything changes
         chosen = table_selection.select_tables(toc, parsed_tables) if parsed_tables else None
@@ -194,6 +196,9 @@ def restore(artifact: Artifact, target_database: str, *, target: ConnectionOptio
     except (LifeboatError, psycopg.Error) as exc:
         record.status = Restore.Status.FAILED
         record.error = " ".join(str(exc).split())
+    except Exception as exc:  # unexpected: the restore is failed with what it said, never left running
+        log.exception("restore %s failed", record.pk)
+        record.status, record.error = Restore.Status.FAILED, jobs.error_text(exc)
     return _finish(record, user)
 
 
@@ -240,6 +245,7 @@ def replace(artifact: Artifact, *, confirm: str, user=None, no_owner: bool = Fal
         artifact=artifact, mode=Restore.Mode.REPLACE, status=Restore.Status.RUNNING, requested_by=user,
         target_dsn=source.dsn, target_database=source.dbname, forensic_database=forensic, started_at=now,
     )
+    jobs.start_heartbeat(record)  # stopped by _finish, whatever the outcome
     server = source.with_dbname("postgres")
     try:
         drop_database(server, incoming)
@@ -265,12 +271,24 @@ def replace(artifact: Artifact, *, confirm: str, user=None, no_owner: bool = Fal
         record.status = Restore.Status.FAILED
         record.forensic_database = ""
         record.error = " ".join(str(exc).split())
+    except Exception as exc:  # unexpected: the restore is failed with what it said, never left running
+        log.exception("restore %s failed", record.pk)
+        record.status, record.forensic_database, record.error = Restore.Status.FAILED, "", jobs.error_text(exc)
     return _finish(record, user)
 
 
 def _finish(record: Restore, user) -> Restore:
+    """running -> its outcome, only if still running (a restore the reaper abandoned stays abandoned)."""
+    jobs.stop_heartbeat(record)
     record.finished_at = timezone.now()
-    record.save(update_fields=["status", "error", "finished_at", "log", "forensic_database"])
+    if not jobs.finish(record, record.status, error=record.error, finished_at=record.finished_at, log=record.log,
+                       forensic_database=record.forensic_database):
+        record.refresh_from_db(fields=["status", "error", "finished_at"])
+    announce(record, user)
+    return record
+
+
+def announce(record: Restore, user) -> None:
     artifact = record.artifact
     trail.record(f"restore.{record.status}", actor=user, target=record,
                  summary=f"{record.get_mode_display().lower()}: {artifact.run.database.name} run #{artifact.run_id} "
@@ -280,4 +298,3 @@ def _finish(record: Restore, user) -> Restore:
                           "forensic_database": record.forensic_database, "error": record.error,
                           "seconds": record.duration.total_seconds() if record.duration else None})
     restore_finished.send(sender=Restore, restore=record)
-    return record
