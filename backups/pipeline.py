@@ -22,6 +22,7 @@ from django.utils import timezone
 from backups import catalog, pgtools
 from backups.errors import AlreadyRunning, BackupFailed, LifeboatError, StorageError
 from backups.models import Artifact, BackupRun, Database, Tier
+from backups.recovery import identity
 from backups.signals import artifact_failed, backup_finished
 from backups.snapshot import SnapshotSession
 from backups.storage import CHUNK, LocalStorage, StoredCopy, atomic_file, storage_for
@@ -256,6 +257,7 @@ def _execute(run: BackupRun, tiers: list[Tier] | None = None) -> BackupRun:
             run.server_version = session.server_version
             run.snapshot_id = session.snapshot_id
             pgtools.check_client_not_older(run.server_version, run.pg_dump_version)
+            identity.record_for_backup(run, session.conn)  # before the counting thread takes the connection
             counter = session.count_rows_in_background()
             stem = artifact_stem(database, run.started_at)
             dump = dump_to(run, session, local.unique_path(stem, ".dump.zst"), _Progress(run))
@@ -293,7 +295,8 @@ def _execute(run: BackupRun, tiers: list[Tier] | None = None) -> BackupRun:
                 if location:
                     storage.delete(location, artifact.version_id if location == artifact.location else "")
         run.artifacts.all().delete()
-        run.save(update_fields=["pg_dump_version", "server_version", "snapshot_id"])
+        run.save(update_fields=["pg_dump_version", "server_version", "snapshot_id", "server_system_identifier",
+                                "server_port_seen", "database_oid"])
         run.mark_failed(str(exc) or repr(exc))
     finally:
         if not local_tiers:

@@ -19,6 +19,7 @@ from psycopg import sql
 from backups import pgtools
 from backups.errors import ConfigurationError, LifeboatError, RestoreFailed
 from backups.models import Artifact, Restore
+from backups.recovery import identity, restore_role
 from backups.signals import restore_finished
 from backups.storage import CHUNK, open_artifact, storage_for
 from dashboard import audit
@@ -51,10 +52,14 @@ def drop_database(server: pgtools.Target, env: dict[str, str], name: str) -> Non
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
-def pg_restore_argv(target: pgtools.Target, *, tables: Sequence[str] = (), no_owner: bool = False) -> list[str]:
+def pg_restore_argv(target: pgtools.Target, *, tables: Sequence[str] = (), no_owner: bool = False,
+                    no_acl: bool | None = None) -> list[str]:
+    """`no_acl` defaults to `no_owner` (another server: neither the owners nor the grantees exist there)."""
     argv = [pgtools.pg_binary("pg_restore"), *target.cli_args(), "--exit-on-error", f"--dbname={target.dbname}"]
     if no_owner:
-        argv += ["--no-owner", "--no-acl"]
+        argv.append("--no-owner")
+    if no_owner if no_acl is None else no_acl:
+        argv.append("--no-acl")
     for table in tables:
         argv.append(f"--table={table}")
     return argv
@@ -141,37 +146,40 @@ def restore_globals(artifact: Artifact, server: pgtools.Target, env: dict[str, s
 
 
 def validate_request(artifact: Artifact, target_database: str, tables: Sequence[str] = (),
-                     target: pgtools.Target | None = None) -> list[tuple[str, str]]:
-    """Refuse a bad name, a bad table list, or the protected database itself; returns (schema, table) pairs."""
-    database = artifact.run.database
-    source = pgtools.Target(database.host, database.port, database.user, database.dbname)
-    server = target or source
+                     target: pgtools.Target | None = None, target_env: dict[str, str] | None = None
+                     ) -> list[tuple[str, str]]:
+    """Refuse a bad name, a bad table list, or any database Lifeboat protects (asked of the target server: an alias
+    of the source's host is the same server); returns (schema, table) pairs."""
+    source, source_env = source_target(artifact)
     pgtools.validate_dbname(target_database, "target database name")
-    if (server.host, server.port, target_database) == (source.host, source.port, source.dbname):
-        raise ConfigurationError(
-            f"{target_database} is the protected database itself; restoring over it needs --replace"
-        )
-    return _validate_tables(tables)
+    parsed = _validate_tables(tables)
+    server = (target or source).with_dbname("postgres")
+    identity.refuse_protected(server, target_env if target is not None else source_env, target_database)
+    return parsed
 
 
 def restore(artifact: Artifact, target_database: str, *, target: pgtools.Target | None = None,
             target_env: dict[str, str] | None = None, tables: Sequence[str] = (), with_globals: bool = False,
-            force: bool = False, no_owner: bool = False, user=None, record: Restore | None = None) -> Restore:
+            force: bool = False, no_owner: bool = False, as_superuser: bool = False, owner: str | None = None,
+            user=None, record: Restore | None = None) -> Restore:
     """Restore into a new database, on the source server or on `target` (another server, e.g. after its loss).
 
     With `tables`, only those tables are restored (accidental deletion: compare, then copy rows back).
-    Refuses an existing database unless force, and always refuses the protected database itself (see replace()).
+    Refuses an existing database unless force, and always refuses a database Lifeboat protects (see replace()).
+    The backup is loaded by the restricted restore role (--no-owner; the database stays its own unless `owner`
+    names the role to hand it to); `as_superuser` only on a server an Admin marked isolated.
     `record` is a queued Restore (from the dashboard) to fill in; without it a new one is created.
     """
     source, source_env = source_target(artifact)
     server = (target or source).with_dbname("postgres")
     env = target_env if target is not None else source_env
-    parsed_tables = validate_request(artifact, target_database, tables, target=target)
+    parsed_tables = validate_request(artifact, target_database, tables, target=server, target_env=env)
+    loader = restore_role.loader_for(server, env, superuser=as_superuser)
     fields = dict(
         artifact=artifact, mode=Restore.Mode.TABLES if tables else Restore.Mode.NEW_DATABASE,
         status=Restore.Status.RUNNING, requested_by=user, target_dsn=server.with_dbname(target_database).dsn,
         target_database=target_database, tables=[f"{s}.{t}" for s, t in parsed_tables],
-        with_globals=with_globals, started_at=timezone.now(),
+        with_globals=with_globals, started_at=timezone.now(), restored_as=loader.role,
     )
     if record is None:
         record = Restore.objects.create(**fields)
@@ -185,22 +193,37 @@ def restore(artifact: Artifact, target_database: str, *, target: pgtools.Target 
         if database_exists(server, env, target_database):
             if not force:
                 raise ConfigurationError(f"database {target_database} already exists (use --force to replace it)")
+            identity.refuse_protected(server, env, target_database)  # asked again right before the drop
             drop_database(server, env, target_database)
-        create_database(server, env, target_database)
-        argv = pg_restore_argv(server.with_dbname(target_database), no_owner=no_owner)
-        for schema in sorted({s for s, _ in parsed_tables}):
-            argv.append(f"--schema={schema}")
-        argv += [f"--table={t}" for _, t in parsed_tables]
-        try:
-            stream_artifact(artifact, argv, env)
-        except LifeboatError:
-            drop_database(server, env, target_database)  # a half-restored database is not left to be mistaken
-            raise
+        load_into(artifact, loader, server, env, target_database, no_owner=no_owner,
+                  tables=parsed_tables)
+        if owner:
+            record.log += restore_role.hand_over(server, env, target_database, loader.role, owner) + "\n"
+        elif not loader.superuser:
+            record.log += (f"restored by {loader.role} with --no-owner: {target_database} and its objects belong to "
+                           f"{loader.role} (restore with --owner ROLE to hand them over)\n")
         record.status = Restore.Status.SUCCEEDED
     except (LifeboatError, psycopg.Error) as exc:
         record.status = Restore.Status.FAILED
         record.error = " ".join(str(exc).split())
     return _finish(record, user)
+
+
+def load_into(artifact: Artifact, loader: restore_role.Loader, server: pgtools.Target, env: dict[str, str],
+              dbname: str, *, no_owner: bool = False, tables: Sequence[tuple[str, str]] = ()) -> None:
+    """Create `dbname` for the loader and pg_restore the artifact into it as the loader; dropped again on failure
+    (a half-restored database is not left to be mistaken)."""
+    restore_role.create_database_for(loader, server, env, dbname)
+    argv = pg_restore_argv(loader.target.with_dbname(dbname), no_owner=no_owner or not loader.superuser,
+                           no_acl=no_owner)
+    for schema in sorted({s for s, _ in tables}):
+        argv.append(f"--schema={schema}")
+    argv += [f"--table={t}" for _, t in tables]
+    try:
+        stream_artifact(artifact, argv, loader.env)
+    except LifeboatError as exc:
+        drop_database(server, env, dbname)
+        raise restore_role.classify(exc, loader) if isinstance(exc, RestoreFailed) else exc from None
 
 
 def restore_new_database(artifact: Artifact, target_database: str, *, force: bool = False, user=None,
@@ -213,54 +236,18 @@ def forensic_name(dbname: str, now) -> str:
     return dbname[: 63 - len(suffix)] + suffix
 
 
-def replace(artifact: Artifact, *, confirm: str, user=None, no_owner: bool = False) -> Restore:
-    """Restore over the production database (ransomware): keep the evidence, then restore.
+def replace(artifact: Artifact, *, confirm: str, user=None, no_owner: bool = False,
+            as_superuser: bool = False) -> Restore:
+    """Restore over the production database, keeping it as a forensic copy: see backups/recovery/replace.py."""
+    from backups.recovery.replace import replace as replace_steps
 
-    The backup is restored into a new database first; only when that succeeded are connections to production
-    refused and terminated, production renamed to <db>_forensic_<time> (the untouched evidence) and the restored
-    database renamed into its place. A failed restore leaves production as it was.
-    """
-    source, env = source_target(artifact)
-    if confirm != source.dbname:
-        raise ConfigurationError(
-            f"replacing {source.dbname} needs its name typed again as confirmation (got {confirm!r})"
-        )
-    now = timezone.now()
-    incoming = f"{source.dbname[:40]}_lifeboat_incoming_{now:%H%M%S}"
-    forensic = forensic_name(source.dbname, now)
-    record = Restore.objects.create(
-        artifact=artifact, mode=Restore.Mode.REPLACE, status=Restore.Status.RUNNING, requested_by=user,
-        target_dsn=source.dsn, target_database=source.dbname, forensic_database=forensic, started_at=now,
-    )
-    server = source.with_dbname("postgres")
-    try:
-        drop_database(server, env, incoming)
-        create_database(server, env, incoming)
-        try:
-            stream_artifact(artifact, pg_restore_argv(server.with_dbname(incoming), no_owner=no_owner), env)
-        except LifeboatError:
-            drop_database(server, env, incoming)
-            raise
-        with pgtools.connect(server, env) as conn:
-            ident = sql.Identifier(source.dbname)
-            conn.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS false").format(ident))
-            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                         "WHERE datname = %s AND pid <> pg_backend_pid()", (source.dbname,))
-            conn.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(ident, sql.Identifier(forensic)))
-            conn.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(sql.Identifier(incoming), ident))
-            conn.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS true").format(sql.Identifier(forensic)))
-        record.log += f"production kept as {forensic}; restored copy renamed to {source.dbname}\n"
-        record.status = Restore.Status.SUCCEEDED
-    except (LifeboatError, psycopg.Error) as exc:
-        record.status = Restore.Status.FAILED
-        record.forensic_database = ""
-        record.error = " ".join(str(exc).split())
-    return _finish(record, user)
+    return replace_steps(artifact, confirm=confirm, user=user, no_owner=no_owner, as_superuser=as_superuser)
 
 
 def _finish(record: Restore, user) -> Restore:
     record.finished_at = timezone.now()
-    record.save(update_fields=["status", "error", "finished_at", "log", "forensic_database"])
+    record.save(update_fields=["status", "error", "finished_at", "log", "forensic_database", "steps",
+                               "production_state"])
     artifact = record.artifact
     audit.record(f"restore.{record.status}", actor=user, target=record,
                  summary=f"{record.get_mode_display().lower()}: {artifact.run.database.name} run #{artifact.run_id} "
@@ -268,6 +255,8 @@ def _finish(record: Restore, user) -> Restore:
                  details={"artifact": artifact.pk, "location": artifact.location, "target": record.target_dsn,
                           "mode": record.mode, "tables": record.tables, "with_globals": record.with_globals,
                           "forensic_database": record.forensic_database, "error": record.error,
+                          "restored_as": record.restored_as, "steps": record.steps,
+                          "production_state": record.production_state,
                           "seconds": record.duration.total_seconds() if record.duration else None})
     restore_finished.send(sender=Restore, restore=record)
     return record

@@ -31,9 +31,10 @@ from django.conf import settings
 from django.utils import timezone
 
 from backups import parallel_load, pgtools
-from backups.errors import LifeboatError, RestoreFailed
+from backups.errors import ConfigurationError, LifeboatError, RestoreFailed
 from backups.models import Artifact, BackupRun, Database, Verification
-from backups.restore import create_database, drop_database
+from backups.recovery import restore_role
+from backups.restore import drop_database
 from backups.signals import verification_finished
 from backups.snapshot import count_rows
 from backups.storage import CHUNK, open_artifact
@@ -317,21 +318,37 @@ def verify_artifact(artifact: Artifact, *, user=None, verification: Verification
     checks = _Checks()
     created = False
     try:
+        # Code in the backup runs during the restore: it runs as the restricted restore role, never as superuser
+        # (unless the server is declared isolated). What that role cannot create is "not verifiable here".
+        try:
+            loader = restore_role.verification_loader(server, env)
+        except ConfigurationError as exc:
+            raise restore_role.NotVerifiableHere(f"not verifiable here: {exc}") from None
+        record.restored_as = loader.role
+        record.server_system_identifier = loader.identity.system_identifier
         with checked_copy(artifact, checks) as archive, table_of_contents(archive, env) as (listing, head):
             expected_objects = parse_toc(listing)
-            create_database(server, env, scratch)
+            blocked = restore_role.not_restorable_by(loader, listing)
+            if blocked:
+                raise restore_role.NotVerifiableHere(
+                    f"not verifiable here: {', '.join(blocked[:10])} (the restore role {loader.role} may not create "
+                    "them; verify on an isolated server)")
+            restore_role.create_database_for(loader, server, env, scratch)
             created = True
-            target = server.with_dbname(scratch)
+            target, env_in = loader.target.with_dbname(scratch), loader.env
             started = time.monotonic()
-            loaded, unlogged = restore_scratch(archive, head, target, env, listing)
+            try:
+                loaded, unlogged = restore_scratch(archive, head, target, env_in, listing)
+            except RestoreFailed as exc:
+                raise restore_role.classify(exc, loader) from None
             record.restore_seconds = round(time.monotonic() - started, 3)
-            checks.add("restore", True, f"restored in {record.restore_seconds} s: rows of {loaded.tables} tables "
-                                        f"({loaded.bytes} bytes) over {loaded.streams} connections"
-                                        f"{' into unlogged tables' if unlogged else ''}")
+            checks.add("restore", True, f"restored in {record.restore_seconds} s as {loader.role}: rows of "
+                                        f"{loaded.tables} tables ({loaded.bytes} bytes) over {loaded.streams} "
+                                        f"connections{' into unlogged tables' if unlogged else ''}")
         # ANALYZE (SHARE UPDATE EXCLUSIVE) and the counts (ACCESS SHARE) do not block each other: run them side by side.
         with ThreadPoolExecutor(1, thread_name_prefix="verify-analyze") as pool:
-            analyzed = pool.submit(_analyze, target, env)
-            with pgtools.connect(target, env, autocommit=False) as conn:  # count_rows uses savepoints
+            analyzed = pool.submit(_analyze, target, env_in)
+            with pgtools.connect(target, env_in, autocommit=False) as conn:  # count_rows uses savepoints
                 actual = count_rows(conn)
                 present = restored_objects(conn)
             analyzed.result()
@@ -343,6 +360,10 @@ def verify_artifact(artifact: Artifact, *, user=None, verification: Verification
         record.status = Verification.Status.FAILED if failed else Verification.Status.PASSED
         if failed:
             record.error = "; ".join(c["detail"] for c in checks.items if not c["ok"])
+    except restore_role.NotVerifiableHere as exc:
+        record.status = Verification.Status.UNVERIFIABLE
+        record.error = " ".join(str(exc).split())
+        checks.add("restorable_here", False, record.error)
     except (LifeboatError, psycopg.Error, OSError, zstandard.ZstdError) as exc:
         record.status = Verification.Status.FAILED
         record.error = " ".join(str(exc).split())

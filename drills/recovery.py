@@ -18,6 +18,7 @@ from django.utils import timezone
 from backups import pgtools
 from backups.errors import LifeboatError
 from backups.models import Artifact, BackupRun, Restore, Tier
+from backups.recovery import restore_role
 from backups.restore import drop_database, restore, validate_request
 from backups.snapshot import count_rows
 from backups.verification import verification_server_for
@@ -92,7 +93,7 @@ def run(drill_id: int, restore_id: int) -> str:
     server, env = verification_server_for(drill.database)
     try:
         record = restore(record.artifact, record.target_database, target=server, target_env=env, no_owner=True,
-                         user=record.requested_by, record=record)
+                         as_superuser=restore_role.verification_isolated(), user=record.requested_by, record=record)
     except LifeboatError as exc:  # refused before it began (say, the server became unreachable)
         Restore.objects.filter(pk=restore_id).update(status=Restore.Status.FAILED, error=str(exc),
                                                      finished_at=timezone.now())
@@ -111,6 +112,8 @@ def run(drill_id: int, restore_id: int) -> str:
 def measure(drill: Drill, record: Restore, server: pgtools.Target, env: dict[str, str]) -> None:
     """Count every table of the restored database and set the drill's measurements."""
     expected = record.artifact.run.row_counts or {}
+    if record.restored_as and record.restored_as != server.user:  # counted as the role that restored it
+        server, env = pgtools.Target(server.host, server.port, record.restored_as, "postgres"), restore_role.role_env()
     try:
         with pgtools.connect(server.with_dbname(record.target_database), env, autocommit=False) as conn:
             actual = count_rows(conn)

@@ -17,9 +17,12 @@ class Verification(models.Model):
         RUNNING = "running", "Running"
         PASSED = "passed", "Passed"
         FAILED = "failed", "Failed"
+        # The backup holds what the restricted restore role may not create (an untrusted language, an event
+        # trigger...): not proven here, and not a failed proof either.
+        UNVERIFIABLE = "unverifiable", "Not verifiable here"
 
     artifact = models.ForeignKey("Artifact", on_delete=models.CASCADE, related_name="verifications")
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -29,6 +32,9 @@ class Verification(models.Model):
     restore_seconds = models.FloatField(null=True, blank=True)
     scratch_database = models.CharField(max_length=63, blank=True)
     server = models.CharField(max_length=400, blank=True, help_text="Where the scratch database lived.")
+    server_system_identifier = models.CharField(max_length=20, blank=True,
+                                                help_text="The verification server's identity, as it reported it.")
+    restored_as = models.CharField(max_length=63, blank=True, help_text="The role the restore ran as.")
     checks = models.JSONField(default=list, blank=True, help_text="[{name, ok, detail}]")
     table_counts = models.JSONField(default=dict, blank=True, help_text="{table: {expected, actual}}")
     error = models.TextField(blank=True)
@@ -80,6 +86,10 @@ class Restore(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
     log = models.TextField(blank=True)
+    restored_as = models.CharField(max_length=63, blank=True, help_text="The role pg_restore ran as.")
+    steps = models.JSONField(default=list, blank=True,
+                             help_text="--replace: [{name, status, detail, at}] in the order they ran.")
+    production_state = models.TextField(blank=True, help_text="--replace: production as found after the last step.")
 
     class Meta:
         ordering = ["-created_at"]

@@ -103,6 +103,10 @@ class BackupRun(models.Model):
     globals_name = models.CharField(max_length=300, blank=True)
     globals_sha256 = models.CharField(max_length=64, blank=True)
     app_schema_version = models.CharField(max_length=300, blank=True)
+    # Who the source was, asked of its server at dump time (see backups/recovery/identity.py).
+    server_system_identifier = models.CharField(max_length=20, blank=True)
+    server_port_seen = models.PositiveIntegerField(null=True, blank=True)
+    database_oid = models.BigIntegerField(null=True, blank=True)
     error = models.TextField(blank=True)
     log = models.TextField(blank=True)
 

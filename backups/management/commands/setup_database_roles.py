@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+import os
+
+from django.core.management.base import CommandError
+
+from backups import pgtools
+from backups.management.commands._base import LifeboatCommand
+from backups.recovery import database_roles
+
+
+class Command(LifeboatCommand):
+    help = ("Create (or correct) the PostgreSQL roles Lifeboat uses; idempotent, prints what it did. The restore "
+            "role goes to the verification server, or to each protected database's server.")
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--dsn", help="only this server: postgresql://USER@HOST:PORT/postgres (no password)")
+        parser.add_argument("--password-env", help="environment variable with the password for --dsn")
+        parser.add_argument("--role", action="append", choices=[spec.key for spec in database_roles.ROLES],
+                            help="only this role (repeatable; default: all)")
+
+    def handle(self, *args, dsn, password_env, role, **options) -> None:
+        specs = [spec for spec in database_roles.ROLES if not role or spec.key in role]
+        servers = None
+        if dsn:
+            env = {}
+            if password_env:
+                if password_env not in os.environ:
+                    raise CommandError(f"environment variable {password_env} is not set")
+                env["PGPASSWORD"] = os.environ[password_env]
+            servers = [(pgtools.parse_dsn(dsn), env)]
+        report = database_roles.setup(specs, servers)
+        for line in report:
+            self.stdout.write(line)
+        if not report:
+            self.stdout.write("no server to set up (add a database, or set LIFEBOAT_VERIFY_DSN, or pass --dsn)")
