@@ -29,8 +29,9 @@ from backups.restore import _finish, drop_database, forensic_name, load_into, so
 log = logging.getLogger(__name__)
 
 RENAME_ATTEMPTS = 6
-# Called with "before:<step>" before each step runs: the fault-injection tests make a step fail for real there.
-fault_hook: Callable[[str], None] | None = None
+# Called with ("before:<step>", plan) before each step and each undo: the fault-injection tests make a step fail
+# for real there (and lift the fault before the undo where the fault would block it).
+fault_hook: Callable[[str, Plan], None] | None = None
 
 
 @dataclass
@@ -192,10 +193,10 @@ def undo_allow_connections(plan: Plan) -> str:
 
 
 Step = tuple[str, Callable[[Plan], str], Callable[[Plan], str] | None, bool]
-# (name, do, undo, undo also when the step itself failed: only where the undo is harmless if nothing was done)
+# (name, do, undo, undo also when the step itself failed: a half-made incoming database is dropped)
 STEPS: list[Step] = [
     ("restore_incoming", restore_incoming, undo_restore_incoming, True),
-    ("refuse_connections", refuse_connections, undo_refuse_connections, True),
+    ("refuse_connections", refuse_connections, undo_refuse_connections, False),
     ("terminate_sessions", terminate_sessions, None, False),
     ("rename_production_to_forensic", rename_production_to_forensic, undo_rename_production_to_forensic, False),
     ("rename_incoming_into_place", rename_incoming_into_place, undo_rename_incoming_into_place, False),
@@ -235,7 +236,7 @@ def run_steps(plan: Plan, record: Restore) -> None:
         name, do, _undo, _undo_failed = step
         try:
             if fault_hook is not None:
-                fault_hook(f"before:{name}")
+                fault_hook(f"before:{name}", plan)
             _step(record, name, "done", do(plan))
             done.append(step)
         except (LifeboatError, psycopg.Error) as exc:
@@ -252,6 +253,8 @@ def undo(plan: Plan, record: Restore, done: list[Step]) -> None:
         if reverse is None:
             continue
         try:
+            if fault_hook is not None:
+                fault_hook(f"before:undo_{name}", plan)
             _step(record, f"undo_{name}", "done", reverse(plan))
         except (LifeboatError, psycopg.Error) as exc:  # recorded; the other undos still run
             log.error("replace of %s: undoing %s failed: %s", plan.production, name, exc)
