@@ -196,10 +196,12 @@ def classify(error: RestoreFailed, loader: Loader) -> RestoreFailed:
 
 
 HAND_OVER_SQL = """
-SELECT format('ALTER SCHEMA %%I OWNER TO %%I', nspname, %(owner)s::text) FROM pg_namespace WHERE nspowner = %(role)s::text::regrole
+SELECT format('ALTER SCHEMA %%I OWNER TO %%I', nspname, %(owner)s::text) FROM pg_namespace
+WHERE nspowner = %(role)s::text::regrole
 UNION ALL
 SELECT format('ALTER TABLE %%s OWNER TO %%I', c.oid::regclass, %(owner)s::text) FROM pg_class c
-WHERE c.relowner = %(role)s::text::regrole AND (c.relkind IN ('r', 'p', 'v', 'm', 'f') OR (c.relkind = 'S' AND NOT EXISTS (
+WHERE c.relowner = %(role)s::text::regrole
+  AND (c.relkind IN ('r', 'p', 'v', 'm', 'f') OR (c.relkind = 'S' AND NOT EXISTS (
   SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype IN ('a', 'i'))))
 UNION ALL
 SELECT format('ALTER ROUTINE %%s OWNER TO %%I', p.oid::regprocedure, %(owner)s::text) FROM pg_proc p
