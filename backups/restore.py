@@ -174,6 +174,8 @@ def restore(artifact: Artifact, target_database: str, *, target: pgtools.Target 
     server = (target or source).with_dbname("postgres")
     env = target_env if target is not None else source_env
     parsed_tables = validate_request(artifact, target_database, tables, target=server, target_env=env)
+    if owner:
+        pgtools.validate_dbname(owner, "owner role")
     loader = restore_role.loader_for(server, env, superuser=as_superuser)
     fields = dict(
         artifact=artifact, mode=Restore.Mode.TABLES if tables else Restore.Mode.NEW_DATABASE,

@@ -17,6 +17,7 @@ from django.conf import settings
 from psycopg import sql
 
 from backups import pgtools
+from backups.errors import ConfigurationError
 
 # (pg_roles column, keyword when true, keyword when false)
 ATTRIBUTES = {"rolsuper": ("SUPERUSER", "NOSUPERUSER"), "rolcreaterole": ("CREATEROLE", "NOCREATEROLE"),
@@ -32,24 +33,32 @@ class RoleSpec:
     password_env: Callable[[], str]
     attributes: dict[str, bool]
     purpose: str
-    # Extra grants once the role exists: (connection, role name) -> lines saying what was done.
-    grant: Callable[[psycopg.Connection, str], list[str]] | None = None
+    # Extra grants once the role exists: (connection, role name, Lifeboat's logins on that server) -> lines saying
+    # what was done.
+    grant: Callable[[psycopg.Connection, str, list[str]], list[str]] | None = None
     servers: Callable[[], list[tuple[pgtools.Target, dict[str, str]]]] = field(default=lambda: [])
 
 
-def _let_lifeboat_create_for(conn: psycopg.Connection, role: str) -> list[str]:
+Server = tuple[pgtools.Target, dict[str, str]]
+
+
+def _let_lifeboat_create_for(conn: psycopg.Connection, role: str, logins: list[str]) -> list[str]:
     """Lifeboat's login creates databases owned by the restore role: that needs membership unless superuser."""
-    me, superuser, member = conn.execute(
-        "SELECT current_user, rolsuper, pg_has_role(current_user, %s, 'MEMBER') FROM pg_roles "
-        "WHERE rolname = current_user", (role,)).fetchone()
-    if superuser or member:
-        return []
-    conn.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(role), sql.Identifier(me)))
-    return [f"granted {role} to {me} (so it can create databases owned by {role})"]
+    done = []
+    for login in sorted(set(logins)):
+        row = conn.execute("SELECT rolsuper, pg_has_role(rolname, %s, 'MEMBER') FROM pg_roles WHERE rolname = %s",
+                           (role, login)).fetchone()
+        if row is None:
+            done.append(f"no role {login} here: not granted {role}")
+        elif not any(row):
+            conn.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(role), sql.Identifier(login)))
+            done.append(f"granted {role} to {login} (so it can create databases owned by {role})")
+    return done
 
 
 def restore_servers() -> list[tuple[pgtools.Target, dict[str, str]]]:
-    """The verification server, or (without one) each distinct server of a protected database."""
+    """The verification server, or (without one) each distinct server of a protected database, each reached as
+    Lifeboat's login there (which must be allowed to create roles, else use --dsn with a superuser)."""
     from backups.models import Database
     from backups.verification import verification_server_for
 
@@ -78,7 +87,7 @@ ROLES: list[RoleSpec] = [
 ]
 
 
-def ensure_role(conn: psycopg.Connection, spec: RoleSpec) -> list[str]:
+def ensure_role(conn: psycopg.Connection, spec: RoleSpec, logins: list[str] | None = None) -> list[str]:
     """Create or correct one role on the connected server; returns what was done, one line each."""
     name = spec.name()
     pgtools.validate_dbname(name, "role name")
@@ -108,16 +117,24 @@ def ensure_role(conn: psycopg.Connection, spec: RoleSpec) -> list[str]:
         done.append(f"no password set for {name} ({variable or 'no variable'} is empty): it authenticates as "
                     "pg_hba.conf allows (peer, cert, or a pgpass file)")
     if spec.grant:
-        done += spec.grant(conn, name)
+        done += spec.grant(conn, name, logins if logins is not None else [conn.info.user])
     return done
 
 
-def setup(specs: Iterable[RoleSpec] = ROLES,
-          servers: list[tuple[pgtools.Target, dict[str, str]]] | None = None) -> list[str]:
-    """Every role on its servers (or on `servers` when given); returns the report, one line per action."""
+def setup(specs: Iterable[RoleSpec] = ROLES, servers: list[Server] | None = None,
+          logins: list[str] | None = None) -> list[str]:
+    """Every role on its servers (or on `servers`, as an administrator, granting to `logins`: Lifeboat's logins
+    there); returns the report, one line per action."""
     report = []
     for spec in specs:
         for target, env in (servers if servers is not None else spec.servers()):
             with pgtools.connect(target.with_dbname("postgres"), env) as conn:
-                report += [f"{target.host}:{target.port}: {line}" for line in ensure_role(conn, spec)]
+                try:
+                    lines = ensure_role(conn, spec, logins if servers is not None else [target.user])
+                except psycopg.errors.InsufficientPrivilege as exc:
+                    raise ConfigurationError(
+                        f"{target.user} may not create roles on {target.host}:{target.port} ({exc}): run again "
+                        f"with --dsn postgresql://SUPERUSER@{target.host}:{target.port}/postgres "
+                        f"--grant-to {target.user}") from None
+                report += [f"{target.host}:{target.port}: {line}" for line in lines]
     return report

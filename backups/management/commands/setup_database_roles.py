@@ -16,10 +16,13 @@ class Command(LifeboatCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("--dsn", help="only this server: postgresql://USER@HOST:PORT/postgres (no password)")
         parser.add_argument("--password-env", help="environment variable with the password for --dsn")
+        parser.add_argument("--grant-to", action="append", default=[], metavar="LOGIN",
+                            help="with --dsn: Lifeboat's login on that server, made a member of the restore role "
+                                 "(repeatable; default: the --dsn user)")
         parser.add_argument("--role", action="append", choices=[spec.key for spec in database_roles.ROLES],
                             help="only this role (repeatable; default: all)")
 
-    def handle(self, *args, dsn, password_env, role, **options) -> None:
+    def handle(self, *args, dsn, password_env, grant_to, role, **options) -> None:
         specs = [spec for spec in database_roles.ROLES if not role or spec.key in role]
         servers = None
         if dsn:
@@ -29,7 +32,7 @@ class Command(LifeboatCommand):
                     raise CommandError(f"environment variable {password_env} is not set")
                 env["PGPASSWORD"] = os.environ[password_env]
             servers = [(pgtools.parse_dsn(dsn), env)]
-        report = database_roles.setup(specs, servers)
+        report = database_roles.setup(specs, servers, grant_to or None)
         for line in report:
             self.stdout.write(line)
         if not report:
