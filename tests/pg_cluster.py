@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from backups import pgtools
+from backups.engine import pgtools
 from tests.conftest import PgServer
 
 

@@ -13,8 +13,9 @@ import uuid
 import pytest
 from psycopg import sql
 
-from backups import pgtools, pipeline, verification
+from backups.engine import pgtools, pipeline
 from backups.models import Database
+from backups.proof import verification
 from drills import recovery
 from tests.conftest import drop_role_and_databases
 from tests.drill_helpers import make_drill

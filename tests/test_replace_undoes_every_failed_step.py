@@ -15,9 +15,10 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from backups import pgtools, pipeline, restore
+from backups.engine import pgtools, pipeline
 from backups.models import Database, Restore
 from backups.recovery import replace as replace_module
+from backups.recovery import restore
 from tests.conftest import drop_role_and_databases
 
 

@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 import pytest
 
-from backups import pipeline
+from backups.engine import pipeline
 from backups.models import Database
 from backups.recovery import database_roles
 from tests.helpers import run_command

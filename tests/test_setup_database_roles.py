@@ -8,7 +8,7 @@ import uuid
 import pytest
 from psycopg import sql
 
-from backups import pgtools, pipeline
+from backups.engine import pgtools, pipeline
 from backups.models import Database
 from tests.conftest import drop_role_and_databases
 from tests.helpers import run_command

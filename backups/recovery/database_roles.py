@@ -16,7 +16,7 @@ import psycopg
 from django.conf import settings
 from psycopg import sql
 
-from backups import pgtools
+from backups.engine import pgtools
 from backups.errors import ConfigurationError
 
 # (pg_roles column, keyword when true, keyword when false)
@@ -60,7 +60,7 @@ def restore_servers() -> list[tuple[pgtools.Target, dict[str, str]]]:
     """The verification server, or (without one) each distinct server of a protected database, each reached as
     Lifeboat's login there (which must be allowed to create roles, else use --dsn with a superuser)."""
     from backups.models import Database
-    from backups.verification import verification_server_for
+    from backups.proof.verification import verification_server_for
 
     found: dict[tuple[str, int], tuple[pgtools.Target, dict[str, str]]] = {}
     if settings.LIFEBOAT_VERIFY_DSN:

@@ -16,7 +16,7 @@ import psycopg
 from django.db import connection as django_connection
 from django.utils import timezone
 
-from backups import pgtools
+from backups.engine import pgtools
 from backups.errors import ConfigurationError, LifeboatError
 
 IDENTITY_SQL = "SELECT system_identifier::text, current_setting('port')::int FROM pg_control_system()"

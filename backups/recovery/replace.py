@@ -20,11 +20,11 @@ import psycopg
 from django.utils import timezone
 from psycopg import sql
 
-from backups import pgtools
+from backups.engine import pgtools
 from backups.errors import ConfigurationError, LifeboatError
 from backups.models import Artifact, Restore
 from backups.recovery import identity, restore_role
-from backups.restore import _finish, drop_database, forensic_name, load_into, source_target
+from backups.recovery.restore import _finish, drop_database, forensic_name, load_into, source_target
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ import psycopg
 from django.conf import settings
 from psycopg import sql
 
-from backups import pgtools
+from backups.engine import pgtools
 from backups.errors import ConfigurationError, LifeboatError, RestoreFailed
 from backups.recovery import identity
 

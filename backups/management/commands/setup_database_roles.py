@@ -4,7 +4,7 @@ import os
 
 from django.core.management.base import CommandError
 
-from backups import pgtools
+from backups.engine import pgtools
 from backups.management.commands._base import LifeboatCommand
 from backups.recovery import database_roles
 
