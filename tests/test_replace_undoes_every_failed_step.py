@@ -18,7 +18,6 @@ from psycopg import sql
 from backups.engine import pgtools, pipeline
 from backups.models import Database, Restore
 from backups.recovery import replace as replace_module
-from backups.recovery import restore
 from tests.conftest import drop_role_and_databases
 
 
@@ -78,7 +77,7 @@ def run_with_fault(monkeypatch, run, hooks: dict) -> Restore:
             hooks[event](plan)
 
     monkeypatch.setattr(replace_module, "fault_hook", hook)
-    return restore.replace(run.artifacts.get(), confirm=run.database.dbname)
+    return replace_module.replace(run.artifacts.get(), confirm=run.database.dbname)
 
 
 def failed_step(record: Restore) -> str:
@@ -87,7 +86,7 @@ def failed_step(record: Restore) -> str:
 
 def test_replace_as_the_owner_succeeds_and_hands_the_restored_database_to_the_owner(pg_server, production):
     database, run = production
-    record = restore.replace(run.artifacts.get(), confirm=database.dbname)
+    record = replace_module.replace(run.artifacts.get(), confirm=database.dbname)
     forensic = record.forensic_database
     try:
         assert record.status == "succeeded", (record.error, record.steps)
@@ -106,7 +105,7 @@ def test_a_session_it_cannot_end_refuses_the_replace_before_production_is_touche
     database, run = production
     blocker = superuser_session(pg_server, database.dbname)
     try:
-        record = restore.replace(run.artifacts.get(), confirm=database.dbname)
+        record = replace_module.replace(run.artifacts.get(), confirm=database.dbname)
     finally:
         blocker.close()
     assert "refused before touching production" in record.error

@@ -98,3 +98,11 @@ def test_a_superuser_restore_is_refused_on_a_server_holding_protected_databases(
     run = pipeline.backup(learning_db)
     code, _, err = run_command("restore", str(run.pk), "--target-db", "lbt_never_made", "--as-superuser")
     assert code == 1 and "a superuser restore" in err and "it also holds protected databases" in err
+
+
+def test_the_restored_objects_are_never_handed_to_a_superuser(learning_db, local_tier, pg_server):
+    run = pipeline.backup(learning_db)
+    code, _, err = run_command("restore", str(run.pk), "--target-db", "lbt_never_made", "--owner",
+                               pg_server.target.user)
+    assert code == 1 and "it is superuser" in err
+    assert not pg_server.database_exists("lbt_never_made")

@@ -104,6 +104,10 @@ def restore_incoming(plan: Plan) -> str:
     load_into(plan.artifact, plan.loader, plan.server, plan.env, plan.incoming, no_owner=plan.no_owner)
     if plan.loader.superuser:
         return f"restored into {plan.incoming}"
+    try:
+        restore_role.check_owner(plan.server, plan.env, plan.owner)
+    except ConfigurationError as exc:  # production owned by a superuser: the restored objects stay the role's
+        return f"restored into {plan.incoming} as {plan.loader.role}; not handed over: {exc}"
     note = restore_role.hand_over(plan.server, plan.env, plan.incoming, plan.loader.role, plan.owner)
     return f"restored into {plan.incoming} as {plan.loader.role}; {note}"
 

@@ -177,6 +177,7 @@ def restore(artifact: Artifact, target_database: str, *, target: pgtools.Target 
     parsed_tables = validate_request(artifact, target_database, tables, target=server, target_env=env)
     if owner:
         pgtools.validate_dbname(owner, "owner role")
+        restore_role.check_owner(server, env, owner)
     loader = restore_role.loader_for(server, env, superuser=as_superuser)
     fields = dict(
         artifact=artifact, mode=Restore.Mode.TABLES if tables else Restore.Mode.NEW_DATABASE,
@@ -237,14 +238,6 @@ def restore_new_database(artifact: Artifact, target_database: str, *, force: boo
 def forensic_name(dbname: str, now) -> str:
     suffix = f"_forensic_{now:%Y%m%d_%H%M%S}"
     return dbname[: 63 - len(suffix)] + suffix
-
-
-def replace(artifact: Artifact, *, confirm: str, user=None, no_owner: bool = False,
-            as_superuser: bool = False) -> Restore:
-    """Restore over the production database, keeping it as a forensic copy: see backups/recovery/replace.py."""
-    from backups.recovery.replace import replace as replace_steps
-
-    return replace_steps(artifact, confirm=confirm, user=user, no_owner=no_owner, as_superuser=as_superuser)
 
 
 def _finish(record: Restore, user) -> Restore:

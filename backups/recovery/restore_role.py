@@ -232,6 +232,18 @@ SELECT count(*) FROM pg_shdepend WHERE refobjid = %s::regrole AND deptype = 'o'
 """
 
 
+def check_owner(admin: pgtools.Target, env: dict[str, str], owner: str) -> None:
+    """A restored database may be handed to an existing ordinary role only: given to a superuser, its SECURITY
+    DEFINER functions (written by whoever owned them in the source) would run as superuser."""
+    with pgtools.connect(admin.with_dbname("postgres"), env) as conn:
+        row = conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = %s", (owner,)).fetchone()
+    if row is None:
+        raise ConfigurationError(f"role {owner} does not exist on {admin.host}:{admin.port}")
+    if row[0]:
+        raise ConfigurationError(f"refused to hand the restored objects to {owner}: it is superuser, and the "
+                                 "backup's SECURITY DEFINER functions would run with its rights")
+
+
 def hand_over(admin: pgtools.Target, env: dict[str, str], dbname: str, role: str, owner: str) -> str:
     """Give the restored database and what the restore role created in it to `owner` (as Lifeboat's login, which
     runs no code from the backup: ALTER ... OWNER calls no function). Returns a line for the log."""

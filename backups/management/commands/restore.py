@@ -6,6 +6,7 @@ from backups.engine import pgtools
 from backups.management.commands._base import LifeboatCommand
 from backups.models import Artifact, BackupRun, Restore, Tier
 from backups.recovery import restore
+from backups.recovery.replace import replace as replace_database
 
 
 def restore_json(record: Restore) -> dict:
@@ -82,7 +83,7 @@ class Command(LifeboatCommand):
                 raise CommandError(f"--replace restores over {production}; --target-db must be that name or omitted")
             if not force:
                 raise CommandError(f"--replace overwrites {production}: add --force to confirm")
-            record = restore.replace(artifact, confirm=production, no_owner=no_owner, as_superuser=as_superuser)
+            record = replace_database(artifact, confirm=production, no_owner=no_owner, as_superuser=as_superuser)
         else:
             if not target_db:
                 raise CommandError("--target-db is required (or --replace)")
