@@ -62,9 +62,9 @@ def queue_restore(drill: Drill, user) -> Restore:
     artifact = latest_backup(drill.database)
     if artifact is None:
         raise DrillError(f"{drill.database.name} has no good backup to restore: back it up first")
-    server, _env = verification_server_for(drill.database)
+    server, env = verification_server_for(drill.database)
     name = target_name(drill)
-    validate_request(artifact, name, target=server)
+    validate_request(artifact, name, target=server, target_env=env)
     conduct.start(drill, user)
     if drill.restored_database and not drill.restored_dropped_at:
         drop_restored_quietly(drill, user)  # a second attempt replaces the first one's database
