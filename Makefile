@@ -36,12 +36,15 @@ serve: install
 	$(PY) manage.py sync_schedules
 	BIND=$(BIND) bin/serve
 
+# The whole suite with branch coverage (subprocesses included); floors: pyproject.toml and bin/coverage-floors.
 test: install-test
 	bin/test-setup
-	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
+	rm -rf var/coverage && mkdir -p var/coverage
+	$(PY) -m pytest -n 2 --cov --cov-report=term:skip-covered $(PYTEST_ARGS)
+	$(PY) bin/coverage-floors
 
 lint: install-test
 	$(VENV)/bin/ruff check .
 
 clean:
-	rm -rf $(VENV) var/static .pytest_cache
+	rm -rf $(VENV) var/static var/coverage .pytest_cache
