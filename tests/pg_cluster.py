@@ -28,6 +28,31 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _start(pg_ctl: Path, data: Path, root: Path, port: int, addresses: str) -> None:
+    options = f"-p {port} -c listen_addresses={addresses} -k {root} -c fsync=off"
+    subprocess.run(_as_postgres([str(pg_ctl), "-D", str(data), "-l", str(root / f"server-{port}.log"), "-o", options,
+                                 "-w", "start"]), check=True, capture_output=True)
+
+
+@contextmanager
+def clone_of(server: PgServer, socket_dir: str) -> Iterator[PgServer]:
+    """A file-level copy of a running cluster (pg_basebackup) started on its own port: a clone, same
+    system_identifier, writable."""
+    pg_ctl = Path(pgtools.pg_binary("pg_ctl"))
+    data = Path(socket_dir) / f"clone_{uuid.uuid4().hex[:6]}"
+    port = free_port()
+    subprocess.run(_as_postgres([str(pg_ctl.with_name("pg_basebackup")), "-h", "127.0.0.1",
+                                 "-p", str(server.target.port), "-U", "postgres", "-D", str(data), "-X", "stream", "--checkpoint=fast"]),
+                   check=True, capture_output=True)
+    _start(pg_ctl, data, Path(socket_dir), port, "127.0.0.1")
+    try:
+        yield PgServer(pgtools.Target("127.0.0.1", port, "postgres", "postgres"), {})
+    finally:
+        subprocess.run(_as_postgres([str(pg_ctl), "-D", str(data), "-m", "immediate", "-w", "stop"]),
+                       capture_output=True)
+        shutil.rmtree(data, ignore_errors=True)
+
+
 @contextmanager
 def private_cluster(addresses: str = "127.0.0.1,127.0.0.2") -> Iterator[tuple[PgServer, str]]:
     """(server reached on 127.0.0.1, its socket directory). The socket directory's name is lower case: DSN hosts
@@ -44,9 +69,7 @@ def private_cluster(addresses: str = "127.0.0.1,127.0.0.2") -> Iterator[tuple[Pg
                    check=True, capture_output=True)
     with open(data / "pg_hba.conf", "a") as hba:  # initdb's trust lines cover 127.0.0.1 only
         hba.write("host all all 127.0.0.2/32 trust\n")
-    options = f"-p {port} -c listen_addresses={addresses} -k {root} -c fsync=off"
-    subprocess.run(_as_postgres([str(pg_ctl), "-D", str(data), "-l", str(root / "server.log"), "-o", options,
-                                 "-w", "start"]), check=True, capture_output=True)
+    _start(pg_ctl, data, root, port, addresses)
     try:
         yield PgServer(pgtools.Target("127.0.0.1", port, "postgres", "postgres"), {}), str(root)
     finally:

@@ -14,7 +14,7 @@ from backups.engine import pipeline
 from backups.models import Database
 from backups.recovery import database_roles
 from tests.helpers import run_command
-from tests.pg_cluster import private_cluster
+from tests.pg_cluster import clone_of, private_cluster
 
 
 @pytest.fixture(scope="session")
@@ -55,6 +55,22 @@ def test_force_through_any_alias_of_the_source_server_is_refused(cluster, local_
     code, out, err = run_command("restore", str(run.pk), "--target-db", copy, "--target-dsn", dsn)
     assert code == 0, err
     assert rows(server, copy) == 3 and rows(server, name) == 4
+
+
+def test_a_clone_shares_the_identity_and_counts_as_maybe_the_same_server(cluster, local_tier):
+    """pg_basebackup copies the cluster, system_identifier included: the copy's database of the protected name
+    cannot be told apart from the protected one, so it is refused too."""
+    server, socket_dir = cluster
+    name = server.create_database("lbt_cloned")
+    server.query(name, "CREATE TABLE orders (id int); INSERT INTO orders VALUES (1)")
+    database = Database.objects.create(name=name, host="127.0.0.1", port=server.target.port, dbname=name)
+    run = pipeline.backup(database)
+    assert run.status == "succeeded", run.error
+    with clone_of(server, socket_dir) as clone:
+        code, _, err = run_command("restore", str(run.pk), "--target-db", name, "--target-dsn", clone.target.dsn,
+                                   "--force")
+        assert code == 1 and "same server, or a replica or clone of it" in err, err
+        assert rows(clone, name) == 1
 
 
 def test_force_never_drops_another_protected_database(learning_db, pg_server, make_source_db):
