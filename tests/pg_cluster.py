@@ -42,7 +42,8 @@ def clone_of(server: PgServer, socket_dir: str) -> Iterator[PgServer]:
     data = Path(socket_dir) / f"clone_{uuid.uuid4().hex[:6]}"
     port = free_port()
     subprocess.run(_as_postgres([str(pg_ctl.with_name("pg_basebackup")), "-h", "127.0.0.1",
-                                 "-p", str(server.target.port), "-U", "postgres", "-D", str(data), "-X", "stream", "--checkpoint=fast"]),
+                                 "-p", str(server.target.port), "-U", "postgres", "-D", str(data), "-X", "stream",
+                                 "--checkpoint=fast"]),
                    check=True, capture_output=True)
     _start(pg_ctl, data, Path(socket_dir), port, "127.0.0.1")
     try:
