@@ -106,3 +106,11 @@ def test_the_restored_objects_are_never_handed_to_a_superuser(learning_db, local
                                pg_server.target.user)
     assert code == 1 and "it is superuser" in err
     assert not pg_server.database_exists("lbt_never_made")
+
+
+def test_without_the_restore_role_a_verification_is_not_verifiable_here_not_failed(learning_db, local_tier,
+                                                                                  tasks_inline, settings):
+    settings.LIFEBOAT_RESTORE_ROLE = f"lbt_missing_{uuid.uuid4().hex[:8]}"
+    checked = pipeline.backup(learning_db).artifacts.get().verifications.get()
+    assert checked.status == "unverifiable"
+    assert "does not exist" in checked.error and "setup_database_roles --dsn" in checked.error

@@ -68,8 +68,9 @@ def role_env() -> dict[str, str]:
 def check_role(conn: psycopg.Connection, role: str, where: str) -> None:
     row = conn.execute(ROLE_SQL, (role,)).fetchone()
     if row is None:
-        raise ConfigurationError(f"the restore role {role} does not exist on {where}: run "
-                                 f"`manage.py setup_database_roles --server {where}` (or set LIFEBOAT_RESTORE_ROLE)")
+        raise ConfigurationError(f"the restore role {role} does not exist on {where}: run `manage.py "
+                                 f"setup_database_roles --dsn postgresql://SUPERUSER@{where}/postgres` "
+                                 "(or set LIFEBOAT_RESTORE_ROLE)")
     super_, createrole, login = row
     if super_ or createrole:
         raise ConfigurationError(f"the restore role {role} on {where} is {'superuser' if super_ else 'CREATEROLE'}: "
