@@ -117,6 +117,7 @@ def test_restore_and_drill_restore_run_the_planted_code_as_the_restore_role(
      "permission denied for language"),
     ("CREATE FUNCTION lbt_ddl() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN END $$; "
      "CREATE EVENT TRIGGER lbt_ddl ON ddl_command_end EXECUTE FUNCTION lbt_ddl()", "EVENT TRIGGER"),
+    ("CREATE EXTENSION postgres_fdw", "EXTENSION postgres_fdw (untrusted)"),
 ])
 def test_what_the_restore_role_cannot_create_is_not_verifiable_here_never_failed(
         superuser_only, expected, make_source_db, pg_server, local_tier, tasks_inline):
@@ -132,3 +133,14 @@ def test_what_the_restore_role_cannot_create_is_not_verifiable_here_never_failed
     finally:
         if "EVENT TRIGGER" in superuser_only:  # the event trigger would fire on the drop's neighbours otherwise
             pg_server.query(name, "DROP EVENT TRIGGER IF EXISTS lbt_ddl")
+
+
+def test_a_database_with_a_trusted_extension_verifies_as_the_restore_role(make_source_db, pg_server, local_tier,
+                                                                          tasks_inline, restore_role_name):
+    name = make_source_db("CREATE EXTENSION citext; CREATE TABLE emails (address citext PRIMARY KEY); "
+                          "INSERT INTO emails VALUES ('A@example.com'), ('b@example.com')")
+    database = Database.objects.create(name=name, host=pg_server.target.host, port=pg_server.target.port,
+                                       user=pg_server.target.user, dbname=name)
+    checked = pipeline.backup(database).artifacts.get().verifications.get()
+    assert checked.status == "passed", checked.error
+    assert checked.restored_as == restore_role_name
