@@ -73,6 +73,25 @@ def test_a_clone_shares_the_identity_and_counts_as_maybe_the_same_server(cluster
         assert rows(clone, name) == 1
 
 
+def test_a_discovered_database_is_known_by_its_identity_before_its_first_backup(cluster, learning_db, local_tier):
+    from backups.catalog.discovery import discover
+    from backups.models import Server
+
+    server, socket_dir = cluster
+    name = server.create_database("lbt_discovered")
+    server.query(name, "CREATE TABLE orders (id int); INSERT INTO orders VALUES (1)")
+    found = discover(Server.objects.create(name=f"private{server.target.port}", host="localhost",
+                                           port=server.target.port, exclude=""))
+    discovered = next(d for d in found if d.dbname == name)
+    assert discovered.system_identifier and discovered.database_oid
+
+    run = pipeline.backup(learning_db)  # another database's backup, restored onto the discovered one's server
+    dsn = f"postgresql://postgres@127.0.0.2:{server.target.port}/postgres"
+    code, _, err = run_command("restore", str(run.pk), "--target-db", name, "--target-dsn", dsn, "--force")
+    assert code == 1 and f"is the protected database {discovered.name}" in err, err
+    assert rows(server, name) == 1
+
+
 def test_force_never_drops_another_protected_database(learning_db, pg_server, make_source_db):
     recorded = make_source_db("CREATE TABLE orders (id int); INSERT INTO orders VALUES (1), (2)", prefix="lbt_other")
     other = Database.objects.create(name=recorded, host="localhost", port=pg_server.target.port,
