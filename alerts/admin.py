@@ -47,6 +47,19 @@ class ChannelAdmin(admin.ModelAdmin):
             level = messages.ERROR if n.last_error else messages.INFO
             self.message_user(request, f"{channel.name}: {n.get_status_display().lower()} {n.last_error}", level)
 
+    def get_fields(self, request, obj=None):
+        fields = list(super().get_fields(request, obj))
+        if obj is not None and not self.has_change_permission(request, obj):
+            # Someone who may only look sees which service it is, never the secret URL itself.
+            fields = ["service" if f == "url" else f for f in fields]
+        return fields
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        if obj is not None and not self.has_change_permission(request, obj):
+            readonly.append("service")
+        return readonly
+
     # Adding, changing and deleting a channel is audited with before and after by audit.config_audit.
 
 

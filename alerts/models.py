@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from backups.models import ENV_NAME_RE
+from core.env import validate_secret_env
 
 
 class Severity(models.TextChoices):
@@ -64,7 +65,8 @@ class Channel(models.Model):
     )
     url_env = models.CharField(
         "URL environment variable", max_length=100, blank=True,
-        validators=[RegexValidator(ENV_NAME_RE, "An environment variable name, e.g. SLACK_ALERTS_URL.")],
+        validators=[RegexValidator(ENV_NAME_RE, "An environment variable name, e.g. LIFEBOAT_SLACK_URL."),
+                    validate_secret_env],
         help_text="Name of an environment variable holding the apprise URL (keeps the token out of the database).",
     )
     kinds = models.JSONField(

@@ -1,5 +1,9 @@
+import os
+
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
+
+PRIVATE_UMASK = 0o077
 
 
 class CoreConfig(AppConfig):
@@ -10,6 +14,10 @@ class CoreConfig(AppConfig):
 
     def ready(self) -> None:
         from core.roles import sync_roles
+
+        # Backups, globals (role hashes), self-backups, evidence and the audit anchor are nobody else's business:
+        # everything this process writes is 0600 in 0700 directories, whichever entry point started it.
+        os.umask(PRIVATE_UMASK)
 
         # After every migrate: permissions of apps added since the groups were made reach their roles.
         post_migrate.connect(lambda **kw: sync_roles(), dispatch_uid="lifeboat-sync-roles", weak=False)

@@ -7,3 +7,6 @@ class DashboardConfig(AppConfig):
 
     name = "dashboard"
     verbose_name = "Dashboard"
+
+    def ready(self) -> None:
+        from dashboard import checks  # noqa: F401  (registers the lifeboat system checks)

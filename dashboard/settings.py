@@ -10,7 +10,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from core.env import env_bool, env_int, env_list, env_secret, env_str, persistent_secret
+from core.env import env_bool, env_int, env_list, env_secret, env_str, persistent_secret, secret_env_refusal
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("LIFEBOAT_VAR_DIR", str(BASE_DIR / "var")))
@@ -19,8 +19,16 @@ DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = env_secret("SECRET_KEY") or persistent_secret(VAR_DIR / "secret_key")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY") else None
+BEHIND_TLS_PROXY = env_bool("BEHIND_TLS_PROXY", False)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_TLS_PROXY else None
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
+# Behind TLS: redirect plain HTTP and tell browsers to use HTTPS only (HSTS), unless told otherwise.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", BEHIND_TLS_PROXY)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000 if BEHIND_TLS_PROXY else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+# /healthz is probed by load balancers over plain HTTP inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -33,6 +41,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "django_q",
+    "axes",
     # Lifeboat, bottom layer first (docs/architecture.md): core <- audit <- backups <- drills <- alerts <- evidence
     "core",
     "audit",
@@ -54,7 +63,35 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "audit.middleware.AuditActorMiddleware",
+    "dashboard.middleware.IdleSessionMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into its lockout response.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# --- Sign-in -------------------------------------------------------------------------------------
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses a locked-out user from that address before checking
+    "django.contrib.auth.backends.ModelBackend",
+]
+# django-axes: LIFEBOAT_LOGIN_FAILURE_LIMIT wrong passwords for one user from one address lock that pair out for
+# LIFEBOAT_LOCKOUT_MINUTES; the lockout is one audit event (audit/receivers.py), not one per attempt.
+AXES_FAILURE_LIMIT = env_int("LIFEBOAT_LOGIN_FAILURE_LIMIT", 10)
+AXES_COOLOFF_TIME = env_int("LIFEBOAT_LOCKOUT_MINUTES", 30) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_VERBOSE = False
+# The client's address: the socket's peer, or the forwarded address only from a trusted proxy (BEHIND_TLS_PROXY).
+AXES_IPWARE_PROXY_COUNT = 1 if BEHIND_TLS_PROXY else None
+AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR") if BEHIND_TLS_PROXY else ("REMOTE_ADDR",)
+
+# Sessions end LIFEBOAT_SESSION_HOURS after sign-in, or after LIFEBOAT_SESSION_IDLE_MINUTES without a request
+# from a person (the overview's background polling does not count: dashboard/middleware.py).
+SESSION_COOKIE_AGE = env_int("LIFEBOAT_SESSION_HOURS", 12) * 3600
+LIFEBOAT_SESSION_IDLE_SECONDS = env_int("LIFEBOAT_SESSION_IDLE_MINUTES", 30) * 60
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+
 
 ROOT_URLCONF = "dashboard.urls"
 WSGI_APPLICATION = "dashboard.wsgi.application"
@@ -92,7 +129,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+     "OPTIONS": {"min_length": env_int("LIFEBOAT_PASSWORD_MIN_LENGTH", 12)}},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 LOGIN_URL = "login"
@@ -127,6 +166,11 @@ LIFEBOAT_HEARTBEAT_STALE_SECONDS = env_int("LIFEBOAT_HEARTBEAT_STALE_SECONDS", 3
 # S3 is downloaded (compressed) to LIFEBOAT_VERIFY_TMP (default: the system temp dir), rows load over N streams.
 LIFEBOAT_VERIFY_DSN = env_str("LIFEBOAT_VERIFY_DSN", "")
 LIFEBOAT_VERIFY_PASSWORD_ENV = env_str("LIFEBOAT_VERIFY_PASSWORD_ENV", "")
+# Fields that name an environment variable holding a secret accept LIFEBOAT_* and these names only (core/env.py).
+LIFEBOAT_SECRET_ENV_ALLOW = env_list("LIFEBOAT_SECRET_ENV_ALLOW")
+if secret_env_refusal(LIFEBOAT_VERIFY_PASSWORD_ENV, LIFEBOAT_SECRET_ENV_ALLOW):
+    raise ImproperlyConfigured("LIFEBOAT_VERIFY_PASSWORD_ENV: "
+                               + secret_env_refusal(LIFEBOAT_VERIFY_PASSWORD_ENV, LIFEBOAT_SECRET_ENV_ALLOW))
 LIFEBOAT_VERIFY_TMP = env_str("LIFEBOAT_VERIFY_TMP", "")
 LIFEBOAT_VERIFY_JOBS = env_int("LIFEBOAT_VERIFY_JOBS", 2)
 LIFEBOAT_VERIFY_AFTER_BACKUP = env_bool("LIFEBOAT_VERIFY_AFTER_BACKUP", True)
@@ -136,6 +180,9 @@ LIFEBOAT_VERIFY_AFTER_BACKUP = env_bool("LIFEBOAT_VERIFY_AFTER_BACKUP", True)
 # verification server declared isolated (LIFEBOAT_VERIFY_ISOLATED, or a Server marked isolated) restores as superuser.
 LIFEBOAT_RESTORE_ROLE = env_str("LIFEBOAT_RESTORE_ROLE", "lifeboat_restore")
 LIFEBOAT_RESTORE_PASSWORD_ENV = env_str("LIFEBOAT_RESTORE_PASSWORD_ENV", "LIFEBOAT_RESTORE_PASSWORD")
+if secret_env_refusal(LIFEBOAT_RESTORE_PASSWORD_ENV, LIFEBOAT_SECRET_ENV_ALLOW):
+    raise ImproperlyConfigured("LIFEBOAT_RESTORE_PASSWORD_ENV: "
+                               + secret_env_refusal(LIFEBOAT_RESTORE_PASSWORD_ENV, LIFEBOAT_SECRET_ENV_ALLOW))
 LIFEBOAT_VERIFY_ISOLATED = env_bool("LIFEBOAT_VERIFY_ISOLATED", False)
 
 # AWS (S3 and RDS tiers): credentials only from the standard AWS chain. Each call is retried by botocore with

@@ -58,7 +58,7 @@ class PackageWriter:
         count = 0
         with self.entry(name) as out:
             if fmt == "csv":
-                writer = csv.writer(out, lineterminator="\n")
+                writer = csv.writer(out, lineterminator="\r\n")  # RFC 4180: a CR or LF in a cell is quoted
                 writer.writerow(fields)
                 for row in rows:
                     writer.writerow([_cell(row[f]) for f in fields])
@@ -87,6 +87,11 @@ def _json(value: Any) -> str:
     return json.dumps(value, cls=DjangoJSONEncoder, ensure_ascii=False, sort_keys=True)
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula (=HYPERLINK(...) phones home): such text
+# gets a leading apostrophe, which spreadsheets show as text (OWASP "CSV injection"). JSON files keep values as is.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _cell(value: Any) -> Any:
     if value is None:
         return ""
@@ -94,4 +99,6 @@ def _cell(value: Any) -> Any:
         return _json(value)
     if hasattr(value, "isoformat"):
         return value.isoformat()
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
     return value

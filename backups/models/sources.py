@@ -16,6 +16,7 @@ from backups.errors import ConfigurationError
 from backups.models.common import ENV_NAME_RE, name_validator, validate_cron
 from backups.models.runs import Artifact, BackupRun, FreshnessReport
 from backups.models.tiers import Tier
+from core.env import validate_secret_env
 
 
 class Database(models.Model):
@@ -30,7 +31,8 @@ class Database(models.Model):
         "password environment variable",
         max_length=100,
         blank=True,
-        validators=[RegexValidator(ENV_NAME_RE, "An environment variable name, e.g. DSA_DB_PASSWORD.")],
+        validators=[RegexValidator(ENV_NAME_RE, "An environment variable name, e.g. LIFEBOAT_DSA_DB_PASSWORD."),
+                    validate_secret_env],
         help_text="Name of the environment variable holding the password (PGPASSWORD is set from it).",
     )
     passfile = models.CharField(
@@ -136,7 +138,8 @@ class Server(models.Model):
     user = models.CharField(max_length=63, default="postgres")
     password_env = models.CharField(
         "password environment variable", max_length=100, blank=True,
-        validators=[RegexValidator(ENV_NAME_RE, "An environment variable name, e.g. PROD_PG_PASSWORD.")],
+        validators=[RegexValidator(ENV_NAME_RE, "An environment variable name, e.g. LIFEBOAT_PROD_PG_PASSWORD."),
+                    validate_secret_env],
         help_text="Name of the environment variable holding the password; the password is never stored.",
     )
     passfile = models.CharField("pgpass file", max_length=500, blank=True)

@@ -27,10 +27,8 @@ class Command(LifeboatCommand):
             if value is not None:
                 setattr(database, field, value)
         database.full_clean()
-        from audit import trail
-
-        # The configuration audit (audit.config_audit) records the change, before and after.
-        with trail.acting_as("command line"):
-            database.save()
+        # The configuration audit (audit.config_audit) records the change, before and after, and who (the OS user
+        # and --actor, from AuditedCommand).
+        database.save()
         self.stdout.write(f"{'added' if created else 'updated'} {name}: {database.dsn} "
                           f"(RPO {database.rpo_hours} h, schedule '{database.schedule}' UTC)")

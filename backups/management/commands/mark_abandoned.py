@@ -1,9 +1,9 @@
-from django.core.management.base import BaseCommand
 
+from audit.commands import AuditedCommand
 from backups.engine import pipeline
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = "Mark running backups whose worker stopped reporting as abandoned."
 
     def handle(self, *args, **options) -> None:

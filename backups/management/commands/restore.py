@@ -7,6 +7,7 @@ from backups.management.commands._base import LifeboatCommand
 from backups.models import Artifact, BackupRun, Restore, Tier
 from backups.recovery import restore
 from backups.recovery.replace import replace as replace_database
+from core.roles import REPLACE_DATABASE
 
 
 def restore_json(record: Restore) -> dict:
@@ -74,8 +75,13 @@ class Command(LifeboatCommand):
 
     def handle(self, *args, run_id: int, target_db, target_dsn, target_password_env, table, with_globals, replace,
                force, no_owner, owner, as_superuser, tier, json, **options):
+        from core.env import secret_env_refusal
+
+        if target_password_env and secret_env_refusal(target_password_env):
+            raise CommandError(secret_env_refusal(target_password_env))
         artifact = pick_artifact(run_id, tier)
         if replace:
+            self.require_actor(REPLACE_DATABASE, "restore over a production database")
             if table or target_dsn or with_globals:
                 raise CommandError("--replace restores the whole database in place; drop --table/--target-dsn")
             production = artifact.run.database.dbname

@@ -28,6 +28,10 @@ class Command(LifeboatCommand):
         if dsn:
             env = {}
             if password_env:
+                from core.env import secret_env_refusal
+
+                if secret_env_refusal(password_env):
+                    raise CommandError(secret_env_refusal(password_env))
                 if password_env not in os.environ:
                     raise CommandError(f"environment variable {password_env} is not set")
                 env["PGPASSWORD"] = os.environ[password_env]

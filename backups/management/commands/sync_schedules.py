@@ -1,9 +1,9 @@
-from django.core.management.base import BaseCommand
 
+from audit.commands import AuditedCommand
 from backups.schedules import sync_all
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = "Register every database's backup schedule and the housekeeping schedules with django-q2."
 
     def handle(self, *args, **options) -> None:

@@ -2,14 +2,15 @@ from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from audit.commands import AuditedCommand
 from backups.errors import LifeboatError
 from backups.models import Database
 from dashboard import demo
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = "Seed the demo: a dsa_learning database (users, lessons, problems) to protect and a demo login."
 
     def handle(self, *args, **options) -> None:

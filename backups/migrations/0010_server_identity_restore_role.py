@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('backups', '0008_overview_index'),
+        ('backups', '0009_secret_env_allow_list'),
     ]
 
     operations = [
