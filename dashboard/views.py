@@ -5,7 +5,7 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from alerts.models import Alert
-from backups.models import Tier
+from backups.models import Feature, Tier
 from backups.web import overview
 from drills.health import next_drill_due
 
@@ -17,7 +17,7 @@ OPEN_ALERTS = 5
 def home(request):
     """The overview: are we safe right now? Its parts refresh themselves (htmx polling of named partials)."""
     now = timezone.now()
-    tiers = list(Tier.objects.filter(enabled=True).exclude(kind=Tier.Kind.RDS).order_by("position", "name"))
+    tiers = list(Tier.objects.filter(enabled=True).that_can(Feature.ARTIFACTS).order_by("position", "name"))
     rows = overview.freshness_matrix(tiers, now)
     context = {"now": now, "tiers": tiers, "rows": rows, "running": overview.running_runs(),
                "failures": overview.recent_failures(),

@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.contrib import admin
 
 from audit import config_audit, trail
+from core.admin import ReadOnlyAdmin
 from drills.models import (
     ChecklistItem,
     ChecklistTemplate,
@@ -135,15 +136,6 @@ class DrillAdmin(admin.ModelAdmin):
 
 
 @admin.register(SignOff)
-class SignOffAdmin(admin.ModelAdmin):
+class SignOffAdmin(ReadOnlyAdmin):
     list_display = ("drill", "signed_by", "signed_at", "record_sha256")
     readonly_fields = [f.name for f in SignOff._meta.fields]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

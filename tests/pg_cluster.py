@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from backups.conninfo import ConnectionOptions
 from backups.engine import pgtools
 from tests.conftest import PgServer
 
@@ -47,7 +48,7 @@ def clone_of(server: PgServer, socket_dir: str) -> Iterator[PgServer]:
                    check=True, capture_output=True)
     _start(pg_ctl, data, Path(socket_dir), port, "127.0.0.1")
     try:
-        yield PgServer(pgtools.Target("127.0.0.1", port, "postgres", "postgres"), {})
+        yield PgServer(ConnectionOptions("127.0.0.1", port, "postgres", "postgres"))
     finally:
         subprocess.run(_as_postgres([str(pg_ctl), "-D", str(data), "-m", "immediate", "-w", "stop"]),
                        capture_output=True)
@@ -72,7 +73,7 @@ def private_cluster(addresses: str = "127.0.0.1,127.0.0.2") -> Iterator[tuple[Pg
         hba.write("host all all 127.0.0.2/32 trust\n")
     _start(pg_ctl, data, root, port, addresses)
     try:
-        yield PgServer(pgtools.Target("127.0.0.1", port, "postgres", "postgres"), {}), str(root)
+        yield PgServer(ConnectionOptions("127.0.0.1", port, "postgres", "postgres")), str(root)
     finally:
         subprocess.run(_as_postgres([str(pg_ctl), "-D", str(data), "-m", "immediate", "-w", "stop"]),
                        capture_output=True)

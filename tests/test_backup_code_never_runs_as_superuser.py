@@ -9,11 +9,12 @@ and the role stays ordinary. What the restore role may not create makes a verifi
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 
 import pytest
 from psycopg import sql
 
-from backups.engine import pgtools, pipeline
+from backups.engine import pipeline
 from backups.models import Database
 from backups.proof import verification
 from drills import recovery
@@ -44,14 +45,14 @@ def planted(pg_server, local_tier):
     with pg_server.connect() as conn:
         conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
         conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(name), sql.Identifier(role)))
-    as_role = pgtools.Target(pg_server.target.host, pg_server.target.port, role, name)
-    with pgtools.connect(as_role, pg_server.env) as conn:
+    as_role = replace(pg_server.target, user=role, dbname=name)
+    with as_role.connect() as conn:
         conn.execute(PLANT.replace("{role}", role))
     assert pg_server.query(name, "SELECT ran_as, was_superuser FROM marker") == [(role, False)]
     database = Database.objects.create(name=name, host=pg_server.target.host, port=pg_server.target.port,
                                        user=pg_server.target.user, dbname=name)  # Lifeboat's login: superuser
     yield database, role
-    drop_role_and_databases(pg_server.target, pg_server.env, role)
+    drop_role_and_databases(pg_server.target, role)
 
 
 def is_superuser(pg_server, role: str) -> bool:

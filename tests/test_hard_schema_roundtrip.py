@@ -77,8 +77,8 @@ def schema_of(pg_server, dbname: str) -> str:
     """pg_dump --schema-only, without the lines that differ between any two dumps (comments, restrict keys), nor
     ownership: a restore loads as the restricted restore role, which then owns what it made."""
     t = pg_server.target
-    out = subprocess.run([pgtools.pg_binary("pg_dump"), *t.cli_args(), "--schema-only", f"--dbname={dbname}"],
-                         check=True, capture_output=True, text=True, env=pgtools.client_env(pg_server.env)).stdout
+    out = subprocess.run([pgtools.pg_binary("pg_dump"), *t.cli_args(dbname=dbname), "--schema-only"],
+                         check=True, capture_output=True, text=True, env=t.env()).stdout
     return "\n".join(line for line in out.splitlines()
                      if not line.startswith(("--", "\\restrict", "\\unrestrict")) and line.strip()
                      and not (line.startswith("ALTER ") and " OWNER TO " in line))

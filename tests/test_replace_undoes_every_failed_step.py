@@ -10,12 +10,13 @@ taken away. The fault hook only chooses the moment.
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 
 import psycopg
 import pytest
 from psycopg import sql
 
-from backups.engine import pgtools, pipeline
+from backups.engine import pipeline
 from backups.models import Database, Restore
 from backups.recovery import replace as replace_module
 from tests.conftest import drop_role_and_databases
@@ -30,7 +31,7 @@ def owner_login(pg_server, restore_role_name):
         conn.execute(sql.SQL("GRANT pg_signal_backend, {} TO {}").format(sql.Identifier(restore_role_name),
                                                                          sql.Identifier(role)))
     yield role
-    drop_role_and_databases(pg_server.target, pg_server.env, role)
+    drop_role_and_databases(pg_server.target, role)
 
 
 @pytest.fixture
@@ -39,15 +40,15 @@ def production(pg_server, owner_login, local_tier):
     name = f"lbt_prod_{uuid.uuid4().hex[:10]}"
     with pg_server.connect() as conn:
         conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(name), sql.Identifier(owner_login)))
-    as_owner = pgtools.Target(pg_server.target.host, pg_server.target.port, owner_login, name)
-    with pgtools.connect(as_owner, pg_server.env) as conn:
+    as_owner = replace(pg_server.target, user=owner_login, dbname=name)
+    with as_owner.connect() as conn:
         conn.execute("CREATE TABLE orders (id int PRIMARY KEY, note text)")
         conn.execute("INSERT INTO orders SELECT g, 'before' FROM generate_series(1, 5) g")
     database = Database.objects.create(name=name, host=pg_server.target.host, port=pg_server.target.port,
                                        user=owner_login, dbname=name)
     run = pipeline.backup(database)
     assert run.status == "succeeded", run.error
-    with pgtools.connect(as_owner, pg_server.env) as conn:
+    with as_owner.connect() as conn:
         conn.execute("INSERT INTO orders VALUES (6, 'after the backup')")
     yield database, run
     pg_server.drop_database(name)
@@ -57,8 +58,8 @@ def assert_production_as_it_was(pg_server, database: Database, record: Restore) 
     name = database.dbname
     allowed = pg_server.query("postgres", "SELECT datallowconn FROM pg_database WHERE datname = %s", (name,))
     assert allowed == [(True,)], record.steps
-    as_owner = pgtools.Target(pg_server.target.host, pg_server.target.port, database.user, name)
-    with pgtools.connect(as_owner, pg_server.env) as conn:  # connectable, by the application's login
+    as_owner = replace(pg_server.target, user=database.user, dbname=name)
+    with as_owner.connect() as conn:  # connectable, by the application's login
         assert conn.execute("SELECT count(*), max(note) FROM orders WHERE id = 6").fetchone() == (1, "after the backup")
     leftovers = pg_server.query("postgres", "SELECT datname FROM pg_database WHERE datname LIKE %s",
                                 (f"{name}\\_%",))

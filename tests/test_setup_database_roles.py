@@ -4,11 +4,12 @@ role that has too many rights, and lets a non-superuser Lifeboat login create da
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 
 import pytest
 from psycopg import sql
 
-from backups.engine import pgtools, pipeline
+from backups.engine import pipeline
 from backups.models import Database
 from tests.conftest import drop_role_and_databases
 from tests.helpers import run_command
@@ -24,7 +25,7 @@ def role_names(pg_server):
 
     yield make
     for name in names:
-        drop_role_and_databases(pg_server.target, pg_server.env, name)
+        drop_role_and_databases(pg_server.target, name)
 
 
 def attributes(pg_server, role: str) -> tuple:
@@ -70,7 +71,7 @@ def test_a_non_superuser_lifeboat_login_is_made_a_member_so_it_can_create_databa
     restore_role, login = role_names("lbt_restore_member"), role_names("lbt_login")
     settings.LIFEBOAT_RESTORE_ROLE = restore_role
     pg_server.query("postgres", sql.SQL("CREATE ROLE {} LOGIN CREATEDB").format(sql.Identifier(login)).as_string())
-    as_login = pgtools.Target(pg_server.target.host, pg_server.target.port, login, "postgres")
+    as_login = replace(pg_server.target, user=login, dbname="postgres")
     name = make_source_db("CREATE TABLE t (id int); INSERT INTO t VALUES (1), (2)")
     pg_server.query("postgres", f'ALTER DATABASE "{name}" OWNER TO {login}')
     pg_server.query(name, f"ALTER TABLE t OWNER TO {login}")

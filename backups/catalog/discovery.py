@@ -27,8 +27,7 @@ OWN_PREFIXES = (SCRATCH_PREFIX, "lifeboat_drill_")
 def server_databases(server: Server) -> tuple[identity.ServerIdentity, dict[str, int]]:
     """The server's identity and its databases (name -> oid): a discovered database is recognised by them from the
     start, before its first backup records them again."""
-    target = pgtools.Target(server.host, server.port, server.user, "postgres")
-    with pgtools.connect(target, server.libpq_env(), application_name="lifeboat-discovery") as conn:
+    with server.connection_options().connect(application_name="lifeboat-discovery") as conn:
         return identity.identity_of(conn), dict(conn.execute(LIST_SQL).fetchall())
 
 
@@ -54,9 +53,9 @@ def discover(server: Server) -> list[Database]:
             continue
         database = Database.objects.create(
             name=name, host=server.host, port=server.port, user=server.user, dbname=dbname, server=server,
-            password_env=server.password_env, passfile=server.passfile, rpo_hours=server.rpo_hours,
-            schedule=server.schedule, system_identifier=seen.system_identifier, server_port_seen=seen.port,
-            database_oid=present[dbname], identity_seen_at=timezone.now(),
+            password_env=server.password_env, passfile=server.passfile, libpq_options=server.libpq_options,
+            rpo_hours=server.rpo_hours, schedule=server.schedule, system_identifier=seen.system_identifier,
+            server_port_seen=seen.port, database_oid=present[dbname], identity_seen_at=timezone.now(),
         )
         trail.record("config.database.discovered", target=database,
                      summary=f"database {dbname} found on server {server.name} and protected",

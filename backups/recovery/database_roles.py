@@ -16,6 +16,7 @@ import psycopg
 from django.conf import settings
 from psycopg import sql
 
+from backups.conninfo import ConnectionOptions
 from backups.engine import pgtools
 from backups.errors import ConfigurationError
 
@@ -36,10 +37,7 @@ class RoleSpec:
     # Extra grants once the role exists: (connection, role name, Lifeboat's logins on that server) -> lines saying
     # what was done.
     grant: Callable[[psycopg.Connection, str, list[str]], list[str]] | None = None
-    servers: Callable[[], list[tuple[pgtools.Target, dict[str, str]]]] = field(default=lambda: [])
-
-
-Server = tuple[pgtools.Target, dict[str, str]]
+    servers: Callable[[], list[ConnectionOptions]] = field(default=lambda: [])
 
 
 def _let_lifeboat_create_for(conn: psycopg.Connection, role: str, logins: list[str]) -> list[str]:
@@ -56,20 +54,19 @@ def _let_lifeboat_create_for(conn: psycopg.Connection, role: str, logins: list[s
     return done
 
 
-def restore_servers() -> list[tuple[pgtools.Target, dict[str, str]]]:
+def restore_servers() -> list[ConnectionOptions]:
     """The verification server, or (without one) each distinct server of a protected database, each reached as
     Lifeboat's login there (which must be allowed to create roles, else use --dsn with a superuser)."""
     from backups.models import Database
     from backups.proof.verification import verification_server_for
 
-    found: dict[tuple[str, int], tuple[pgtools.Target, dict[str, str]]] = {}
+    found: dict[tuple[str, int], ConnectionOptions] = {}
     if settings.LIFEBOAT_VERIFY_DSN:
-        target, env = verification_server_for(Database(name="-"))
-        found[(target.host, target.port)] = (target, env)
+        target = verification_server_for(Database(name="-"))
+        found[(target.host, target.port)] = target
     else:
         for database in Database.objects.all():
-            found.setdefault((database.host, database.port), (
-                pgtools.Target(database.host, database.port, database.user, "postgres"), database.libpq_env()))
+            found.setdefault((database.host, database.port), database.connection_options("postgres"))
     return list(found.values())
 
 
@@ -121,14 +118,14 @@ def ensure_role(conn: psycopg.Connection, spec: RoleSpec, logins: list[str] | No
     return done
 
 
-def setup(specs: Iterable[RoleSpec] = ROLES, servers: list[Server] | None = None,
+def setup(specs: Iterable[RoleSpec] = ROLES, servers: list[ConnectionOptions] | None = None,
           logins: list[str] | None = None) -> list[str]:
     """Every role on its servers (or on `servers`, as an administrator, granting to `logins`: Lifeboat's logins
     there); returns the report, one line per action."""
     report = []
     for spec in specs:
-        for target, env in (servers if servers is not None else spec.servers()):
-            with pgtools.connect(target.with_dbname("postgres"), env) as conn:
+        for target in (servers if servers is not None else spec.servers()):
+            with target.connect(dbname="postgres") as conn:
                 try:
                     lines = ensure_role(conn, spec, logins if servers is not None else [target.user])
                 except psycopg.errors.InsufficientPrivilege as exc:

@@ -16,7 +16,7 @@ import psycopg
 from django.db import connection as django_connection
 from django.utils import timezone
 
-from backups.engine import pgtools
+from backups.conninfo import ConnectionOptions
 from backups.errors import ConfigurationError, LifeboatError
 
 IDENTITY_SQL = "SELECT system_identifier::text, current_setting('port')::int FROM pg_control_system()"
@@ -42,8 +42,8 @@ def database_oid(conn: psycopg.Connection, name: str) -> int | None:
     return row[0] if row else None
 
 
-def ask(server: pgtools.Target, env: dict[str, str]) -> ServerIdentity:
-    with pgtools.connect(server.with_dbname("postgres"), env) as conn:
+def ask(server: ConnectionOptions) -> ServerIdentity:
+    with server.connect(dbname="postgres") as conn:
         return identity_of(conn)
 
 
@@ -81,7 +81,7 @@ def own_database() -> tuple[str, str, int] | None:
     return sysid, name, oid
 
 
-def protected_match(server: pgtools.Target, env: dict[str, str], dbname: str, *, allow=None) -> str | None:
+def protected_match(server: ConnectionOptions, dbname: str, *, allow=None) -> str | None:
     """Why `dbname` on `server` is (maybe) a database Lifeboat protects, or None when it is not.
 
     A protected database is any Database row, and Lifeboat's own database. It matches when the server's
@@ -90,7 +90,7 @@ def protected_match(server: pgtools.Target, env: dict[str, str], dbname: str, *,
     """
     from backups.models import Database
 
-    with pgtools.connect(server.with_dbname("postgres"), env) as conn:
+    with server.connect(dbname="postgres") as conn:
         identity = identity_of(conn)
         oid = database_oid(conn, dbname)
     if oid is None:
@@ -104,8 +104,7 @@ def protected_match(server: pgtools.Target, env: dict[str, str], dbname: str, *,
             if database.dbname != dbname:
                 continue
             try:
-                sysid = ask(pgtools.Target(database.host, database.port, database.user, "postgres"),
-                            database.libpq_env()).system_identifier
+                sysid = ask(database.connection_options("postgres")).system_identifier
             except LifeboatError:
                 return (f"{dbname} may be the protected database {database.name}: its server has never been "
                         f"identified and cannot be asked now")
@@ -117,8 +116,8 @@ def protected_match(server: pgtools.Target, env: dict[str, str], dbname: str, *,
     return None
 
 
-def refuse_protected(server: pgtools.Target, env: dict[str, str], dbname: str, *, allow=None) -> None:
-    reason = protected_match(server, env, dbname, allow=allow)
+def refuse_protected(server: ConnectionOptions, dbname: str, *, allow=None) -> None:
+    reason = protected_match(server, dbname, allow=allow)
     if reason:
         raise ConfigurationError(f"refused: {reason}; restoring over it needs --replace, which keeps a forensic copy")
 

@@ -20,7 +20,7 @@ import psycopg
 from django.utils import timezone
 from psycopg import sql
 
-from backups.engine import pgtools
+from backups.conninfo import ConnectionOptions
 from backups.errors import ConfigurationError, LifeboatError
 from backups.models import Artifact, Restore
 from backups.recovery import identity, restore_role
@@ -37,8 +37,7 @@ fault_hook: Callable[[str, Plan], None] | None = None
 @dataclass
 class Plan:
     artifact: Artifact
-    server: pgtools.Target  # Lifeboat's login on production's server, database "postgres"
-    env: dict[str, str]
+    server: ConnectionOptions  # Lifeboat's login on production's server, database "postgres"
     production: str
     incoming: str
     forensic: str
@@ -47,7 +46,7 @@ class Plan:
     no_owner: bool = False
 
     def connect(self) -> psycopg.Connection:
-        return pgtools.connect(self.server, self.env)
+        return self.server.connect(dbname="postgres")
 
 
 def _ident(name: str) -> sql.Identifier:
@@ -100,15 +99,15 @@ def missing_rights(plan: Plan) -> list[str]:
 
 
 def restore_incoming(plan: Plan) -> str:
-    drop_database(plan.server, plan.env, plan.incoming)
-    load_into(plan.artifact, plan.loader, plan.server, plan.env, plan.incoming, no_owner=plan.no_owner)
+    drop_database(plan.server, plan.incoming)
+    load_into(plan.artifact, plan.loader, plan.server, plan.incoming, no_owner=plan.no_owner)
     if plan.loader.superuser:
         return f"restored into {plan.incoming}"
     try:
-        restore_role.check_owner(plan.server, plan.env, plan.owner)
+        restore_role.check_owner(plan.server, plan.owner)
     except ConfigurationError as exc:  # production owned by a superuser: the restored objects stay the role's
         return f"restored into {plan.incoming} as {plan.loader.role}; not handed over: {exc}"
-    note = restore_role.hand_over(plan.server, plan.env, plan.incoming, plan.loader.role, plan.owner)
+    note = restore_role.hand_over(plan.server, plan.incoming, plan.loader.role, plan.owner)
     return f"restored into {plan.incoming} as {plan.loader.role}; {note}"
 
 
@@ -170,7 +169,7 @@ def allow_connections(plan: Plan) -> str:
 
 
 def undo_restore_incoming(plan: Plan) -> str:
-    drop_database(plan.server, plan.env, plan.incoming)
+    drop_database(plan.server, plan.incoming)
     return f"{plan.incoming} dropped"
 
 
@@ -274,17 +273,17 @@ class StepFailed(LifeboatError):
 def replace(artifact: Artifact, *, confirm: str, user=None, no_owner: bool = False,
             as_superuser: bool = False) -> Restore:
     """Restore over the production database (ransomware): keep the evidence, then restore. See the module doc."""
-    source, env = source_target(artifact)
+    source = source_target(artifact)
     if confirm != source.dbname:
         raise ConfigurationError(
             f"replacing {source.dbname} needs its name typed again as confirmation (got {confirm!r})"
         )
     server = source.with_dbname("postgres")
     # Any other protected database under the same name on this server (an alias registered twice) is refused.
-    identity.refuse_protected(server, env, source.dbname, allow=artifact.run.database)
-    loader = restore_role.loader_for(server, env, superuser=as_superuser)
+    identity.refuse_protected(server, source.dbname, allow=artifact.run.database)
+    loader = restore_role.loader_for(server, superuser=as_superuser)
     now = timezone.now()
-    plan = Plan(artifact=artifact, server=server, env=env, production=source.dbname,
+    plan = Plan(artifact=artifact, server=server, production=source.dbname,
                 incoming=f"{source.dbname[:40]}_lifeboat_incoming_{now:%H%M%S}",
                 forensic=forensic_name(source.dbname, now), loader=loader, no_owner=no_owner)
     record = Restore.objects.create(

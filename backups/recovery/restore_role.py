@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import psycopg
 from django.conf import settings
 from psycopg import sql
 
-from backups.engine import pgtools
+from backups.conninfo import ConnectionOptions
 from backups.errors import ConfigurationError, LifeboatError, RestoreFailed
 from backups.recovery import identity
 
@@ -45,8 +45,7 @@ NEEDS_SUPERUSER = re.compile(
 class Loader:
     """The login that loads a backup into `target`'s databases, and how it authenticates."""
 
-    target: pgtools.Target  # dbname is set per use with with_dbname()
-    env: dict[str, str]
+    target: ConnectionOptions  # with its password; dbname is set per use with with_dbname()
     superuser: bool
     identity: identity.ServerIdentity
 
@@ -59,10 +58,15 @@ def role_name() -> str:
     return settings.LIFEBOAT_RESTORE_ROLE
 
 
-def role_env() -> dict[str, str]:
-    """PGPASSWORD of the restore role, from the variable named by LIFEBOAT_RESTORE_PASSWORD_ENV (when set)."""
+def role_password() -> str:
+    """The restore role's password, from the variable named by LIFEBOAT_RESTORE_PASSWORD_ENV ('' when unset)."""
     name = settings.LIFEBOAT_RESTORE_PASSWORD_ENV
-    return {"PGPASSWORD": os.environ[name]} if name and os.environ.get(name) else {}
+    return os.environ.get(name, "") if name else ""
+
+
+def as_restore_role(server: ConnectionOptions) -> ConnectionOptions:
+    """The same server and libpq options (TLS included), logged in as the restore role."""
+    return replace(server, user=role_name(), password=role_password())
 
 
 def check_role(conn: psycopg.Connection, role: str, where: str) -> None:
@@ -79,7 +83,7 @@ def check_role(conn: psycopg.Connection, role: str, where: str) -> None:
         raise ConfigurationError(f"the restore role {role} on {where} cannot log in (NOLOGIN)")
 
 
-def isolated_reason(server: pgtools.Target, env: dict[str, str], ident: identity.ServerIdentity) -> str | None:
+def isolated_reason(ident: identity.ServerIdentity) -> str | None:
     """Why a superuser restore is refused on this server, or None when an Admin declared it isolated."""
     from backups.models import Server
 
@@ -87,15 +91,16 @@ def isolated_reason(server: pgtools.Target, env: dict[str, str], ident: identity
     if shared:
         return f"it also holds protected databases ({', '.join(shared[:5])})"
     if settings.LIFEBOAT_VERIFY_ISOLATED and settings.LIFEBOAT_VERIFY_DSN:
-        verify = pgtools.parse_dsn(settings.LIFEBOAT_VERIFY_DSN)
+        from backups.proof.verification import verification_server_for
+
         try:
-            if identity.ask(verify, _verify_env()).system_identifier == ident.system_identifier:
+            if identity.ask(verification_server_for(None)).system_identifier == ident.system_identifier:
                 return None
         except LifeboatError:
             pass
     for marked in Server.objects.filter(isolated=True):
         try:
-            seen = identity.ask(pgtools.Target(marked.host, marked.port, marked.user, "postgres"), marked.libpq_env())
+            seen = identity.ask(marked.connection_options())
         except LifeboatError:
             continue
         if seen.system_identifier == ident.system_identifier:
@@ -103,25 +108,20 @@ def isolated_reason(server: pgtools.Target, env: dict[str, str], ident: identity
     return "no Admin marked it isolated (a Server marked isolated, or LIFEBOAT_VERIFY_ISOLATED for LIFEBOAT_VERIFY_DSN)"
 
 
-def _verify_env() -> dict[str, str]:
-    name = settings.LIFEBOAT_VERIFY_PASSWORD_ENV
-    return {"PGPASSWORD": os.environ[name]} if name and os.environ.get(name) else {}
-
-
-def loader_for(server: pgtools.Target, env: dict[str, str], *, superuser: bool = False) -> Loader:
+def loader_for(server: ConnectionOptions, *, superuser: bool = False) -> Loader:
     """The restricted role on `server` (checked), or with superuser=True Lifeboat's own login if the server is
     isolated (refused otherwise)."""
     server = server.with_dbname("postgres")
-    with pgtools.connect(server, env) as conn:
+    with server.connect() as conn:
         ident = identity.identity_of(conn)
         if not superuser:
             check_role(conn, role_name(), f"{server.host}:{server.port}")
     if superuser:
-        reason = isolated_reason(server, env, ident)
+        reason = isolated_reason(ident)
         if reason:
             raise ConfigurationError(f"a superuser restore on {server.host}:{server.port} is refused: {reason}")
-        return Loader(server, env, True, ident)
-    return Loader(pgtools.Target(server.host, server.port, role_name(), "postgres"), role_env(), False, ident)
+        return Loader(server, True, ident)
+    return Loader(as_restore_role(server), False, ident)
 
 
 def verification_isolated() -> bool:
@@ -129,22 +129,22 @@ def verification_isolated() -> bool:
     return bool(settings.LIFEBOAT_VERIFY_ISOLATED and settings.LIFEBOAT_VERIFY_DSN)
 
 
-def verification_loader(server: pgtools.Target, env: dict[str, str]) -> Loader:
+def verification_loader(server: ConnectionOptions) -> Loader:
     """Verification: superuser only where LIFEBOAT_VERIFY_ISOLATED declares the server isolated."""
     if verification_isolated():
         try:
-            return loader_for(server, env, superuser=True)
+            return loader_for(server, superuser=True)
         except ConfigurationError:
             pass  # declared isolated but holding a protected database: the restricted role it is
-    return loader_for(server, env)
+    return loader_for(server)
 
 
-def create_database_for(loader: Loader, admin: pgtools.Target, env: dict[str, str], name: str) -> None:
+def create_database_for(loader: Loader, admin: ConnectionOptions, name: str) -> None:
     """CREATE DATABASE as Lifeboat's login, owned by the loader (so it can create schemas and objects there)."""
     query = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
     if not loader.superuser:
         query += sql.SQL(" OWNER {}").format(sql.Identifier(loader.role))
-    with pgtools.connect(admin.with_dbname("postgres"), env) as conn:
+    with admin.connect(dbname="postgres") as conn:
         conn.execute(query)
 
 
@@ -184,7 +184,7 @@ def not_restorable_by(loader: Loader, listing: str) -> list[str]:
     """What in this backup the loader cannot create (nothing for a superuser)."""
     if loader.superuser:
         return []
-    with pgtools.connect(loader.target.with_dbname("postgres"), loader.env) as conn:
+    with loader.target.connect(dbname="postgres") as conn:
         return superuser_objects(listing) + extensions_needing_superuser(listing, conn)
 
 
@@ -233,10 +233,10 @@ SELECT count(*) FROM pg_shdepend WHERE refobjid = %s::regrole AND deptype = 'o'
 """
 
 
-def check_owner(admin: pgtools.Target, env: dict[str, str], owner: str) -> None:
+def check_owner(admin: ConnectionOptions, owner: str) -> None:
     """A restored database may be handed to an existing ordinary role only: given to a superuser, its SECURITY
     DEFINER functions (written by whoever owned them in the source) would run as superuser."""
-    with pgtools.connect(admin.with_dbname("postgres"), env) as conn:
+    with admin.connect(dbname="postgres") as conn:
         row = conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = %s", (owner,)).fetchone()
     if row is None:
         raise ConfigurationError(f"role {owner} does not exist on {admin.host}:{admin.port}")
@@ -245,10 +245,10 @@ def check_owner(admin: pgtools.Target, env: dict[str, str], owner: str) -> None:
                                  "backup's SECURITY DEFINER functions would run with its rights")
 
 
-def hand_over(admin: pgtools.Target, env: dict[str, str], dbname: str, role: str, owner: str) -> str:
+def hand_over(admin: ConnectionOptions, dbname: str, role: str, owner: str) -> str:
     """Give the restored database and what the restore role created in it to `owner` (as Lifeboat's login, which
     runs no code from the backup: ALTER ... OWNER calls no function). Returns a line for the log."""
-    with pgtools.connect(admin.with_dbname(dbname), env) as conn:
+    with admin.connect(dbname=dbname) as conn:
         statements = [row[0] for row in conn.execute(HAND_OVER_SQL, {"role": role, "owner": owner}).fetchall()]
         for statement in statements:
             conn.execute(statement)

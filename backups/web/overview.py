@@ -12,7 +12,7 @@ are verified.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.conf import settings
 from django.db.models import Exists, OuterRef, QuerySet, Subquery
@@ -69,7 +69,7 @@ def freshness_matrix(tiers: list[Tier], now: datetime, databases: QuerySet[Datab
                 newest_verified = newest if newest is not None and newest.pk in proven else None
             cells.append(FreshnessReport.evaluate(
                 newest=newest, newest_verified=newest_verified, require_verified=tier.require_verified,
-                rpo=timedelta(hours=db.rpo_hours), now=now))
+                rpo=db.rpo, now=now))
         rows.append(MatrixRow(db, cells))
     return rows
 

@@ -4,7 +4,7 @@ import os
 
 from django.core.management.base import CommandError
 
-from backups.engine import pgtools
+from backups.conninfo import ConnectionOptions
 from backups.management.commands._base import LifeboatCommand
 from backups.recovery import database_roles
 
@@ -26,7 +26,7 @@ class Command(LifeboatCommand):
         specs = [spec for spec in database_roles.ROLES if not role or spec.key in role]
         servers = None
         if dsn:
-            env = {}
+            password = ""
             if password_env:
                 from core.env import secret_env_refusal
 
@@ -34,8 +34,8 @@ class Command(LifeboatCommand):
                     raise CommandError(secret_env_refusal(password_env))
                 if password_env not in os.environ:
                     raise CommandError(f"environment variable {password_env} is not set")
-                env["PGPASSWORD"] = os.environ[password_env]
-            servers = [(pgtools.parse_dsn(dsn), env)]
+                password = os.environ[password_env]
+            servers = [ConnectionOptions.parse(dsn, password=password)]
         report = database_roles.setup(specs, servers, grant_to or None)
         for line in report:
             self.stdout.write(line)

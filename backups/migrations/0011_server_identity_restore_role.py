@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('backups', '0009_secret_env_allow_list'),
+        ('backups', '0010_connection_options_and_input_bounds'),
     ]
 
     operations = [
