@@ -70,10 +70,10 @@ def test_verification_runs_the_planted_code_as_the_restore_role(planted, pg_serv
     seen: dict[str, list] = {}
     drop = verification.drop_database
 
-    def look_then_drop(server, env, name):  # the scratch database is read just before it is dropped
+    def look_then_drop(server, name):  # the scratch database is read just before it is dropped
         if pg_server.query(name, "SELECT to_regclass('public.marker')")[0][0]:
             seen[name] = loaded_by_marker(pg_server, name)
-        drop(server, env, name)
+        drop(server, name)
 
     monkeypatch.setattr(verification, "drop_database", look_then_drop)
     run = pipeline.backup(database)  # verification follows the backup

@@ -20,7 +20,7 @@ import psycopg
 from django.conf import settings
 from psycopg import sql
 
-from backups.conninfo import ConnectionOptions
+from backups.conninfo import ConnectionOptions, password_from_env
 from backups.errors import ConfigurationError, LifeboatError, RestoreFailed
 from backups.recovery import identity
 
@@ -91,10 +91,10 @@ def isolated_reason(ident: identity.ServerIdentity) -> str | None:
     if shared:
         return f"it also holds protected databases ({', '.join(shared[:5])})"
     if settings.LIFEBOAT_VERIFY_ISOLATED and settings.LIFEBOAT_VERIFY_DSN:
-        from backups.proof.verification import verification_server_for
-
+        verify = ConnectionOptions.parse(settings.LIFEBOAT_VERIFY_DSN, password=password_from_env(
+            settings.LIFEBOAT_VERIFY_PASSWORD_ENV, "LIFEBOAT_VERIFY_DSN"))
         try:
-            if identity.ask(verification_server_for(None)).system_identifier == ident.system_identifier:
+            if identity.ask(verify).system_identifier == ident.system_identifier:
                 return None
         except LifeboatError:
             pass
