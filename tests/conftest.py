@@ -263,9 +263,8 @@ from tests.aws import aws_env, moto_s3, moto_server, s3_outage, s3_tier  # noqa:
 @pytest.fixture(scope="session")
 def tls_server(restore_role_name):
     """A private PostgreSQL that accepts TLS only (hostssl), with its own CA; stopped and removed at the end."""
-    from tests.tls_cluster import tls_cluster
-
     from backups.recovery.database_roles import ROLES, ensure_role
+    from tests.tls_cluster import tls_cluster
 
     with tls_cluster() as cluster:
         with cluster.admin().connect() as conn:  # restores load as the restore role there too
