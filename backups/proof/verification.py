@@ -284,7 +284,8 @@ def verify_artifact(artifact: Artifact, *, user=None, verification: Verification
     return record
 
 
-OUTCOME_FIELDS = ("restore_seconds", "checks", "table_counts", "error", "finished_at")
+OUTCOME_FIELDS = ("restore_seconds", "checks", "table_counts", "error", "finished_at", "restored_as",
+                  "server_system_identifier")
 
 
 def _verify(record: Verification, artifact: Artifact, server: ConnectionOptions, env: dict[str, str],
