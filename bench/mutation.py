@@ -1,0 +1,335 @@
+#!/usr/bin/env python
+"""Mutation testing of Lifeboat's pure modules: do the tests notice when the code is wrong?
+
+    .venv/bin/python bench/mutation.py [--module backups/retention.py ...] [--list] [--only N]
+
+Each mutant is one small change to one module (an operator, a comparison, `and`/`or`, a dropped `not`, a constant,
+a `return` of None), made in memory by an import hook: the source files are never edited, so an interrupted run
+leaves nothing behind. The module's own test files run against each mutant (`-x -q`); a failing run kills it, a
+passing one is a survivor, printed with its line. Lines the tests never execute are survivors without a run (the
+baseline run records coverage). Not mutated: docstrings, the text of f-strings, messages of raised exceptions and
+log calls (what a message says is pinned where it matters by asserting on it, not by mutation).
+
+A measurement, not part of CI: `make mutation`. The score is recorded in README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import importlib.abc
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ENV_MUTANT = "LIFEBOAT_MUTANT"  # "<path relative to ROOT>:<mutant index>", read by the import hook below
+
+
+@dataclass(frozen=True)
+class Target:
+    path: str  # the module's file, relative to the project root
+    tests: tuple[str, ...]  # the test files that pin it, fastest killers first
+
+
+# The modules under mutation and the tests that pin each: edit this list when a module or a test moves.
+TARGETS = [
+    Target("backups/retention.py", (
+        "tests/test_retention_rules_and_reasons.py",
+        "tests/test_retention_monthly_copies.py",
+        "tests/test_retention_planner.py",
+    )),
+    Target("backups/bucket_policy.py", (
+        "tests/test_bucket_policy.py",
+    )),
+    Target("backups/catalog.py", (
+        "tests/test_catalog_import.py",
+    )),
+    Target("dashboard/audit_chain.py", (
+        "tests/test_audit_chain_detects_tampering.py",
+    )),
+]
+
+PYTEST = ["-x", "-q", "-p", "no:randomly", "-p", "no:cacheprovider", "-p", "mutation"]
+
+
+# --- making mutants ----------------------------------------------------------------------------------------------
+
+SWAP_BINOP = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Div, ast.Div: ast.Mult, ast.FloorDiv: ast.Mult,
+              ast.Mod: ast.Mult}
+SWAP_CMP = {ast.Eq: ast.NotEq, ast.NotEq: ast.Eq, ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE,
+            ast.GtE: ast.Gt, ast.In: ast.NotIn, ast.NotIn: ast.In, ast.Is: ast.IsNot, ast.IsNot: ast.Is}
+SWAP_BOOL = {ast.And: ast.Or, ast.Or: ast.And}
+QUIET_CALLS = {"debug", "info", "warning", "error", "exception"}  # log.<level>(...): messages, not behaviour
+
+
+class Mutator(ast.NodeTransformer):
+    """Walks a module in a fixed order, numbering every possible mutation; applies the one numbered `target`."""
+
+    def __init__(self, target: int | None = None) -> None:
+        self.target = target
+        self.found: list[tuple[int, int, str]] = []  # (line, its statement's first line, description)
+        self._statement = 0
+
+    def visit(self, node: ast.AST) -> ast.AST:
+        if not isinstance(node, ast.stmt):
+            return super().visit(node)
+        outer, self._statement = self._statement, node.lineno
+        try:
+            return super().visit(node)
+        finally:
+            self._statement = outer
+
+    def _offer(self, node: ast.AST, description: str) -> bool:
+        self.found.append((getattr(node, "lineno", 0), self._statement, description))
+        return len(self.found) - 1 == self.target
+
+    # what is never mutated
+    def visit_JoinedStr(self, node: ast.JoinedStr) -> ast.AST:
+        return node  # the text and values of f-strings are messages
+
+    def visit_Raise(self, node: ast.Raise) -> ast.AST:
+        return node
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> ast.AST:
+        node.annotation = node.annotation  # annotations are not code
+        if node.value is not None:
+            node.value = self.visit(node.value)
+        return node
+
+    def visit_arg(self, node: ast.arg) -> ast.AST:
+        return node
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.AST:
+        node.args = self.visit(node.args)  # defaults are mutated; annotations and decorators are not
+        self._visit_body(node)
+        return node
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> ast.AST:
+        self._visit_body(node)
+        return node
+
+    def visit_Module(self, node: ast.Module) -> ast.AST:
+        self._visit_body(node)
+        return node
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> ast.AST:
+        return node
+
+    def _visit_body(self, node) -> None:
+        """Visit the statements of a module, class or function, all but its docstring."""
+        body = node.body
+        docstring = bool(body) and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+            and isinstance(body[0].value.value, str)
+        node.body = body[:1] * docstring + [self.visit(stmt) for stmt in body[docstring:]]
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        if isinstance(node.func, ast.Attribute) and node.func.attr in QUIET_CALLS \
+                and isinstance(node.func.value, ast.Name) and node.func.value.id in {"log", "logger", "logging"}:
+            return node
+        return self.generic_visit(node)
+
+    # what is mutated
+    def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
+        self.generic_visit(node)
+        swap = SWAP_BINOP.get(type(node.op))
+        if swap and self._offer(node, f"{type(node.op).__name__} -> {swap.__name__}"):
+            node.op = swap()
+        return node
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> ast.AST:
+        self.generic_visit(node)
+        swap = SWAP_BINOP.get(type(node.op))
+        if swap and self._offer(node, f"{type(node.op).__name__}= -> {swap.__name__}="):
+            node.op = swap()
+        return node
+
+    def visit_Compare(self, node: ast.Compare) -> ast.AST:
+        self.generic_visit(node)
+        for i, op in enumerate(node.ops):
+            swap = SWAP_CMP[type(op)]
+            if self._offer(node, f"{type(op).__name__} -> {swap.__name__}"):
+                node.ops[i] = swap()
+        return node
+
+    def visit_BoolOp(self, node: ast.BoolOp) -> ast.AST:
+        self.generic_visit(node)
+        swap = SWAP_BOOL[type(node.op)]
+        if self._offer(node, f"{type(node.op).__name__} -> {swap.__name__}"):
+            node.op = swap()
+        return node
+
+    def visit_UnaryOp(self, node: ast.UnaryOp) -> ast.AST:
+        self.generic_visit(node)
+        if isinstance(node.op, ast.Not) and self._offer(node, "not x -> x"):
+            return node.operand
+        return node
+
+    def visit_Constant(self, node: ast.Constant) -> ast.AST:
+        value = node.value
+        if isinstance(value, bool):
+            if self._offer(node, f"{value} -> {not value}"):
+                node.value = not value
+        elif isinstance(value, int | float):
+            if self._offer(node, f"{value!r} -> {value + 1!r}"):
+                node.value = value + 1
+        elif isinstance(value, str):
+            if self._offer(node, f"{_short(value)} -> 'XX{_short(value)[1:-1]}XX'"):
+                node.value = f"XX{value}XX"
+        return node
+
+    def visit_Return(self, node: ast.Return) -> ast.AST:
+        self.generic_visit(node)
+        if node.value is None or (isinstance(node.value, ast.Constant) and node.value.value is None):
+            return node
+        if self._offer(node, "return ... -> return None"):
+            node.value = ast.Constant(None)
+        return node
+
+
+def _short(text: str) -> str:
+    return repr(text if len(text) <= 30 else text[:27] + "...")
+
+
+def mutant_code(path: Path, index: int | None):
+    mutator = Mutator(index)
+    tree = ast.fix_missing_locations(mutator.visit(ast.parse(path.read_text(), str(path))))
+    return compile(tree, str(path), "exec"), mutator.found
+
+
+def module_name(path: str) -> str:
+    return path.removesuffix(".py").removesuffix("/__init__").replace("/", ".")
+
+
+# --- the import hook (this file is also the pytest plugin `-p mutation`) -------------------------------------------
+
+class _MutantLoader(importlib.abc.Loader):
+    def __init__(self, path: Path, index: int) -> None:
+        self.path, self.index = path, index
+
+    def exec_module(self, module) -> None:
+        code, _ = mutant_code(self.path, self.index)
+        exec(code, module.__dict__)
+
+
+class _MutantFinder(importlib.abc.MetaPathFinder):
+    def __init__(self, name: str, path: Path, index: int) -> None:
+        self.name, self.path, self.index = name, path, index
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname != self.name:
+            return None
+        return importlib.util.spec_from_file_location(fullname, self.path, loader=_MutantLoader(self.path, self.index))
+
+
+if os.environ.get(ENV_MUTANT):
+    _rel, _index = os.environ[ENV_MUTANT].rsplit(":", 1)
+    sys.meta_path.insert(0, _MutantFinder(module_name(_rel), ROOT / _rel, int(_index)))
+
+
+# --- the driver --------------------------------------------------------------------------------------------------
+
+def _pytest(target: Target, env: dict[str, str], extra: list[str], timeout: float) -> tuple[bool, float]:
+    """Run the target's tests; True when they pass. A run that hangs counts as failing (the mutant is caught)."""
+    start = time.monotonic()
+    try:
+        result = subprocess.run([sys.executable, "-m", "pytest", *PYTEST, *extra, *target.tests], cwd=ROOT, env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=timeout)
+        passed = result.returncode == 0
+    except subprocess.TimeoutExpired:
+        passed = False
+    return passed, time.monotonic() - start
+
+
+def _env(mutant: str | None = None) -> dict[str, str]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "bench"), os.environ.get(
+        "PYTHONPATH")]))}
+    env.pop(ENV_MUTANT, None)
+    if mutant:
+        env[ENV_MUTANT] = mutant
+    return env
+
+
+def _covered_lines(target: Target) -> set[int] | None:
+    """Lines of the module the tests execute (None when coverage is not installed: then every mutant runs)."""
+    if importlib.util.find_spec("pytest_cov") is None:
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        report = Path(tmp) / "coverage.json"
+        passed, _ = _pytest(target, _env(), [f"--cov={module_name(target.path)}", "--cov-branch",
+                                             f"--cov-report=json:{report}"], timeout=900)
+        if not passed or not report.exists():
+            return None
+        files = json.loads(report.read_text())["files"]
+    entry = next((v for k, v in files.items() if k.endswith(target.path)), None)
+    return set(entry["executed_lines"]) if entry else None
+
+
+def run_target(target: Target, only: set[int] | None, jobs: int = 1) -> tuple[int, int, list[str]]:
+    path = ROOT / target.path
+    _, found = mutant_code(path, None)
+    passed, baseline = _pytest(target, _env(), [], timeout=900)
+    if not passed:
+        raise SystemExit(f"{target.path}: its tests fail without any mutant; fix them first")
+    covered = _covered_lines(target)
+    lines = path.read_text().splitlines()
+    chosen = [i for i in range(len(found)) if only is None or i in only]
+
+    def outcome(index: int) -> tuple[bool, str]:
+        if covered is not None and found[index][1] not in covered:
+            return True, "never executed by the tests"
+        alive, _ = _pytest(target, _env(f"{target.path}:{index}"), [], timeout=baseline * 3 + 30)
+        return alive, "the tests still pass"
+
+    killed, done, survivors = 0, 0, []
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        for index, (alive, how) in zip(chosen, pool.map(outcome, chosen), strict=True):
+            done += 1
+            line, _, description = found[index]
+            if alive:
+                source = lines[line - 1].strip() if 0 < line <= len(lines) else ""
+                survivors.append(f"  #{index} {target.path}:{line}: {description} ({how})\n      {source}")
+            else:
+                killed += 1
+            print(f"{target.path}: {done}/{len(chosen)} mutants run, {killed} killed", flush=True)
+    return killed, len(chosen), survivors
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--module", action="append", help="only these modules (paths as in TARGETS)")
+    parser.add_argument("--list", action="store_true", help="list the mutants, run nothing")
+    parser.add_argument("--only", type=int, action="append", help="only these mutant numbers")
+    parser.add_argument("--jobs", type=int, default=1, help="mutants tested side by side (default 1)")
+    args = parser.parse_args()
+    targets = [t for t in TARGETS if not args.module or t.path in args.module]
+    if args.list:
+        for target in targets:
+            for index, (line, _, description) in enumerate(mutant_code(ROOT / target.path, None)[1]):
+                print(f"#{index} {target.path}:{line}: {description}")
+        return 0
+    results = []
+    for target in targets:
+        results.append((target, *run_target(target, set(args.only) if args.only else None, args.jobs)))
+    print("\nMutation score")
+    all_killed = all_total = 0
+    for target, killed, total, _ in results:
+        all_killed, all_total = all_killed + killed, all_total + total
+        print(f"  {target.path}: {killed}/{total} killed ({100 * killed / max(total, 1):.0f}%)")
+    print(f"  all: {all_killed}/{all_total} killed ({100 * all_killed / max(all_total, 1):.1f}%)")
+    for target, _, _, survivors in results:
+        if survivors:
+            print(f"\nSurvivors in {target.path}:")
+            print("\n".join(survivors))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
