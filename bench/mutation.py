@@ -47,12 +47,19 @@ TARGETS = [
         "tests/test_retention_planner.py",
     )),
     Target("backups/bucket_policy.py", (
+        "tests/test_bucket_policy_rules.py",
         "tests/test_bucket_policy.py",
     )),
     Target("backups/catalog.py", (
+        "tests/test_manifest_format.py",
         "tests/test_catalog_import.py",
     )),
     Target("dashboard/audit_chain.py", (
+        "tests/test_audit_chain_head_and_anchor.py",
+        "tests/test_audit_chain_detects_tampering.py",
+    )),
+    Target("dashboard/anchor.py", (
+        "tests/test_audit_chain_head_and_anchor.py",
         "tests/test_audit_chain_detects_tampering.py",
     )),
 ]
