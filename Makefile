@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 BIND ?= 127.0.0.1:8000
 
-.PHONY: install install-test run serve test lint bench clean
+.PHONY: install install-test run serve test lint mutation bench clean
 
 $(VENV)/.installed: pyproject.toml
 	bin/system-deps
@@ -42,6 +42,11 @@ test: install-test
 
 lint: install-test
 	$(VENV)/bin/ruff check .
+
+# Mutation testing of the pure modules (bench/mutation.py: which modules, which tests). A measurement, not CI.
+mutation: install-test
+	bin/test-setup
+	$(PY) bench/mutation.py $(MUTATION_ARGS)
 
 clean:
 	rm -rf $(VENV) var/static .pytest_cache

@@ -52,7 +52,6 @@ TARGETS = [
     )),
     Target("backups/catalog.py", (
         "tests/test_manifest_format.py",
-        "tests/test_catalog_import.py",
     )),
     Target("dashboard/audit_chain.py", (
         "tests/test_audit_chain_head_and_anchor.py",

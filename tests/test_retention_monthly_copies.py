@@ -86,10 +86,18 @@ def test_monthly_forever_keeps_every_month_and_says_so():
     copies = [Copy(1, "db", at(2019, 6, 5)), Copy(2, "db", at(2019, 6, 6)), Copy(3, "db", at(2026, 3, 14))]
     result = decisions(copies, Policy(keep_days=0, keep_last=1, monthly_months=3, monthly_forever=True))
     assert result[1].rule == Rule.MONTHLY and result[1].reason == "the copy of 2019-06, kept forever (monthly archive)"
-    assert result[2].delete and not result[2].reason.endswith("monthly copy")
+    assert result[2].delete
+    assert result[2].reason == "older than 0 days (2474 days old), not one of the 1 newest"
 
 
 def test_without_monthly_copies_the_expiry_reason_does_not_mention_them():
     copies = [Copy(1, "db", at(2026, 1, 1)), Copy(2, "db", at(2026, 3, 14))]
     result = decisions(copies, Policy(keep_days=7, keep_last=1))
     assert result[1].reason == "older than 7 days (73 days old), not one of the 1 newest"
+
+
+def test_the_window_counts_december_as_the_month_before_january():
+    january = datetime(2026, 1, 20, tzinfo=UTC)
+    copies = [Copy(1, "db", at(2025, 11, 1)), Copy(2, "db", at(2025, 12, 1)), Copy(3, "db", at(2026, 1, 19))]
+    result = decisions(copies, Policy(keep_days=0, keep_last=1, monthly_months=2), january)
+    assert result[2].rule == Rule.MONTHLY and result[1].delete
