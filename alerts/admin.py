@@ -5,7 +5,7 @@ from django.contrib import admin, messages
 
 from alerts import delivery
 from alerts.models import ALERT_KINDS, Alert, AlertEvent, Channel, Kind, Notification
-from dashboard.roles import SEND_TEST_ALERT
+from core.roles import SEND_TEST_ALERT
 
 
 class ChannelForm(forms.ModelForm):
@@ -47,7 +47,7 @@ class ChannelAdmin(admin.ModelAdmin):
             level = messages.ERROR if n.last_error else messages.INFO
             self.message_user(request, f"{channel.name}: {n.get_status_display().lower()} {n.last_error}", level)
 
-    # Adding, changing and deleting a channel is audited with before and after by dashboard.config_audit.
+    # Adding, changing and deleting a channel is audited with before and after by audit.config_audit.
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

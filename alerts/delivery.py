@@ -14,7 +14,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from alerts.models import AlertEvent, Channel, Kind, Notification, Severity
-from dashboard import audit, joblog
+from audit import trail
+from core import joblog
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,7 @@ def deliver(channel: Channel, title: str, body: str, notify_type: str) -> tuple[
 
 def _sent(n: Notification, now: datetime) -> str:
     Notification.objects.filter(pk=n.pk).update(status=Notification.Status.SENT, sent_at=now, last_error="")
-    audit.record("alert.sent", target=n, summary=f"{n.title} sent to {n.channel.name}",
+    trail.record("alert.sent", target=n, summary=f"{n.title} sent to {n.channel.name}",
                  details={"channel": n.channel.name, "kind": n.kind, "severity": n.severity,
                           "alert_id": n.event.alert_id if n.event else None, "attempts": n.attempts})
     log.info("notification sent to %s: %s (attempt %s)", n.channel.name, n.title, n.attempts)
@@ -93,7 +94,7 @@ def _sent(n: Notification, now: datetime) -> str:
 def _failed(n: Notification, error: str, attempt: int) -> str:
     if attempt >= settings.LIFEBOAT_ALERT_MAX_ATTEMPTS:
         Notification.objects.filter(pk=n.pk).update(status=Notification.Status.FAILED, last_error=error)
-        audit.record("alert.send_failed", target=n, summary=f"{n.title} could not be sent to {n.channel.name}",
+        trail.record("alert.send_failed", target=n, summary=f"{n.title} could not be sent to {n.channel.name}",
                      details={"channel": n.channel.name, "attempts": attempt, "error": error})
         log.error("notification to %s failed for good after %s attempts: %s", n.channel.name, attempt, error)
         return Notification.Status.FAILED
@@ -113,10 +114,10 @@ def send_due(now: datetime | None = None) -> int:
 def send_test(channel: Channel, user) -> Notification:
     from alerts import messages
 
-    title, body = messages.for_test(channel.name, audit.actor_name(user))
+    title, body = messages.for_test(channel.name, trail.actor_name(user))
     [notification] = create(kind=Kind.TEST, severity=Severity.INFO, title=title, body=body, notify_type="info",
                             channels=[channel], user=user)
-    audit.record("alert.test_requested", actor=user, target=channel, summary=f"test notification to {channel.name}",
+    trail.record("alert.test_requested", actor=user, target=channel, summary=f"test notification to {channel.name}",
                  details={"notification_id": notification.pk})
     queue([notification])
     return notification

@@ -17,7 +17,8 @@ from django.utils import timezone
 from alerts import delivery
 from alerts.models import Alert, AlertEvent, Notification
 from alerts.rules import Condition, current_conditions
-from dashboard import audit, joblog
+from audit import trail
+from core import joblog
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ def fire(condition: Condition, now: datetime) -> Alert | None:
             )
             event = AlertEvent.objects.create(alert=alert, change=AlertEvent.Change.FIRED, created_at=now,
                                               message=condition.message)
-            audit.record("alert.fired", target=alert, summary=condition.title,
+            trail.record("alert.fired", target=alert, summary=condition.title,
                          details={"key": alert.key, "kind": alert.kind, "severity": alert.severity,
                                   "message": alert.message})
             notifications = _notifications_for(event, "failure")
@@ -98,7 +99,7 @@ def resolve(alert: Alert, now: datetime) -> bool:
         message = f"Resolved after {_human(now - alert.opened_at)}: {alert.title}."
         event = AlertEvent.objects.create(alert=alert, change=AlertEvent.Change.RESOLVED, created_at=now,
                                           message=message)
-        audit.record("alert.resolved", target=alert, summary=f"resolved: {alert.title}",
+        trail.record("alert.resolved", target=alert, summary=f"resolved: {alert.title}",
                      details={"key": alert.key, "kind": alert.kind, "opened_at": alert.opened_at})
         notifications = _notifications_for(event, "success")
     log.info("alert resolved: %s", alert.title, extra={"alert_id": alert.pk})

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from alerts import delivery, engine
 from alerts.models import Kind, Observation
+from audit.signals import audit_chain_checked
 from backups.models import BackupRun
 from backups.signals import (
     artifact_failed,
@@ -23,7 +24,6 @@ from backups.signals import (
     retention_refused,
     verification_finished,
 )
-from dashboard.signals import audit_chain_checked
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ def after_retention_refused(sender, tier, decision, **kwargs) -> None:
     key = f"{Kind.RETENTION_REFUSED}:tier:{tier.pk}"
     previous = Observation.objects.filter(key=key).first()
     refusals = list(previous.details.get("refusals", []))[-9:] if previous else []
-    # backups.retention.Decision: the copy and the safety rule's reason ("kept: the newest verified copy...").
+    # backups.retention.planner.Decision: the copy and the safety rule's reason ("kept: the newest verified copy...").
     copy_id, reason = getattr(decision, "copy_id", None), getattr(decision, "reason", str(decision))
     said = f"copy #{copy_id} {reason}" if copy_id is not None else reason
     refusals.append(said)

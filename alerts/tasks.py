@@ -23,3 +23,9 @@ def send_due_notifications() -> int:
 def heartbeat() -> None:
     """Every minute: proves to /healthz that the cluster runs scheduled tasks, whatever the broker."""
     Heartbeat.beat("qcluster")
+
+
+def send_drill_reminders() -> int:
+    from alerts.drill_reminders import send_due_reminders
+
+    return send_due_reminders()

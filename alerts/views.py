@@ -19,8 +19,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from alerts import delivery, metrics
 from alerts.models import Alert, Channel, Heartbeat, Notification
-from dashboard.http import back_to
-from dashboard.roles import SEND_TEST_ALERT
+from core.http import back_to
+from core.roles import SEND_TEST_ALERT
 
 HISTORY_PAGE_SIZE = 50
 

@@ -8,13 +8,16 @@ class BackupsConfig(AppConfig):
 
     def ready(self) -> None:
         from backups import receivers  # noqa: F401  (schedule sync on save/delete)
+        from backups.storage import audit_anchor_sites
+
+        audit_anchor_sites.plug_in()  # the audit chain head is also kept in the tiers
 
         # After migrate: the dashboard's own PostgreSQL database becomes a protected database (self-backup).
         post_migrate.connect(_protect_self, sender=self, dispatch_uid="lifeboat-protect-self")
 
 
 def _protect_self(using: str = "default", **kwargs) -> None:
-    from backups.selfbackup import register_self_database
+    from backups.catalog.selfbackup import register_self_database
 
     if using == "default":
         register_self_database()

@@ -38,7 +38,7 @@ def _verify_new_backup(sender, run: BackupRun, **kwargs) -> None:
 @receiver(backup_finished, dispatch_uid="lifeboat-self-backup-after-scheduled-run")
 def _self_backup_after_scheduled_run(sender, run: BackupRun, **kwargs) -> None:
     """On SQLite, a copy of the dashboard follows every scheduled run (on PostgreSQL it is a protected database)."""
-    from backups.selfbackup import is_sqlite
+    from backups.catalog.selfbackup import is_sqlite
 
     if run.trigger == BackupRun.Trigger.SCHEDULE and settings.LIFEBOAT_SELF_BACKUP and is_sqlite():
         from django_q.tasks import async_task

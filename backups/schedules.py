@@ -19,9 +19,9 @@ MAINTENANCE = {
     "alerts:send-due": ("alerts.tasks.send_due_notifications", "* * * * *"),
     "alerts:heartbeat": ("alerts.tasks.heartbeat", "* * * * *"),
     # Hourly: walk the whole audit chain, anchor its head outside the database, alarm when broken.
-    "lifeboat:verify-audit-chain": ("dashboard.tasks.verify_audit_chain", "17 * * * *"),
+    "lifeboat:verify-audit-chain": ("audit.tasks.verify_audit_chain", "17 * * * *"),
     # Hourly: announce drills planned within LIFEBOAT_DRILL_REMINDER_HOURS, once each.
-    "drills:reminders": ("drills.tasks.send_drill_reminders", "5 * * * *"),
+    "drills:reminders": ("alerts.tasks.send_drill_reminders", "5 * * * *"),
     # Auto-discovery: databases created on a discovering server are protected before the next runs.
     "lifeboat:discover-databases": ("backups.tasks.discover_databases", "50 * * * *"),
 }

@@ -6,10 +6,10 @@ import logging
 
 from django.utils import timezone
 
-from backups import pipeline
+from backups.engine import pipeline
 from backups.errors import AlreadyRunning, LifeboatError
 from backups.models import BackupRun, Database
-from dashboard import joblog
+from core import joblog
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ def mark_abandoned_runs() -> int:
 
 def verify_artifact(artifact_id: int, verification_id: int | None = None) -> str:
     from backups.models import Artifact, Verification
-    from backups.verification import verify_artifact as verify
+    from backups.proof.verification import verify_artifact as verify
 
     artifact = Artifact.objects.select_related("run__database", "tier").get(pk=artifact_id)
     record = Verification.objects.get(pk=verification_id) if verification_id else None
@@ -49,7 +49,7 @@ def verify_artifact(artifact_id: int, verification_id: int | None = None) -> str
 
 def verify_newest_copies() -> int:
     """Weekly: re-verify the newest live copy of every database in every tier."""
-    from backups.verification import newest_copies
+    from backups.proof.verification import newest_copies
 
     queued = 0
     for artifact in newest_copies():
@@ -73,7 +73,7 @@ def cleanup_scratch_databases() -> int:
     from datetime import timedelta
 
     from backups.models import Database
-    from backups.verification import cleanup_stale_scratch, verification_server_for
+    from backups.proof.verification import cleanup_stale_scratch, verification_server_for
 
     seen, dropped = set(), 0
     for database in Database.objects.all():
@@ -93,7 +93,7 @@ def queue_restore(artifact, target_database: str, *, tables=(), user=None):
     from django_q.tasks import async_task
 
     from backups.models import Restore
-    from backups.restore import validate_request
+    from backups.recovery.restore import validate_request
 
     parsed = validate_request(artifact, target_database, tables)
     record = Restore.objects.create(
@@ -107,7 +107,7 @@ def queue_restore(artifact, target_database: str, *, tables=(), user=None):
 
 def run_restore(restore_id: int) -> str:
     from backups.models import Restore
-    from backups.restore import restore
+    from backups.recovery.restore import restore
 
     # Claimed with a conditional UPDATE: a request handed to two workers runs once.
     if not Restore.objects.filter(pk=restore_id, status=Restore.Status.QUEUED).update(status=Restore.Status.RUNNING):
@@ -127,7 +127,7 @@ def run_restore(restore_id: int) -> str:
 
 def apply_retention_all() -> int:
     """Daily: apply every enabled tier's retention policy; returns how many copies were deleted."""
-    from backups.retention_run import apply_retention, retention_tiers
+    from backups.retention.applier import apply_retention, retention_tiers
 
     deleted = 0
     for tier in retention_tiers():
@@ -142,7 +142,7 @@ def apply_retention_to_tier(tier_id: int, user_id: int | None = None) -> int:
     from django.contrib.auth import get_user_model
 
     from backups.models import Tier
-    from backups.retention_run import apply_retention
+    from backups.retention.applier import apply_retention
 
     user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
     return len(apply_retention(Tier.objects.get(pk=tier_id), actor=user).deleted)
@@ -150,18 +150,18 @@ def apply_retention_to_tier(tier_id: int, user_id: int | None = None) -> int:
 
 def check_bucket_drift_all() -> int:
     """Daily: compare every enabled S3 tier's bucket with its declared policy; returns how many drifted."""
-    from backups.bucket_policy import check_drift
     from backups.models import Tier
+    from backups.storage.bucket_policy import check_drift
 
     return sum(bool(check_drift(tier).differences) for tier in Tier.objects.filter(kind=Tier.Kind.S3, enabled=True))
 
 def self_backup() -> str:
-    from backups.selfbackup import sqlite_self_backup
+    from backups.catalog.selfbackup import sqlite_self_backup
 
     return sqlite_self_backup()["name"]
 
 
 def discover_databases() -> dict:
-    from backups.discovery import discover_all
+    from backups.catalog.discovery import discover_all
 
     return discover_all()

@@ -54,7 +54,7 @@ def main() -> None:
     args = parser.parse_args()
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
-    from backups import pgtools
+    from backups.engine import pgtools
 
     server = pgtools.parse_dsn(args.dsn)
     dbname = f"lb_bench_{uuid.uuid4().hex[:8]}"

@@ -30,16 +30,16 @@ import django
 django.setup()
 from django.core.management import call_command
 call_command("migrate", verbosity=0)
-from dashboard import audit
-from dashboard.evidence.export import build_package
-from dashboard.evidence.period import Scope
+from audit import trail
+from evidence.export import build_package
+from evidence.period import Scope
 from tests.evidence_data import daily_history
 days, databases = int(os.environ["DAYS"]), int(os.environ["DATABASES"])
 first = date.today() - timedelta(days=days - 1)  # the period ends today, so the audit events fall in it
 for n in range(databases):
     daily_history(f"db{n}", first, days, fail_every=10)
 for i in range(days * databases):
-    audit.record("bench.event", summary=f"event {i}", details={"i": i, "note": "x" * 80})
+    trail.record("bench.event", summary=f"event {i}", details={"i": i, "note": "x" * 80})
 scope = Scope.build(first, first + timedelta(days=days - 1))
 out = Path(os.environ["VAR"]) / "evidence.zip"
 tracemalloc.start()

@@ -96,9 +96,9 @@ def main() -> None:
 
 
 def bench_one(dataset: str, scale: int, dsn: str, work: Path) -> tuple[str, str, float, float, float]:
-    from backups import pgtools, pipeline
+    from backups.engine import pgtools, pipeline
     from backups.models import Database
-    from backups.verification import verify_artifact
+    from backups.proof.verification import verify_artifact
 
     server = pgtools.parse_dsn(dsn)
     conn_args = server.cli_args()

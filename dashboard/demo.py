@@ -15,7 +15,7 @@ from pathlib import Path
 from django.conf import settings
 from psycopg import sql
 
-from backups import pgtools
+from backups.engine import pgtools
 from backups.errors import LifeboatError
 
 DEMO_DB = os.environ.get("LIFEBOAT_DEMO_DB", "dsa_learning")

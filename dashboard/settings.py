@@ -10,7 +10,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from dashboard.env import env_bool, env_int, env_list, env_secret, env_str, persistent_secret
+from core.env import env_bool, env_int, env_list, env_secret, env_str, persistent_secret
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("LIFEBOAT_VAR_DIR", str(BASE_DIR / "var")))
@@ -33,10 +33,14 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "django_q",
-    "dashboard",
+    # Lifeboat, bottom layer first (docs/architecture.md): core <- audit <- backups <- drills <- alerts <- evidence
+    "core",
+    "audit",
     "backups",
     "drills",
     "alerts",
+    "evidence",
+    "dashboard",  # the project shell
 ]
 
 MIDDLEWARE = [
@@ -49,7 +53,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
-    "dashboard.middleware.AuditActorMiddleware",
+    "audit.middleware.AuditActorMiddleware",
 ]
 
 ROOT_URLCONF = "dashboard.urls"
@@ -180,9 +184,9 @@ LIFEBOAT_METRICS_TOKEN = env_secret("LIFEBOAT_METRICS_TOKEN") or ""
 # /healthz fails when the qcluster's heartbeat (written every minute) is older than this.
 LIFEBOAT_HEALTHZ_MAX_AGE = env_int("LIFEBOAT_HEALTHZ_MAX_AGE", 180)
 # Every log line carries the job's fields (run id, database...); LOG_FORMAT=json prints one JSON object a line.
-LOGGING["filters"] = {"job": {"()": "dashboard.joblog.JobContextFilter"}}
+LOGGING["filters"] = {"job": {"()": "core.joblog.JobContextFilter"}}
 LOGGING["formatters"]["plain"]["format"] = "%(asctime)s %(levelname)s %(name)s %(job_fields)s%(message)s"
-LOGGING["formatters"]["json"] = {"()": "dashboard.joblog.JsonFormatter"}
+LOGGING["formatters"]["json"] = {"()": "core.joblog.JsonFormatter"}
 LOGGING["handlers"]["console"]["filters"] = ["job"]
 if env_str("LOG_FORMAT", "plain") not in ("plain", "json"):
     raise ImproperlyConfigured(f"LOG_FORMAT={env_str('LOG_FORMAT')!r} is not 'plain' or 'json'")

@@ -3,18 +3,19 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from alerts import views as alert_views
-from dashboard import audit_views, views
+from audit import views as audit_views
+from dashboard import views
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("backups/", include("backups.urls")),
+    path("backups/", include("backups.web.urls")),
     path("admin/", admin.site.urls),
     path("alerts/", include("alerts.urls")),
     path("metrics", alert_views.metrics_view, name="metrics"),
     path("healthz", alert_views.healthz, name="healthz"),
-    path("evidence/", include("dashboard.evidence.urls")),
+    path("evidence/", include("evidence.urls")),
     path("audit/", audit_views.audit_list, name="audit_list"),
     path("drills/", include("drills.urls")),
 ]

@@ -5,8 +5,8 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from alerts.models import Alert
-from backups import overview
 from backups.models import Tier
+from backups.web import overview
 from drills.health import next_drill_due
 
 OPEN_ALERTS = 5

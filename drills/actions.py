@@ -13,8 +13,8 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_POST
 
 from backups.errors import LifeboatError
-from dashboard.http import back_to
-from dashboard.roles import CONDUCT_DRILL, SIGN_OFF_DRILL
+from core.http import back_to
+from core.roles import CONDUCT_DRILL, SIGN_OFF_DRILL
 from drills import conduct, recovery
 from drills.errors import DrillError
 from drills.forms import FollowUpForm, FollowUpStatusForm, SignOffForm, TextForm, TickForm

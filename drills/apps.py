@@ -6,4 +6,4 @@ class DrillsConfig(AppConfig):
     verbose_name = "DR drills"
 
     def ready(self) -> None:
-        from drills import evidence  # noqa: F401  (registers the evidence populations and summary section)
+        from drills import recovery  # noqa: F401  (drops a drill's restored database when it is completed)

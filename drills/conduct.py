@@ -13,8 +13,8 @@ from datetime import date, datetime
 from django.db import transaction
 from django.utils import timezone
 
-from dashboard import audit
-from dashboard.roles import SIGN_OFF_DRILL
+from audit import trail
+from core.roles import SIGN_OFF_DRILL
 from drills.errors import DrillError, DrillLocked
 from drills.models import (
     ChecklistTemplate,
@@ -27,6 +27,7 @@ from drills.models import (
     SignOff,
 )
 from drills.record import record_json
+from drills.signals import drill_completed
 
 MIN_PARTICIPANTS = 2  # the plan: "Participants: 2+ team members"
 
@@ -55,7 +56,7 @@ def schedule(*, scenario: Scenario, checklist: ChecklistTemplate, database, plan
             DrillStep(drill=drill, item=item, position=n, text=item.text, automation=item.automation)
             for n, item in enumerate(checklist.items.all(), start=1)
         )
-    audit.record("drill.scheduled", actor=user, target=drill,
+    trail.record("drill.scheduled", actor=user, target=drill,
                  summary=f"{'simulated ' if simulated else ''}drill of {scenario.name} on {database.name} "
                          f"planned for {planned_at:%Y-%m-%d %H:%M} UTC",
                  details={"scenario": scenario.name, "runbook_version": scenario.runbook_version,
@@ -73,7 +74,7 @@ def start(drill: Drill, user, now: datetime | None = None) -> bool:
         return False
     drill.started_at = now or timezone.now()
     drill.save(update_fields=["started_at"])
-    audit.record("drill.started", actor=user, target=drill, summary=f"drill #{drill.pk} declared: clock started",
+    trail.record("drill.started", actor=user, target=drill, summary=f"drill #{drill.pk} declared: clock started",
                  details={"started_at": drill.started_at})
     return True
 
@@ -93,7 +94,7 @@ def tick(step: DrillStep, user, *, status: str = DrillStep.Status.DONE, notes: s
     if notes.strip():
         step.notes = f"{step.notes}\n{notes.strip()}".strip()
     step.save(update_fields=["status", "ticked_by", "started_at", "finished_at", "notes"])
-    audit.record("drill.step_ticked", actor=user, target=drill,
+    trail.record("drill.step_ticked", actor=user, target=drill,
                  summary=f"drill #{drill.pk} step {step.position} {status}: {step.text}"[:300],
                  details={"step": step.pk, "position": step.position, "status": status, "notes": notes.strip()})
     return step
@@ -103,7 +104,7 @@ def set_deviations(drill: Drill, user, text: str) -> None:
     _editable(drill)
     drill.deviations = text.strip()
     drill.save(update_fields=["deviations"])
-    audit.record("drill.deviations_recorded", actor=user, target=drill,
+    trail.record("drill.deviations_recorded", actor=user, target=drill,
                  summary=f"drill #{drill.pk} deviations recorded", details={"deviations": drill.deviations})
 
 
@@ -113,7 +114,7 @@ def add_follow_up(drill: Drill, user, *, finding: str, action: str, owner, due_d
         raise DrillError("a follow-up needs a finding and an action")
     follow_up = FollowUp.objects.create(drill=drill, finding=finding.strip(), action=action.strip(), owner=owner,
                                         due_date=due_date)
-    audit.record("drill.follow_up_added", actor=user, target=drill,
+    trail.record("drill.follow_up_added", actor=user, target=drill,
                  summary=f"drill #{drill.pk} follow-up for {owner.get_username()} due {due_date}: {action}"[:300],
                  details={"follow_up": follow_up.pk, "finding": finding, "action": action,
                           "owner": owner.get_username(), "due_date": due_date})
@@ -128,7 +129,7 @@ def set_follow_up_status(follow_up: FollowUp, user, status: str) -> None:
     follow_up.status = status
     follow_up.updated_at = timezone.now()
     follow_up.save(update_fields=["status", "updated_at"])
-    audit.record("drill.follow_up_updated", actor=user, target=follow_up.drill,
+    trail.record("drill.follow_up_updated", actor=user, target=follow_up.drill,
                  summary=f"drill #{follow_up.drill_id} follow-up #{follow_up.pk}: {before} -> {status}",
                  details={"follow_up": follow_up.pk, "from": before, "to": status})
 
@@ -137,16 +138,14 @@ def add_note(drill: Drill, user, text: str) -> DrillNote:
     if not text.strip():
         raise DrillError("a note needs some text")
     note = DrillNote.objects.create(drill=drill, author=user, text=text.strip(), after_sign_off=drill.is_signed)
-    audit.record("drill.note_added", actor=user, target=drill,
+    trail.record("drill.note_added", actor=user, target=drill,
                  summary=f"{'correction' if note.after_sign_off else 'note'} on drill #{drill.pk}",
                  details={"note": note.pk, "text": note.text, "after_sign_off": note.after_sign_off})
     return note
 
 
 def complete(drill: Drill, user) -> None:
-    """End the drill; the restored database is dropped (a drill leaves nothing behind)."""
-    from drills import recovery
-
+    """End the drill; drill_completed makes recovery drop the restored database (a drill leaves nothing)."""
     _editable(drill)
     if drill.completed_at:
         raise DrillError("this drill is already completed")
@@ -157,12 +156,12 @@ def complete(drill: Drill, user) -> None:
     drill.completed_at = timezone.now()
     drill.completed_by = user
     drill.save(update_fields=["completed_at", "completed_by"])
-    audit.record("drill.completed", actor=user, target=drill,
+    trail.record("drill.completed", actor=user, target=drill,
                  summary=f"drill #{drill.pk} completed: {drill.result()}",
                  details={"result": drill.result(), "recovery_seconds": drill.recovery_seconds,
                           "backup_age_seconds": drill.backup_age_seconds, "integrity_ok": drill.integrity_ok,
                           "simulated": drill.simulated})
-    recovery.drop_restored_quietly(drill, user)
+    drill_completed.send(sender=Drill, drill=drill, user=user)
 
 
 def sign_off(drill: Drill, user, statement: str) -> SignOff:
@@ -185,7 +184,7 @@ def sign_off(drill: Drill, user, statement: str) -> SignOff:
                                          record_sha256=hashlib.sha256(body.encode()).hexdigest(),
                                          record_json=body)
     drill.signoff = signoff
-    audit.record("drill.signed_off", actor=user, target=drill,
+    trail.record("drill.signed_off", actor=user, target=drill,
                  summary=f"drill #{drill.pk} signed off by {user.get_username()}: {drill.result()}",
                  details={"record_sha256": signoff.record_sha256, "statement": signoff.statement,
                           "result": drill.result()})

@@ -1,6 +1,6 @@
 """A drill's real recovery: restore the latest good backup into a uniquely named database and measure it.
 
-The restore is backups.restore.restore() (the same code a real recovery uses), run by a django-q2 worker, into
+The restore is backups.recovery.restore.restore() (the same code a real recovery uses), run by a django-q2 worker, into
 the verification server (LIFEBOAT_VERIFY_DSN, else the database's own server: the plan's "test environment").
 Lifeboat then measures by itself: recovery time (declared -> data validated), the restored backup's age, and
 integrity (exact row counts of the restored database against the backup run's recorded row_counts).
@@ -13,18 +13,20 @@ import uuid
 
 import psycopg
 from django.db import transaction
+from django.dispatch import receiver
 from django.utils import timezone
 
-from backups import pgtools
+from audit import trail
+from backups.engine import pgtools
+from backups.engine.snapshot import count_rows
 from backups.errors import LifeboatError
 from backups.models import Artifact, BackupRun, Restore, Tier
-from backups.restore import drop_database, restore, validate_request
-from backups.snapshot import count_rows
-from backups.verification import verification_server_for
-from dashboard import audit
+from backups.proof.verification import verification_server_for
+from backups.recovery.restore import drop_database, restore, validate_request
 from drills import conduct
 from drills.errors import DrillError, DrillLocked
 from drills.models import Drill, DrillStep
+from drills.signals import drill_completed
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +74,7 @@ def queue_restore(drill: Drill, user) -> Restore:
         drill.restored_database = name
         drill.restored_dropped_at = None
         drill.save(update_fields=["restore", "restored_database", "restored_dropped_at"])
-    audit.record("drill.restore_queued", actor=user, target=drill,
+    trail.record("drill.restore_queued", actor=user, target=drill,
                  summary=f"drill #{drill.pk}: restore of {drill.database.name} run #{artifact.run_id} "
                          f"({artifact.tier.name}) into {name} queued",
                  details={"restore": record.pk, "run": artifact.run_id, "artifact": artifact.pk,
@@ -102,7 +104,7 @@ def run(drill_id: int, restore_id: int) -> str:
     else:
         failed = (DrillStep.Status.FAILED, f"restore failed: {record.error}")
         _mark_steps(drill, record.requested_by, {"restore": failed})
-        audit.record("drill.restore_failed", actor=record.requested_by, target=drill,
+        trail.record("drill.restore_failed", actor=record.requested_by, target=drill,
                      summary=f"drill #{drill.pk}: restore failed: {record.error}"[:300],
                      details={"restore": record.pk, "error": record.error})
     return record.status
@@ -137,7 +139,7 @@ def measure(drill: Drill, record: Restore, server: pgtools.Target, env: dict[str
         "timing": (DrillStep.Status.DONE, f"measured recovery time {drill.measured_rto} "
                                           f"(target {drill.rto_target_minutes} min)"),
     })
-    audit.record("drill.recovery_measured", actor=record.requested_by, target=drill,
+    trail.record("drill.recovery_measured", actor=record.requested_by, target=drill,
                  summary=f"drill #{drill.pk}: recovered in {drill.measured_rto}, backup {drill.achieved_rpo} old, "
                          f"integrity {'100%' if drill.integrity_ok else 'FAILED'}",
                  details={"restore": record.pk, "recovery_seconds": drill.recovery_seconds,
@@ -169,9 +171,14 @@ def drop_restored(drill: Drill, user) -> None:
         raise DrillError(f"could not drop {drill.restored_database}: {exc}") from None
     drill.restored_dropped_at = timezone.now()
     drill.save(update_fields=["restored_dropped_at"])
-    audit.record("drill.restored_database_dropped", actor=user, target=drill,
+    trail.record("drill.restored_database_dropped", actor=user, target=drill,
                  summary=f"drill #{drill.pk}: restored database {drill.restored_database} dropped",
                  details={"database": drill.restored_database})
+
+
+@receiver(drill_completed, dispatch_uid="lifeboat-drill-drop-restored")
+def _drop_on_completion(sender, drill: Drill, user, **kwargs) -> None:
+    drop_restored_quietly(drill, user)
 
 
 def drop_restored_quietly(drill: Drill, user) -> bool:

@@ -7,9 +7,3 @@ def run_drill_restore(drill_id: int, restore_id: int) -> str:
     from drills import recovery
 
     return recovery.run(drill_id, restore_id)
-
-
-def send_drill_reminders() -> int:
-    from drills.reminders import send_due_reminders
-
-    return send_due_reminders()

@@ -10,8 +10,8 @@ from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 
-from dashboard.charts import time_series_svg
-from dashboard.roles import CONDUCT_DRILL
+from core.charts import time_series_svg
+from core.roles import CONDUCT_DRILL
 from drills import conduct, health
 from drills.errors import DrillError
 from drills.forms import FollowUpForm, ScheduleForm, SignOffForm, TickForm

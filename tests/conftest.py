@@ -16,7 +16,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from backups import pgtools
+from backups.engine import pgtools
 
 DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 

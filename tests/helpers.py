@@ -8,7 +8,7 @@ import subprocess
 
 from django.core.management import call_command
 
-from backups import pgtools
+from backups.engine import pgtools
 
 
 def run_command(*args, **kwargs) -> tuple[int, str, str]:

@@ -10,9 +10,9 @@ from django.utils import timezone
 
 from alerts import delivery
 from alerts.models import Channel, Kind, Notification
-from backups import pipeline
+from audit.models import AuditEvent
+from backups.engine import pipeline
 from backups.models import BackupRun
-from dashboard.models import AuditEvent
 from tests.http_receiver import http_receiver
 
 

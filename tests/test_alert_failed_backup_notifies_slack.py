@@ -13,9 +13,9 @@ import uuid
 
 from alerts import engine
 from alerts.models import Alert, Channel, Kind, Notification
-from backups import pipeline
+from audit.models import AuditEvent
+from backups.engine import pipeline
 from backups.models import BackupRun, Database
-from dashboard.models import AuditEvent
 from tests.http_receiver import http_receiver
 
 # What Slack's incoming webhooks accept at the top level of a message.

@@ -8,7 +8,7 @@ import time_machine
 
 from alerts import engine
 from alerts.models import Alert, AlertEvent, Channel, Kind
-from backups import pipeline
+from backups.engine import pipeline
 from backups.models import BackupRun
 from tests.http_receiver import http_receiver
 

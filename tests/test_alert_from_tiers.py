@@ -7,9 +7,9 @@ from datetime import timedelta
 from django.utils import timezone
 
 from alerts.models import Alert, Kind
-from backups import bucket_policy
 from backups.models import Artifact, BackupRun, Database, Verification
-from backups.retention_run import apply_retention
+from backups.retention.applier import apply_retention
+from backups.storage import bucket_policy
 
 
 def test_a_drifted_bucket_fires_and_applying_the_policy_resolves_it(s3_tier, moto_s3):

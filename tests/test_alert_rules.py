@@ -12,10 +12,10 @@ from django.utils import timezone
 
 from alerts import engine
 from alerts.models import Alert, Channel, Kind, Notification, Severity
-from backups import pipeline
+from backups.engine import pipeline
 from backups.models import Artifact, BackupRun, Tier
+from backups.proof.verification import verify_artifact
 from backups.signals import bucket_drift_checked, retention_refused
-from backups.verification import verify_artifact
 
 
 def open_kinds() -> set[str]:

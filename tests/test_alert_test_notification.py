@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from alerts.models import Channel, Notification
-from dashboard.models import AuditEvent
+from audit.models import AuditEvent
 from tests.http_receiver import http_receiver
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from backups import pipeline
-from backups.snapshot import SnapshotSession
+from backups.engine import pipeline
+from backups.engine.snapshot import SnapshotSession
 
 DJANGO = """
 CREATE TABLE django_migrations (id serial PRIMARY KEY, app varchar(255) NOT NULL, name varchar(255) NOT NULL,

@@ -9,10 +9,10 @@ import json
 import pytest
 from django.db import connection
 
-from dashboard import anchor, audit
-from dashboard.audit_chain import verify_chain
-from dashboard.models import AuditEvent
-from dashboard.tasks import check_audit_chain
+from audit import anchor, trail
+from audit.chain import verify_chain
+from audit.models import AuditEvent
+from audit.tasks import check_audit_chain
 from tests.helpers import run_command
 
 TABLE = "dashboard_auditevent"
@@ -35,7 +35,7 @@ def chain(db, tmp_path, settings) -> list[AuditEvent]:
     settings.LIFEBOAT_AUDIT_ANCHOR_PATH = str(tmp_path / "anchor.jsonl")
     start = AuditEvent.objects.count()
     for i in range(6):
-        audit.record(f"test.event{i}", summary=f"event number {i}", details={"note": f"payload-{i}", "n": i})
+        trail.record(f"test.event{i}", summary=f"event number {i}", details={"note": f"payload-{i}", "n": i})
     return list(AuditEvent.objects.order_by("id")[start:])
 
 
@@ -135,7 +135,7 @@ def test_a_rewritten_chain_is_caught_by_the_outside_anchor(chain, tmp_path):
 
 
 def test_the_scheduled_check_records_and_signals_a_break(chain):
-    from dashboard.signals import audit_chain_broken
+    from audit.signals import audit_chain_broken
 
     heard = []
 
@@ -159,8 +159,8 @@ def test_the_scheduled_check_records_and_signals_a_break(chain):
 def test_the_check_is_scheduled_and_anchors_an_intact_chain(chain):
     from backups.schedules import MAINTENANCE
 
-    assert MAINTENANCE["lifeboat:verify-audit-chain"][0] == "dashboard.tasks.verify_audit_chain"
-    from dashboard.tasks import verify_audit_chain
+    assert MAINTENANCE["lifeboat:verify-audit-chain"][0] == "audit.tasks.verify_audit_chain"
+    from audit.tasks import verify_audit_chain
 
     assert verify_audit_chain() is True
     lines = anchor.anchor_path().read_text().splitlines()
@@ -174,14 +174,14 @@ def test_json_report(chain):
 
 def test_events_appended_during_the_walk_are_not_a_break(chain, monkeypatch):
     """The hourly check runs while backups write events: an append between the walk and the head is fine."""
-    from dashboard import audit_chain
+    from audit import chain as audit_chain
 
     real_walk, calls = audit_chain._walk, []
 
     def walk_then_append(report, events, anchor):
         real_walk(report, events, anchor)
         if not calls:
-            calls.append(audit.record("test.meanwhile", summary="appended while the check ran"))
+            calls.append(trail.record("test.meanwhile", summary="appended while the check ran"))
 
     monkeypatch.setattr(audit_chain, "_walk", walk_then_append)
     report = audit_chain.verify_chain()

@@ -11,15 +11,15 @@ from pathlib import Path
 import pytest
 from django.db import IntegrityError, connection, transaction
 
-from dashboard import audit
-from dashboard.models import AuditEvent
+from audit import trail
+from audit.models import AuditEvent
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
 def event(db) -> AuditEvent:
-    return audit.record("test.kept", summary="must stay as written")
+    return trail.record("test.kept", summary="must stay as written")
 
 
 def test_bulk_update_is_refused_by_the_database(event):
@@ -68,8 +68,8 @@ def test_postgresql_trigger_refuses_updates_deletes_and_truncate(tmp_path, pg_se
     run("migrate", "-v0")
     script = (
         "from django.db import IntegrityError, transaction\n"
-        "from dashboard import audit\nfrom dashboard.models import AuditEvent\n"
-        "for i in range(3): audit.record('test.pg', summary=f'pg event {i}')\n"
+        "from audit import trail\nfrom audit.models import AuditEvent\n"
+        "for i in range(3): trail.record('test.pg', summary=f'pg event {i}')\n"
         "for attempt in (lambda: AuditEvent.objects.update(summary='x'), lambda: AuditEvent.objects.all().delete()):\n"
         "    try:\n        with transaction.atomic(): attempt()\n"
         "    except IntegrityError as exc: print('refused:', exc)\n"

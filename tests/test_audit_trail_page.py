@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from django.urls import reverse
 
-from dashboard import audit
+from audit import trail
 
 
 def test_filters_by_action_prefix_actor_and_day(client, auditor, time_machine):
     time_machine.move_to("2026-03-01 10:00:00+00:00", tick=False)
-    audit.record("config.database.updated", actor="ada-admin", summary="database orders changed: rpo_hours")
-    audit.record("backup.failed", summary="backup of orders failed")
+    trail.record("config.database.updated", actor="ada-admin", summary="database orders changed: rpo_hours")
+    trail.record("backup.failed", summary="backup of orders failed")
     time_machine.move_to("2026-03-03 10:00:00+00:00", tick=False)
-    audit.record("config.tier.created", actor="ada-admin", summary="tier s3 created")
+    trail.record("config.tier.created", actor="ada-admin", summary="tier s3 created")
     client.force_login(auditor)
     url = reverse("audit_list")
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from backups.discovery import discover, discover_all
+from audit.models import AuditEvent
+from backups.catalog.discovery import discover, discover_all
 from backups.models import Database, Server
 from backups.schedules import MAINTENANCE
-from dashboard.models import AuditEvent
 from tests.helpers import run_json
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from backups import bucket_policy
 from backups.models import BucketDriftCheck
 from backups.signals import bucket_drift_checked
+from backups.storage import bucket_policy
 from tests.helpers import run_command
 
 

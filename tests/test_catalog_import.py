@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from backups import pipeline
+from audit.models import AuditEvent
+from backups.engine import pipeline
 from backups.models import Artifact, BackupRun, Database, Restore, Verification
-from backups.restore import restore_new_database
-from backups.verification import verify_artifact
-from dashboard.models import AuditEvent
+from backups.proof.verification import verify_artifact
+from backups.recovery.restore import restore_new_database
 from tests.catalog_helpers import forget_everything
 from tests.catalog_helpers import snapshot_in as snapshot
 from tests.helpers import run_command, run_json, table_counts

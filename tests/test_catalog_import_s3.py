@@ -6,9 +6,10 @@ import json
 
 import pytest
 
-from backups import pipeline, selfbackup
+from backups.catalog import selfbackup
+from backups.engine import pipeline
 from backups.models import Artifact, BackupRun, Tier, Verification
-from backups.verification import verify_artifact
+from backups.proof.verification import verify_artifact
 from tests.catalog_helpers import forget_everything, snapshot_in
 from tests.helpers import run_json
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from django.urls import reverse
 
+from audit.models import AuditEvent
 from backups.models import Database, RetentionPolicy
-from dashboard.models import AuditEvent
 from tests.helpers import run_command
 
 
@@ -84,8 +84,8 @@ def test_command_line_changes_are_recorded_too(db):
 
 
 def test_the_config_models_of_every_app_are_audited(db):
-    from dashboard.config_audit import REGISTRY
-    from dashboard.roles import CONFIG_MODELS
+    from audit.config_audit import REGISTRY
+    from core.roles import CONFIG_MODELS
 
     audited = {(m._meta.app_label, m._meta.model_name) for m in REGISTRY}
     assert {("backups", name) for name in CONFIG_MODELS["backups"]} <= audited

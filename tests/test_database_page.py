@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from backups.models import Artifact, BackupRun, Database, Tier, Verification
-from backups.trends import Trends
+from backups.web.trends import Trends
 
 
 def _history(database: Database, tier: Tier, count: int) -> list[BackupRun]:

@@ -6,9 +6,9 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from alerts.drill_reminders import send_due_reminders
 from alerts.models import Channel, Kind, Notification
-from dashboard.models import AuditEvent
-from drills.reminders import send_due_reminders
+from audit.models import AuditEvent
 from tests.drill_helpers import make_drill
 
 

@@ -8,8 +8,8 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from backups import pipeline
-from dashboard.models import AuditEvent
+from audit.models import AuditEvent
+from backups.engine import pipeline
 from drills import conduct, recovery
 from drills.errors import DrillError
 from drills.models import Drill, DrillStep, Outcome

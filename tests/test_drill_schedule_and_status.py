@@ -8,7 +8,7 @@ import pytest
 import time_machine
 from django.urls import reverse
 
-from dashboard.models import AuditEvent
+from audit.models import AuditEvent
 from drills import conduct, health
 from drills.calendar import first_sunday_of_next_month
 from drills.errors import DrillError

@@ -8,7 +8,7 @@ import json
 import pytest
 from django.urls import reverse
 
-from dashboard.models import AuditEvent
+from audit.models import AuditEvent
 from drills import conduct
 from drills.errors import DrillError, DrillLocked
 from drills.models import Drill, DrillNote, FollowUp, Participant, SignOff

@@ -9,8 +9,8 @@ import tracemalloc
 import zipfile
 from datetime import date
 
-from dashboard.evidence.export import build_package
-from dashboard.evidence.period import Scope
+from evidence.export import build_package
+from evidence.period import Scope
 from tests.evidence_data import daily_history
 
 BOUND = 32 * 2**20

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from audit.models import AuditChainHead, AuditEvent
 from backups.models import BackupRun, Tier, Verification
-from dashboard.models import AuditChainHead, AuditEvent
 from tests.evidence_data import daily_history
 from tests.helpers import run_command
 
@@ -85,7 +85,7 @@ def test_manifest_names_who_when_version_chain_head_and_controls(history, tmp_pa
 
 
 def test_missing_populations_are_listed_as_omissions(history, tmp_path, monkeypatch):
-    from dashboard.evidence import populations
+    from evidence import populations
 
     # As if the drills app were not installed: its expected populations are named, not dropped silently.
     for name in ("drills", "dr_contacts"):
@@ -100,7 +100,7 @@ def test_missing_populations_are_listed_as_omissions(history, tmp_path, monkeypa
 
 
 def test_live_bucket_settings_are_read_at_export_time(history, s3_tier, moto_s3, tmp_path):
-    from backups import bucket_policy
+    from backups.storage import bucket_policy
 
     bucket_policy.apply_policy(s3_tier)
     manifest, extracted = export(tmp_path)
@@ -133,12 +133,12 @@ def test_summary_counts_per_month_and_open_exceptions(history, tmp_path):
 
 
 def test_the_export_is_an_audit_event_and_audit_events_of_the_period_are_included(history, tmp_path, time_machine):
-    from dashboard import audit
+    from audit import trail
 
     time_machine.move_to("2026-02-10 12:00:00+00:00", tick=False)
-    inside = audit.record("test.inside", summary="in the period")
+    inside = trail.record("test.inside", summary="in the period")
     time_machine.move_to("2026-03-10 12:00:00+00:00", tick=False)
-    outside = audit.record("test.outside", summary="after the period")
+    outside = trail.record("test.outside", summary="after the period")
     _, extracted = export(tmp_path)
     lines = [json.loads(line) for line in (extracted / "audit_events.jsonl").read_text().splitlines()]
     ids = {line["id"] for line in lines}
@@ -171,7 +171,7 @@ def test_an_existing_file_is_never_overwritten(db, tmp_path):
 def test_another_app_adds_a_population_and_a_summary_section(history, tmp_path, monkeypatch):
     """How the drills and alerts apps join the package: their population replaces the omission."""
     from backups.models import Database
-    from dashboard.evidence import populations
+    from evidence import populations
 
     monkeypatch.setitem(populations.REGISTRY, "dr_contacts", populations.Population(
         "dr_contacts", "DR contacts", ("CC7.5",), ("id", "name"), lambda s: Database.objects.order_by("id"),

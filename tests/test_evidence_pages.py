@@ -11,7 +11,8 @@ from datetime import date
 import pytest
 from django.urls import reverse
 
-from dashboard.models import AuditEvent, EvidenceExport
+from audit.models import AuditEvent
+from evidence.models import EvidenceExport
 from tests.evidence_data import daily_history
 
 

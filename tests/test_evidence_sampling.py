@@ -8,10 +8,11 @@ from datetime import date
 import pytest
 from django.urls import reverse
 
+from audit.models import AuditEvent
 from backups.models import BackupRun
-from dashboard.evidence import sampling
-from dashboard.evidence.period import Scope
-from dashboard.models import AuditEvent, EvidenceSample
+from evidence import sampling
+from evidence.models import EvidenceSample
+from evidence.period import Scope
 from tests.evidence_data import daily_history
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from backups import pipeline
+from backups.engine import pipeline
 from backups.models import Freshness
-from backups.verification import verify_artifact
+from backups.proof.verification import verify_artifact
 
 
 def test_freshness_needs_a_verified_copy_when_the_tier_asks_for_it(learning_db, local_tier, admin_client):

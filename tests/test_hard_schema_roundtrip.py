@@ -7,8 +7,9 @@ import uuid
 
 import pytest
 
-from backups import pgtools, pipeline, restore
-from backups.verification import verify_artifact
+from backups.engine import pgtools, pipeline
+from backups.proof.verification import verify_artifact
+from backups.recovery import restore
 
 HARD_SCHEMA = r"""
 CREATE EXTENSION citext;

@@ -8,9 +8,9 @@ import logging
 
 import pytest
 
-from backups import pipeline
+from backups.engine import pipeline
 from backups.models import BackupRun
-from dashboard import joblog
+from core import joblog
 
 
 @pytest.fixture

@@ -7,9 +7,9 @@ import uuid
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from backups import pipeline
+from backups.engine import pipeline
 from backups.models import Artifact, BackupRun, Database
-from backups.verification import verify_artifact
+from backups.proof.verification import verify_artifact
 
 TOKEN = "scrape-token-for-tests"
 

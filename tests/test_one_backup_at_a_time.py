@@ -8,7 +8,7 @@ import time
 import pytest
 from django.db import IntegrityError, connection
 
-from backups import pipeline
+from backups.engine import pipeline
 from backups.errors import AlreadyRunning
 from backups.models import BackupRun
 from tests.helpers import run_command

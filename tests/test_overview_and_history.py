@@ -8,8 +8,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from backups import overview
 from backups.models import Artifact, BackupRun, Database, Tier, Verification
+from backups.web import overview
 
 
 def make_runs(database: Database, tiers: list[Tier], count: int, *, start, every=timedelta(hours=6),

@@ -9,9 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backups import parallel_load, pgtools
+from backups.engine import pgtools
 from backups.errors import RestoreFailed
-from backups.parallel_load import ScriptReader, find_end_of_copy, load_data_section
+from backups.proof import parallel_load
+from backups.proof.parallel_load import ScriptReader, find_end_of_copy, load_data_section
 
 # What a COPY text row may hold: tabs between fields, escapes (\\, \t, \N), dots; never a raw newline.
 ROW = st.text(alphabet="ab.\\\t N0é", max_size=12).filter(lambda r: r != "\\.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from backups import pgtools
+from backups.engine import pgtools
 from backups.errors import ConfigurationError
 from tests.helpers import run_json
 

@@ -8,9 +8,9 @@ import boto3
 import pytest
 from django.utils import timezone
 
-from backups import rds
+from audit.models import AuditEvent
 from backups.models import Tier
-from dashboard.models import AuditEvent
+from backups.storage import rds
 from tests.aws import REGION
 
 

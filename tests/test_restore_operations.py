@@ -6,9 +6,10 @@ import uuid
 
 import pytest
 
-from backups import pipeline, restore
+from backups.engine import pipeline
 from backups.errors import ConfigurationError
 from backups.models import Restore
+from backups.recovery import restore
 from tests.helpers import run_command, run_json, table_counts
 
 TABLES = ["users", "lessons", "problems"]

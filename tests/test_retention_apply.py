@@ -10,9 +10,9 @@ import pytest
 import time_machine
 from django.utils import timezone
 
+from audit.models import AuditEvent
 from backups.models import Artifact, BackupRun, Database, Verification
 from backups.signals import retention_refused
-from dashboard.models import AuditEvent
 from tests.helpers import run_command
 
 

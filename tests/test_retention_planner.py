@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backups.retention import Copy, Policy, Rule, Verdict, plan
+from backups.retention.planner import Copy, Policy, Rule, Verdict, plan
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from backups.models import Artifact, BackupRun, Database
-from backups.retention_run import apply_retention
+from backups.retention.applier import apply_retention
 from backups.storage import storage_for
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from backups import pipeline
+from backups.engine import pipeline
 from backups.models import Restore, Verification
 from tests.helpers import table_counts
 

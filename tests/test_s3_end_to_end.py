@@ -9,10 +9,11 @@ import uuid
 import boto3
 import pytest
 
-from backups import pipeline, restore
+from backups.engine import pipeline
 from backups.models import Artifact, BackupRun, RetentionPolicy, Tier
+from backups.proof.verification import verify_artifact
+from backups.recovery import restore
 from backups.storage import storage_for
-from backups.verification import verify_artifact
 from tests.aws import REGION, make_bucket
 from tests.helpers import table_counts
 

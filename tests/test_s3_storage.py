@@ -9,8 +9,8 @@ import os
 import pytest
 
 from backups.errors import StorageError
-from backups.s3 import MAX_PARTS, MIN_PART, MiB, S3Storage, part_size_for
 from backups.storage import storage_for
+from backups.storage.s3 import MAX_PARTS, MIN_PART, MiB, S3Storage, part_size_for
 
 META = {"backup-date": "2026-11-24", "database": "dsa_learning", "sha256": "x" * 64, "lifeboat-run-id": "42"}
 

@@ -6,7 +6,7 @@ import time_machine
 from django.utils import timezone
 from django_q.models import Schedule
 
-from backups import pipeline
+from backups.engine import pipeline
 from backups.models import BackupRun, Database
 from backups.schedules import sync_all
 

@@ -10,10 +10,12 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from backups import pipeline, selfbackup, tasks
+from audit.models import AuditEvent
+from backups import tasks
+from backups.catalog import own_database, selfbackup
+from backups.engine import pipeline
 from backups.models import BackupRun, Database
-from backups.storage import LocalStorage
-from dashboard.models import AuditEvent
+from backups.storage.local import LocalStorage
 
 
 @pytest.fixture
@@ -40,7 +42,7 @@ def own_pg_database(db, pg_server, make_source_db, monkeypatch, backup_root):
         INSERT INTO auth_user (username) VALUES ('dana');
     """, prefix="lbt_self")
     own = pg_settings(pg_server, dbname, password="not-stored-anywhere")
-    monkeypatch.setattr(selfbackup, "_own_settings", lambda: own)
+    monkeypatch.setattr(own_database, "own_settings", lambda: own)
     monkeypatch.setenv("LIFEBOAT_DB_PASSWORD", "not-stored-anywhere")  # trust auth accepts any password
     return own
 

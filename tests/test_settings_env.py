@@ -1,7 +1,7 @@
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from dashboard.env import env_bool, env_int, env_secret
+from core.env import env_bool, env_int, env_secret
 
 
 def test_malformed_values_fail_loudly(monkeypatch):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from backups import pipeline
+from backups.engine import pipeline
 from tests.helpers import stock_restore, table_counts
 
 

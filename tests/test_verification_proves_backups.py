@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from backups import pipeline
+from backups.engine import pipeline
 from backups.models import Verification
-from backups.verification import SCRATCH_PREFIX, verify_artifact
+from backups.proof.verification import SCRATCH_PREFIX, verify_artifact
 from tests.helpers import run_command, run_json
 
 
@@ -113,7 +113,7 @@ def test_a_verification_is_queued_after_every_successful_backup(learning_db):
 
 
 def test_table_of_contents_lists_objects_not_data():
-    from backups.verification import TocObject, parse_toc
+    from backups.proof.verification import TocObject, parse_toc
 
     listing = """;
 ; Archive created at 2026-11-24 02:00:00 UTC
@@ -137,7 +137,7 @@ def test_table_of_contents_lists_objects_not_data():
 
 
 def test_unlogged_loading_is_refused_where_postgresql_would_refuse_the_constraints():
-    from backups.verification import can_load_unlogged
+    from backups.proof.verification import can_load_unlogged
 
     listing = """;
 3340; 0 16386 TABLE DATA public users postgres

@@ -72,7 +72,7 @@ class Database(models.Model):
     @property
     def is_lifeboat_self(self) -> bool:
         """Whether this is the dashboard's own PostgreSQL database (its manifests say so, for recovery)."""
-        from backups.selfbackup import is_own_database
+        from backups.catalog.own_database import is_own_database
 
         return is_own_database(self.host, self.port, self.dbname)
 

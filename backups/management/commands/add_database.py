@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from backups import pgtools
+from backups.engine import pgtools
 from backups.management.commands._base import LifeboatCommand
 from backups.models import Database
 
@@ -27,10 +27,10 @@ class Command(LifeboatCommand):
             if value is not None:
                 setattr(database, field, value)
         database.full_clean()
-        from dashboard import audit
+        from audit import trail
 
-        # The configuration audit (dashboard.config_audit) records the change, before and after.
-        with audit.acting_as("command line"):
+        # The configuration audit (audit.config_audit) records the change, before and after.
+        with trail.acting_as("command line"):
             database.save()
         self.stdout.write(f"{'added' if created else 'updated'} {name}: {database.dsn} "
                           f"(RPO {database.rpo_hours} h, schedule '{database.schedule}' UTC)")

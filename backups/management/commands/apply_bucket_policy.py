@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from django.core.management.base import CommandError
 
-from backups.bucket_policy import apply_policy, check_drift
 from backups.management.commands._base import LifeboatCommand
 from backups.models import Tier
+from backups.storage.bucket_policy import apply_policy, check_drift
 
 
 class Command(LifeboatCommand):

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.core.management.base import CommandError
 
 from backups.management.commands._base import LifeboatCommand
-from backups.retention_run import apply_retention, retention_tiers
+from backups.retention.applier import apply_retention, retention_tiers
 
 
 class Command(LifeboatCommand):

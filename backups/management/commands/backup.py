@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.core.management.base import CommandError
 
-from backups import pipeline
+from backups.engine import pipeline
 from backups.management.commands._base import LifeboatCommand, get_database
 from backups.models import BackupRun, Tier
 

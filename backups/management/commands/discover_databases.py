@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from backups.discovery import discover_all
+from backups.catalog.discovery import discover_all
 from backups.management.commands._base import LifeboatCommand
 
 

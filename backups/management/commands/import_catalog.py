@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from backups.catalog_import import FLAGGED, import_catalog
+from audit import trail
+from backups.catalog.importer import FLAGGED, import_catalog
 from backups.management.commands._base import LifeboatCommand
 from backups.management.commands._tier_options import add_tier_arguments, tier_from_options
-from dashboard import audit
 
 
 class Command(LifeboatCommand):
@@ -21,7 +21,7 @@ class Command(LifeboatCommand):
         with transaction.atomic():  # a dry run rolls back the tier it had to create, too
             tier, created = tier_from_options(options, save=True)
             if created and not dry_run:
-                audit.record("config.tier.created", target=tier, summary=f"tier {tier.name} added by import_catalog",
+                trail.record("config.tier.created", target=tier, summary=f"tier {tier.name} added by import_catalog",
                              details={"kind": tier.kind, "path": tier.path, "bucket": tier.bucket,
                                       "prefix": tier.prefix})
             report = import_catalog(tier, dry_run=dry_run)

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from backups import pipeline
+from backups.engine import pipeline
 
 
 class Command(BaseCommand):

@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from django.core.management.base import CommandError
 
-from backups import pgtools, restore
+from backups.engine import pgtools
 from backups.management.commands._base import LifeboatCommand
 from backups.models import Artifact, BackupRun, Restore, Tier
+from backups.recovery import restore
 
 
 def restore_json(record: Restore) -> dict:

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from django.core.management import call_command
 
+from audit import trail
+from backups.catalog.selfbackup import is_sqlite, restore_postgresql, restore_sqlite
 from backups.management.commands._base import LifeboatCommand
 from backups.management.commands._tier_options import add_tier_arguments, tier_from_options
-from backups.selfbackup import is_sqlite, restore_postgresql, restore_sqlite
 from backups.storage import storage_for
-from dashboard import audit
 
 
 class Command(LifeboatCommand):
@@ -26,7 +26,7 @@ class Command(LifeboatCommand):
         storage = storage_for(tier)
         result = restore_sqlite(storage, name, force=force) if is_sqlite() else restore_postgresql(storage, force=force)
         call_command("migrate", interactive=False, verbosity=0)
-        audit.record("selfbackup.restored", summary=f"Lifeboat's own database restored from {result['name']}",
+        trail.record("selfbackup.restored", summary=f"Lifeboat's own database restored from {result['name']}",
                      details={**result, "tier": tier.name})
         if json:
             self.emit_json(result)

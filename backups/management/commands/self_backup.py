@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from backups import pipeline
+from backups.catalog.selfbackup import is_sqlite, register_self_database, sqlite_self_backup
+from backups.engine import pipeline
 from backups.management.commands._base import LifeboatCommand
 from backups.models import BackupRun
-from backups.selfbackup import is_sqlite, register_self_database, sqlite_self_backup
 
 
 class Command(LifeboatCommand):

@@ -4,7 +4,7 @@ from django.core.management.base import CommandError
 
 from backups.management.commands._base import LifeboatCommand, get_database
 from backups.models import Artifact, BackupRun, Tier, Verification
-from backups.verification import verify_artifact
+from backups.proof.verification import verify_artifact
 
 
 def verification_json(record: Verification) -> dict:

@@ -1,0 +1,96 @@
+"""Check the audit chain end to end, in constant memory, and name the first event that breaks it.
+
+A break is one of: an event whose stored hash is not the hash of its content (edited), an event whose
+prev_hash is not the hash of the event before it (an event deleted, inserted or reordered before it), or a
+chain shorter or different from what the chain head (and the last outside anchor) recorded (events deleted
+at the end, or the whole chain rewritten).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from audit.models import GENESIS_HASH, AuditChainHead, AuditEvent
+
+CHUNK = 2000
+
+
+@dataclass
+class ChainReport:
+    count: int = 0
+    last_hash: str = GENESIS_HASH
+    last_event_id: int | None = None
+    broken_event_id: int | None = None
+    problem: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def intact(self) -> bool:
+        return not self.problem
+
+    def line(self) -> str:
+        if self.intact:
+            return f"audit chain intact: {self.count} events, head {self.last_hash}"
+        return f"audit chain BROKEN: {self.problem}"
+
+    def as_dict(self) -> dict:
+        return {"intact": self.intact, "count": self.count, "last_hash": self.last_hash,
+                "last_event_id": self.last_event_id, "broken_event_id": self.broken_event_id,
+                "problem": self.problem, "warnings": self.warnings}
+
+
+def _describe(event: AuditEvent) -> str:
+    return f"event #{event.pk} ({event.created_at:%Y-%m-%d %H:%M:%S} {event.action} by {event.actor})"
+
+
+def _walk(report: ChainReport, events, anchor: dict | None) -> None:
+    """Check events in id order after what the report has seen; set report.problem at the first break."""
+    anchor_count = int(anchor["count"]) if anchor else 0
+    for event in events.iterator(chunk_size=CHUNK):
+        if event.prev_hash != report.last_hash:
+            after = "the start of the chain" if report.last_event_id is None else f"event #{report.last_event_id}"
+            report.broken_event_id = event.pk
+            report.problem = (f"{_describe(event)} does not follow {after}: its prev_hash is "
+                              f"{event.prev_hash[:16]}…, expected {report.last_hash[:16]}… "
+                              "(an event was deleted, inserted or reordered just before it)")
+            return
+        if event.compute_hash() != event.hash:
+            report.broken_event_id = event.pk
+            report.problem = f"{_describe(event)} was edited: its content no longer matches its hash"
+            return
+        report.count += 1
+        report.last_hash, report.last_event_id = event.hash, event.pk
+        if anchor and report.count == anchor_count and event.hash != anchor["last_hash"]:
+            report.broken_event_id = event.pk
+            report.problem = (f"{_describe(event)} is event number {anchor_count}, but the outside anchor written "
+                              f"at {anchor.get('written_at', '?')} recorded hash {anchor['last_hash'][:16]}… there: "
+                              "the chain was rewritten")
+            return
+
+
+def verify_chain(anchor: dict | None = None) -> ChainReport:
+    """Walk every event in id order; stop at the first break. `anchor`: a head recorded outside earlier
+    ({"count", "last_hash"}): the event at that position must still carry that hash.
+
+    Events appended while the walk runs are fine: when the head (read after the walk) is ahead, the walk
+    continues from where it stopped. Only a head the chain cannot reach is a break."""
+    report = ChainReport()
+    events = AuditEvent.objects.order_by("id")
+    _walk(report, events, anchor)
+    for _ in range(5):
+        if report.problem:
+            return report
+        head = AuditChainHead.objects.filter(pk=1).first()
+        if head is None or (head.count == report.count and head.last_hash == report.last_hash):
+            break
+        if head.count > report.count and events.filter(id__gt=report.last_event_id or 0).exists():
+            _walk(report, events.filter(id__gt=report.last_event_id or 0), anchor)  # appended meanwhile
+            continue
+        report.problem = (f"the chain ends at event #{report.last_event_id} after {report.count} events, but the "
+                          f"chain head records {head.count} events ending at #{head.last_event_id}: "
+                          "events were deleted from the end, or the head was altered")
+        return report
+    if anchor and report.count < int(anchor["count"]):
+        report.problem = (f"the chain has {report.count} events but the outside anchor written at "
+                          f"{anchor.get('written_at', '?')} recorded {anchor['count']}: events were deleted")
+    return report

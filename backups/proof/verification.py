@@ -1,0 +1,403 @@
+"""Prove a backup: check its bytes, restore it into a scratch database, compare it with what was recorded.
+
+The order matters: size and SHA-256 of the stored bytes are checked first, and a copy whose bytes differ from the
+record is never restored. Then pg_restore reads the archive as a stream, one pass per section: the table of
+contents, the definitions (pre-data), the rows (data, loaded by parallel_load with several COPY streams per table
+into unlogged tables) and the indexes and constraints (post-data). The scratch database is dropped whatever happens.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import BinaryIO
+
+import psycopg
+import zstandard
+from django.conf import settings
+from django.utils import timezone
+
+from audit import trail
+from backups.engine import pgtools
+from backups.engine.snapshot import count_rows
+from backups.errors import LifeboatError, RestoreFailed
+from backups.models import Artifact, BackupRun, Database, Verification
+from backups.proof import parallel_load
+from backups.recovery.restore import create_database, drop_database
+from backups.signals import verification_finished
+from backups.storage import open_artifact
+from backups.storage.interface import CHUNK
+
+log = logging.getLogger(__name__)
+
+SCRATCH_PREFIX = "lifeboat_verify_"
+# The scratch database is thrown away: its restore need not wait for WAL flushes, and index builds get more memory.
+SCRATCH_OPTIONS = "-c synchronous_commit=off -c maintenance_work_mem=256MB"
+SCRATCH_SESSION = ("SET synchronous_commit = off",)
+# Before the rows arrive, the scratch tables become UNLOGGED: the load then writes no WAL, which is faster and,
+# on a primary, keeps a throwaway restore out of the replicas and the WAL archive. Foreign keys come after the data,
+# when every plain table is unlogged, so none of them is refused, except one held by a partitioned table (its
+# parent stays logged, and a logged table may not reference an unlogged one); published tables must stay logged
+# too. A backup with either is restored logged, as it is.
+UNLOGGED_SQL = """
+SELECT format('ALTER TABLE %s SET UNLOGGED', c.oid::regclass)
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind = 'r' AND c.relpersistence = 'p'
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+"""
+PARTITIONED_SQL = """
+SELECT n.nspname || ' ' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind = 'p'
+"""
+PUBLICATION_ENTRY = re.compile(r"^\d+;\s+\d+\s+\d+\s+PUBLICATION ", re.MULTILINE)
+# pg_restore --list types whose objects must exist after the restore, and the pg_class kinds that hold them.
+RELATION_KINDS = {"TABLE": "rpf", "INDEX": "iI", "SEQUENCE": "S", "VIEW": "v", "MATERIALIZED VIEW": "m"}
+CHECKED_TYPES = [*RELATION_KINDS, "FUNCTION"]
+# TOC entries that share a prefix with a checked type but are data or attachments, not objects.
+NOT_OBJECTS = ("TABLE DATA ", "TABLE ATTACH ", "SEQUENCE SET ", "SEQUENCE OWNED BY ", "INDEX ATTACH ",
+               "MATERIALIZED VIEW DATA ")
+TOC_LINE = re.compile(r"^\d+;\s+\d+\s+\d+\s+(?P<rest>.+)$")
+
+
+@dataclass(frozen=True)
+class TocObject:
+    """An object as pg_restore --list names it: its type and "SCHEMA NAME" (space-separated, unquoted, so a
+    schema or name containing spaces is compared as one string rather than split wrongly)."""
+
+    kind: str
+    qualified: str
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.qualified}"
+
+
+def parse_toc(listing: str) -> set[TocObject]:
+    """Objects of CHECKED_TYPES in `pg_restore --list` output: 'ID; OID OID TYPE SCHEMA NAME OWNER'."""
+    found: set[TocObject] = set()
+    for line in listing.splitlines():
+        match = TOC_LINE.match(line.strip())
+        if not match:
+            continue
+        rest = match.group("rest")
+        if rest.startswith(NOT_OBJECTS):
+            continue
+        for kind in sorted(CHECKED_TYPES, key=len, reverse=True):  # MATERIALIZED VIEW before VIEW
+            if rest.startswith(kind + " "):
+                qualified = rest[len(kind) + 1:].rsplit(" ", 1)[0]  # drop the owner
+                found.add(TocObject(kind, qualified))
+                break
+    return found
+
+
+CATALOG_SQL = """
+SELECT CASE c.relkind WHEN 'r' THEN 'TABLE' WHEN 'p' THEN 'TABLE' WHEN 'f' THEN 'TABLE'
+                      WHEN 'i' THEN 'INDEX' WHEN 'I' THEN 'INDEX' WHEN 'S' THEN 'SEQUENCE'
+                      WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' END, n.nspname, c.relname
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p', 'f', 'i', 'I', 'S', 'v', 'm')
+UNION ALL
+SELECT 'FUNCTION', n.nspname, p.proname || '(' || pg_catalog.oidvectortypes(p.proargtypes) || ')'
+FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE p.prokind = 'f'
+"""
+
+
+def restored_objects(conn: psycopg.Connection) -> set[TocObject]:
+    return {TocObject(kind, f"{schema} {name}") for kind, schema, name in conn.execute(CATALOG_SQL).fetchall()}
+
+
+def verification_server_for(database: Database) -> tuple[pgtools.Target, dict[str, str]]:
+    """Where scratch databases go: LIFEBOAT_VERIFY_DSN when set, else the source server itself."""
+    dsn = settings.LIFEBOAT_VERIFY_DSN
+    if dsn:
+        env_name = settings.LIFEBOAT_VERIFY_PASSWORD_ENV
+        env = {"PGPASSWORD": os.environ[env_name]} if env_name and env_name in os.environ else {}
+        return pgtools.parse_dsn(dsn).with_dbname("postgres"), env
+    return pgtools.Target(database.host, database.port, database.user, "postgres"), database.libpq_env()
+
+
+def verification_server(artifact: Artifact) -> tuple[pgtools.Target, dict[str, str]]:
+    return verification_server_for(artifact.run.database)
+
+
+def newest_copies() -> list[Artifact]:
+    """The newest live copy of each database in each tier (what the weekly re-verification proves again)."""
+    newest: dict[tuple[int, int], Artifact] = {}
+    copies = (Artifact.objects.live().filter(run__status=BackupRun.Status.SUCCEEDED)
+              .select_related("run__database", "tier").order_by("run__started_at"))
+    for artifact in copies.iterator():
+        newest[(artifact.run.database_id, artifact.tier_id)] = artifact
+    return list(newest.values())
+
+
+def scratch_name(artifact: Artifact) -> str:
+    """lifeboat_verify_<epoch>_<run>_<random>: the epoch lets a later sweep find leftovers of a crash."""
+    return f"{SCRATCH_PREFIX}{int(time.time())}_{artifact.run_id}_{uuid.uuid4().hex[:6]}"
+
+
+class _Checks:
+    def __init__(self) -> None:
+        self.items: list[dict] = []
+
+    def add(self, name: str, ok: bool, detail: str = "") -> bool:
+        self.items.append({"name": name, "ok": ok, "detail": detail})
+        return ok
+
+
+def _scratch_dir() -> Path:
+    """LIFEBOAT_VERIFY_TMP (default: the system temp dir): S3 downloads and the table-of-contents head."""
+    path = Path(settings.LIFEBOAT_VERIFY_TMP or tempfile.gettempdir())
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@contextmanager
+def checked_copy(artifact: Artifact, checks: _Checks) -> Iterator[BinaryIO]:
+    """The stored (compressed) bytes as a seekable file, yielded only if their size and SHA-256 match the record.
+
+    A local copy is read in place; one in S3 is downloaded to LIFEBOAT_VERIFY_TMP first. The same open file serves
+    every later pass, so the bytes that were checked are the bytes that get restored.
+    """
+    with ExitStack() as stack:
+        src = stack.enter_context(open_artifact(artifact))
+        in_place = getattr(src, "seekable", lambda: False)()
+        if in_place:
+            local = src
+        else:
+            local = stack.enter_context(tempfile.TemporaryFile(prefix="lifeboat-verify-", dir=_scratch_dir()))
+        sha = hashlib.sha256()
+        size = 0
+        while chunk := src.read(CHUNK):
+            sha.update(chunk)
+            size += len(chunk)
+            if not in_place:
+                local.write(chunk)
+        size_ok = checks.add("size", size == artifact.size_bytes,
+                             f"{size} bytes stored, {artifact.size_bytes} recorded")
+        digest = sha.hexdigest()
+        sha_ok = checks.add("sha256", digest == artifact.sha256, f"{digest} stored, {artifact.sha256} recorded")
+        if not (size_ok and sha_ok):
+            raise RestoreFailed("the stored copy differs from the recorded one (size or SHA-256); not restored")
+        yield local
+
+
+class _Feeder(threading.Thread):
+    """Decompress the archive into a program's stdin. A program that stops reading early (pg_restore --list needs
+    only the head of the archive) is not an error. `keep`, when given, receives every chunk before it is offered,
+    so it holds at least all that the program read."""
+
+    def __init__(self, archive: BinaryIO, sink: BinaryIO, keep: BinaryIO | None = None) -> None:
+        super().__init__(daemon=True, name="verify-feed")
+        self.archive = archive
+        self.sink = sink
+        self.keep = keep
+        self.error = ""
+
+    def run(self) -> None:
+        try:
+            self.archive.seek(0)
+            with zstandard.ZstdDecompressor().stream_reader(self.archive, read_size=CHUNK,
+                                                             closefd=False) as data:
+                while chunk := data.read(CHUNK):
+                    if self.keep is not None:
+                        self.keep.write(chunk)
+                    self.sink.write(chunk)
+        except BrokenPipeError:
+            pass
+        except (zstandard.ZstdError, OSError) as exc:
+            self.error = f"cannot decompress the archive: {exc}"
+        finally:
+            try:
+                self.sink.close()
+            except BrokenPipeError:
+                pass
+
+
+@contextmanager
+def pg_restore_streaming(archive: BinaryIO, args: list[str], env: dict[str, str],
+                         keep: BinaryIO | None = None) -> Iterator[subprocess.Popen]:
+    """pg_restore reading the decompressed archive on stdin; yields the process (its stdout is a pipe)."""
+    proc = subprocess.Popen([pgtools.pg_binary("pg_restore"), *args], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=pgtools.client_env(env))
+    stderr = bytearray()
+    drain = threading.Thread(target=lambda: stderr.extend(proc.stderr.read()), daemon=True)
+    feeder = _Feeder(archive, proc.stdin, keep)
+    drain.start()
+    feeder.start()
+    try:
+        yield proc
+    except BaseException:
+        proc.kill()
+        raise
+    finally:
+        proc.stdout.close()
+        code = proc.wait()
+        feeder.join()
+        drain.join()
+    if feeder.error:
+        raise RestoreFailed(feeder.error)
+    _check_exit(code, stderr)
+
+
+def can_load_unlogged(listing: str, partitioned: list[str]) -> bool:
+    """False when the backup publishes tables or a partitioned table holds a foreign key (a TOC line
+    'FK CONSTRAINT SCHEMA TABLE NAME OWNER'; names may hold spaces, so a doubtful match also says False)."""
+    if PUBLICATION_ENTRY.search(listing):
+        return False
+    fk_lines = [m.group("rest") for m in map(TOC_LINE.match, listing.splitlines()) if m
+                and m.group("rest").startswith("FK CONSTRAINT ")]
+    return not any(line.startswith(f"FK CONSTRAINT {name} ") for line in fk_lines for name in partitioned)
+
+
+@contextmanager
+def table_of_contents(archive: BinaryIO, env: dict[str, str]) -> Iterator[tuple[str, Path]]:
+    """`pg_restore --list` of the archive, and the head of the archive it read, in a small file.
+
+    The definitions (pre-data) and the indexes and constraints (post-data) live in the table of contents, so that
+    head serves both passes without decompressing the whole archive again, and, being a seekable file, lets
+    post-data run with `pg_restore --jobs` (index builds and foreign-key checks side by side).
+    """
+    with tempfile.NamedTemporaryFile(prefix="lifeboat-verify-toc-", suffix=".dump", dir=_scratch_dir()) as head:
+        with pg_restore_streaming(archive, ["--list"], env, keep=head) as proc:
+            listing = proc.stdout.read().decode(errors="replace")
+        head.flush()
+        yield listing, Path(head.name)
+
+
+def _pg_restore_file(args: list[str], env: dict[str, str]) -> None:
+    proc = subprocess.run([pgtools.pg_binary("pg_restore"), *args], capture_output=True,
+                          env=pgtools.client_env(env), stdin=subprocess.DEVNULL)
+    _check_exit(proc.returncode, proc.stderr)
+
+
+def _check_exit(code: int, stderr: bytes | bytearray) -> None:
+    if code != 0:
+        message = " ".join(stderr.decode(errors="replace").split())
+        raise RestoreFailed(f"pg_restore exited with status {code}: {message or 'no message'}")
+
+
+def restore_scratch(archive: BinaryIO, head: Path, target: pgtools.Target, env: dict[str, str],
+                    listing: str) -> tuple[parallel_load.LoadStats, bool]:
+    """Definitions and indexes through pg_restore; the rows through parallel_load, several COPY streams a table."""
+    jobs = settings.LIFEBOAT_VERIFY_JOBS
+    options = {**env, "PGOPTIONS": SCRATCH_OPTIONS}
+    into = [*target.cli_args(), "--exit-on-error", "--no-owner", "--no-acl", f"--dbname={target.dbname}"]
+    _pg_restore_file(["--section=pre-data", *into, str(head)], options)
+    with pgtools.connect(target, env, autocommit=False) as conn:
+        unlogged = can_load_unlogged(listing, [name for (name,) in conn.execute(PARTITIONED_SQL).fetchall()])
+        if unlogged:
+            for (statement,) in conn.execute(UNLOGGED_SQL).fetchall():
+                conn.execute(statement)
+    with pg_restore_streaming(archive, ["--section=data", "--file=-"], env) as proc:
+        stats = parallel_load.load_data_section(proc.stdout, target, env, jobs, session=SCRATCH_SESSION)
+    _pg_restore_file(["--section=post-data", f"--jobs={stats.streams}", *into, str(head)], options)
+    return stats, unlogged
+
+
+def verify_artifact(artifact: Artifact, *, user=None, verification: Verification | None = None) -> Verification:
+    """Run every check on one artifact and record the outcome. Never raises for a failed verification."""
+    server, env = verification_server(artifact)
+    scratch = scratch_name(artifact)
+    record = verification or Verification(artifact=artifact, requested_by=user)
+    record.status = Verification.Status.RUNNING
+    record.started_at = timezone.now()
+    record.scratch_database = scratch
+    record.server = server.dsn.rsplit("/", 1)[0]
+    record.save()
+    checks = _Checks()
+    created = False
+    try:
+        with checked_copy(artifact, checks) as archive, table_of_contents(archive, env) as (listing, head):
+            expected_objects = parse_toc(listing)
+            create_database(server, env, scratch)
+            created = True
+            target = server.with_dbname(scratch)
+            started = time.monotonic()
+            loaded, unlogged = restore_scratch(archive, head, target, env, listing)
+            record.restore_seconds = round(time.monotonic() - started, 3)
+            checks.add("restore", True, f"restored in {record.restore_seconds} s: rows of {loaded.tables} tables "
+                                        f"({loaded.bytes} bytes) over {loaded.streams} connections"
+                                        f"{' into unlogged tables' if unlogged else ''}")
+        # ANALYZE (SHARE UPDATE EXCLUSIVE) and the counts (ACCESS SHARE) do not block each other: run them side by side.
+        with ThreadPoolExecutor(1, thread_name_prefix="verify-analyze") as pool:
+            analyzed = pool.submit(_analyze, target, env)
+            with pgtools.connect(target, env, autocommit=False) as conn:  # count_rows uses savepoints
+                actual = count_rows(conn)
+                present = restored_objects(conn)
+            analyzed.result()
+        _compare_counts(record, checks, artifact.run.row_counts, actual)
+        missing = sorted(str(o) for o in expected_objects - present)
+        checks.add("objects", not missing, f"{len(expected_objects)} objects in the backup's table of contents"
+                   + (f"; missing after restore: {', '.join(missing[:20])}" if missing else ", all present"))
+        failed = [c["name"] for c in checks.items if not c["ok"]]
+        record.status = Verification.Status.FAILED if failed else Verification.Status.PASSED
+        if failed:
+            record.error = "; ".join(c["detail"] for c in checks.items if not c["ok"])
+    except (LifeboatError, psycopg.Error, OSError, zstandard.ZstdError) as exc:
+        record.status = Verification.Status.FAILED
+        record.error = " ".join(str(exc).split())
+        if not any(c["name"] == "restore" for c in checks.items) and all(c["ok"] for c in checks.items):
+            checks.add("restore", False, record.error)
+    finally:
+        if created:
+            try:
+                drop_database(server, env, scratch)
+            except LifeboatError as exc:  # recorded; the stale sweep retries later
+                log.warning("could not drop scratch database %s: %s", scratch, exc)
+    record.checks = checks.items
+    record.finished_at = timezone.now()
+    record.save()
+    _announce(record, user)
+    return record
+
+
+def _analyze(target: pgtools.Target, env: dict[str, str]) -> None:
+    with pgtools.connect(target, env) as conn:
+        conn.execute("ANALYZE")
+
+
+def _compare_counts(record: Verification, checks: _Checks, expected: dict[str, int], actual: dict[str, int]) -> None:
+    tables = sorted(set(expected) | set(actual))
+    record.table_counts = {t: {"expected": expected.get(t), "actual": actual.get(t)} for t in tables}
+    wrong = [f"{t} (expected {expected.get(t)}, found {actual.get(t)})" for t in tables
+             if expected.get(t) != actual.get(t)]
+    checks.add("row_counts", not wrong,
+               f"rows differ in {', '.join(wrong)}" if wrong else f"{len(tables)} tables, every count equal")
+
+
+def _announce(record: Verification, user) -> None:
+    run = record.artifact.run
+    trail.record(f"verification.{record.status}", actor=user, target=record,
+                 summary=f"verification of {run.database.name} run #{run.pk} in {record.artifact.tier.name} "
+                         f"{record.status}",
+                 details={"artifact": record.artifact_id, "location": record.artifact.location,
+                          "restore_seconds": record.restore_seconds, "error": record.error,
+                          "checks": [{"name": c["name"], "ok": c["ok"]} for c in record.checks]})
+    verification_finished.send(sender=Verification, verification=record)
+
+
+def cleanup_stale_scratch(server: pgtools.Target, env: dict[str, str], older_than: timedelta) -> list[str]:
+    """Drop scratch databases a crashed verification left behind (their name carries their creation time)."""
+    cutoff = time.time() - older_than.total_seconds()
+    with pgtools.connect(server.with_dbname("postgres"), env) as conn:
+        names = [r[0] for r in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE %s",
+                                            (SCRATCH_PREFIX.replace("_", r"\_") + "%",)).fetchall()]
+    dropped = []
+    for name in names:
+        stamp = name[len(SCRATCH_PREFIX):].split("_", 1)[0]
+        if stamp.isdigit() and int(stamp) < cutoff:
+            drop_database(server, env, name)
+            dropped.append(name)
+    return dropped

@@ -1,0 +1,274 @@
+"""Restores: stream an artifact (zstd -dc) into pg_restore, recorded as a Restore row with its outcome.
+
+Data never sits in memory whole: the artifact is read, hashed and decompressed in chunks into pg_restore's stdin.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import subprocess
+import threading
+from collections.abc import Sequence
+
+import psycopg
+import zstandard
+from django.utils import timezone
+from psycopg import sql
+
+from audit import trail
+from backups.engine import pgtools
+from backups.errors import ConfigurationError, LifeboatError, RestoreFailed
+from backups.models import Artifact, Restore
+from backups.signals import restore_finished
+from backups.storage import open_artifact, storage_for
+from backups.storage.interface import CHUNK
+
+log = logging.getLogger(__name__)
+STDERR_LIMIT = 64 * 1024
+
+
+def source_target(artifact: Artifact) -> tuple[pgtools.Target, dict[str, str]]:
+    database = artifact.run.database
+    return pgtools.Target(database.host, database.port, database.user, database.dbname), database.libpq_env()
+
+
+def database_exists(server: pgtools.Target, env: dict[str, str], name: str) -> bool:
+    with pgtools.connect(server.with_dbname("postgres"), env) as conn:
+        return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is not None
+
+
+def create_database(server: pgtools.Target, env: dict[str, str], name: str, *, template: str | None = None) -> None:
+    query = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+    if template:
+        query += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
+    with pgtools.connect(server.with_dbname("postgres"), env) as conn:
+        conn.execute(query)
+
+
+def drop_database(server: pgtools.Target, env: dict[str, str], name: str) -> None:
+    """DROP ... WITH (FORCE) terminates remaining connections first (PostgreSQL 13+)."""
+    with pgtools.connect(server.with_dbname("postgres"), env) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def pg_restore_argv(target: pgtools.Target, *, tables: Sequence[str] = (), no_owner: bool = False) -> list[str]:
+    argv = [pgtools.pg_binary("pg_restore"), *target.cli_args(), "--exit-on-error", f"--dbname={target.dbname}"]
+    if no_owner:
+        argv += ["--no-owner", "--no-acl"]
+    for table in tables:
+        argv.append(f"--table={table}")
+    return argv
+
+
+def stream_artifact(artifact: Artifact, argv: list[str], env: dict[str, str]) -> None:
+    """Decompress the artifact into a program's stdin; fail if it fails or if the bytes are not the recorded ones."""
+    stderr = bytearray()
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            env=pgtools.client_env(env))
+
+    def drain() -> None:
+        for line in iter(proc.stderr.readline, b""):
+            if len(stderr) < STDERR_LIMIT:
+                stderr.extend(line)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    sha = hashlib.sha256()
+    broken = False
+    try:
+        with open_artifact(artifact) as raw:
+            hashing = _HashingReader(raw, sha)
+            with zstandard.ZstdDecompressor().stream_reader(hashing, read_size=CHUNK) as data:
+                while chunk := data.read(CHUNK):
+                    try:
+                        proc.stdin.write(chunk)
+                    except BrokenPipeError:
+                        broken = True
+                        break
+        try:
+            proc.stdin.close()
+        except BrokenPipeError:
+            broken = True
+    except zstandard.ZstdError as exc:
+        proc.kill()
+        raise RestoreFailed(f"the artifact is corrupt (zstd: {exc})") from None
+    finally:
+        returncode = proc.wait()
+        reader.join()
+    message = stderr.decode(errors="replace").strip()
+    if returncode != 0 or broken:
+        raise RestoreFailed(f"{argv[0].rsplit('/', 1)[-1]} exited with status {returncode}: {message or 'no message'}")
+    if artifact.sha256 and sha.hexdigest() != artifact.sha256:
+        raise RestoreFailed(f"checksum mismatch: artifact is {sha.hexdigest()}, recorded {artifact.sha256}")
+
+
+class _HashingReader:
+    def __init__(self, fh, sha) -> None:
+        self._fh = fh
+        self._sha = sha
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._fh.read(size)
+        self._sha.update(data)
+        return data
+
+
+def _validate_tables(tables: Sequence[str]) -> list[tuple[str, str]]:
+    """'schema.table' or 'table' (public) -> (schema, table); names are passed to pg_restore as arguments."""
+    parsed = []
+    for table in tables:
+        schema, _, name = table.rpartition(".")
+        pgtools.validate_dbname(name, "table name")
+        if schema:
+            pgtools.validate_dbname(schema, "schema name")
+        parsed.append((schema or "public", name))
+    return parsed
+
+
+def restore_globals(artifact: Artifact, server: pgtools.Target, env: dict[str, str], record: Restore) -> None:
+    """Roles and tablespaces first (server-loss recovery). Existing roles only produce notices, kept in the log."""
+    if not artifact.globals_location:
+        raise RestoreFailed("this backup has no globals file to restore")
+    storage = storage_for(artifact.tier)
+    argv = [pgtools.pg_binary("psql"), *server.with_dbname("postgres").cli_args(), "--dbname=postgres",
+            "--quiet", "--file=-"]
+    with storage.open(artifact.globals_location) as fh:
+        proc = subprocess.run(argv, stdin=fh, capture_output=True, env=pgtools.client_env(env))
+    if proc.returncode != 0:
+        raise RestoreFailed(f"psql could not apply the globals: {proc.stderr.decode(errors='replace').strip()}")
+    notes = proc.stderr.decode(errors="replace").strip()
+    record.log += "globals restored" + (f" (notes: {notes})" if notes else "") + "\n"
+
+
+def validate_request(artifact: Artifact, target_database: str, tables: Sequence[str] = (),
+                     target: pgtools.Target | None = None) -> list[tuple[str, str]]:
+    """Refuse a bad name, a bad table list, or the protected database itself; returns (schema, table) pairs."""
+    database = artifact.run.database
+    source = pgtools.Target(database.host, database.port, database.user, database.dbname)
+    server = target or source
+    pgtools.validate_dbname(target_database, "target database name")
+    if (server.host, server.port, target_database) == (source.host, source.port, source.dbname):
+        raise ConfigurationError(
+            f"{target_database} is the protected database itself; restoring over it needs --replace"
+        )
+    return _validate_tables(tables)
+
+
+def restore(artifact: Artifact, target_database: str, *, target: pgtools.Target | None = None,
+            target_env: dict[str, str] | None = None, tables: Sequence[str] = (), with_globals: bool = False,
+            force: bool = False, no_owner: bool = False, user=None, record: Restore | None = None) -> Restore:
+    """Restore into a new database, on the source server or on `target` (another server, e.g. after its loss).
+
+    With `tables`, only those tables are restored (accidental deletion: compare, then copy rows back).
+    Refuses an existing database unless force, and always refuses the protected database itself (see replace()).
+    `record` is a queued Restore (from the dashboard) to fill in; without it a new one is created.
+    """
+    source, source_env = source_target(artifact)
+    server = (target or source).with_dbname("postgres")
+    env = target_env if target is not None else source_env
+    parsed_tables = validate_request(artifact, target_database, tables, target=target)
+    fields = dict(
+        artifact=artifact, mode=Restore.Mode.TABLES if tables else Restore.Mode.NEW_DATABASE,
+        status=Restore.Status.RUNNING, requested_by=user, target_dsn=server.with_dbname(target_database).dsn,
+        target_database=target_database, tables=[f"{s}.{t}" for s, t in parsed_tables],
+        with_globals=with_globals, started_at=timezone.now(),
+    )
+    if record is None:
+        record = Restore.objects.create(**fields)
+    else:
+        for name, value in fields.items():
+            setattr(record, name, value)
+        record.save()
+    try:
+        if with_globals:
+            restore_globals(artifact, server, env, record)
+        if database_exists(server, env, target_database):
+            if not force:
+                raise ConfigurationError(f"database {target_database} already exists (use --force to replace it)")
+            drop_database(server, env, target_database)
+        create_database(server, env, target_database)
+        argv = pg_restore_argv(server.with_dbname(target_database), no_owner=no_owner)
+        for schema in sorted({s for s, _ in parsed_tables}):
+            argv.append(f"--schema={schema}")
+        argv += [f"--table={t}" for _, t in parsed_tables]
+        try:
+            stream_artifact(artifact, argv, env)
+        except LifeboatError:
+            drop_database(server, env, target_database)  # a half-restored database is not left to be mistaken
+            raise
+        record.status = Restore.Status.SUCCEEDED
+    except (LifeboatError, psycopg.Error) as exc:
+        record.status = Restore.Status.FAILED
+        record.error = " ".join(str(exc).split())
+    return _finish(record, user)
+
+
+def restore_new_database(artifact: Artifact, target_database: str, *, force: bool = False, user=None,
+                         no_owner: bool = False) -> Restore:
+    return restore(artifact, target_database, force=force, no_owner=no_owner, user=user)
+
+
+def forensic_name(dbname: str, now) -> str:
+    suffix = f"_forensic_{now:%Y%m%d_%H%M%S}"
+    return dbname[: 63 - len(suffix)] + suffix
+
+
+def replace(artifact: Artifact, *, confirm: str, user=None, no_owner: bool = False) -> Restore:
+    """Restore over the production database (ransomware): keep the evidence, then restore.
+
+    The backup is restored into a new database first; only when that succeeded are connections to production
+    refused and terminated, production renamed to <db>_forensic_<time> (the untouched evidence) and the restored
+    database renamed into its place. A failed restore leaves production as it was.
+    """
+    source, env = source_target(artifact)
+    if confirm != source.dbname:
+        raise ConfigurationError(
+            f"replacing {source.dbname} needs its name typed again as confirmation (got {confirm!r})"
+        )
+    now = timezone.now()
+    incoming = f"{source.dbname[:40]}_lifeboat_incoming_{now:%H%M%S}"
+    forensic = forensic_name(source.dbname, now)
+    record = Restore.objects.create(
+        artifact=artifact, mode=Restore.Mode.REPLACE, status=Restore.Status.RUNNING, requested_by=user,
+        target_dsn=source.dsn, target_database=source.dbname, forensic_database=forensic, started_at=now,
+    )
+    server = source.with_dbname("postgres")
+    try:
+        drop_database(server, env, incoming)
+        create_database(server, env, incoming)
+        try:
+            stream_artifact(artifact, pg_restore_argv(server.with_dbname(incoming), no_owner=no_owner), env)
+        except LifeboatError:
+            drop_database(server, env, incoming)
+            raise
+        with pgtools.connect(server, env) as conn:
+            ident = sql.Identifier(source.dbname)
+            conn.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS false").format(ident))
+            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                         "WHERE datname = %s AND pid <> pg_backend_pid()", (source.dbname,))
+            conn.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(ident, sql.Identifier(forensic)))
+            conn.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(sql.Identifier(incoming), ident))
+            conn.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS true").format(sql.Identifier(forensic)))
+        record.log += f"production kept as {forensic}; restored copy renamed to {source.dbname}\n"
+        record.status = Restore.Status.SUCCEEDED
+    except (LifeboatError, psycopg.Error) as exc:
+        record.status = Restore.Status.FAILED
+        record.forensic_database = ""
+        record.error = " ".join(str(exc).split())
+    return _finish(record, user)
+
+
+def _finish(record: Restore, user) -> Restore:
+    record.finished_at = timezone.now()
+    record.save(update_fields=["status", "error", "finished_at", "log", "forensic_database"])
+    artifact = record.artifact
+    trail.record(f"restore.{record.status}", actor=user, target=record,
+                 summary=f"{record.get_mode_display().lower()}: {artifact.run.database.name} run #{artifact.run_id} "
+                         f"into {record.target_database} {record.status}",
+                 details={"artifact": artifact.pk, "location": artifact.location, "target": record.target_dsn,
+                          "mode": record.mode, "tables": record.tables, "with_globals": record.with_globals,
+                          "forensic_database": record.forensic_database, "error": record.error,
+                          "seconds": record.duration.total_seconds() if record.duration else None})
+    restore_finished.send(sender=Restore, restore=record)
+    return record

@@ -1,0 +1,156 @@
+"""Applying retention: load a tier's copies as plain data, plan (retention.plan), then act on the plan.
+
+Deletions are hard in storage (an S3 delete names the version, so nothing lingers as a noncurrent version) and
+soft in the records (Artifact.deleted_at/by/reason), one audit event each. A copy a safety rule kept is
+announced with the retention_refused signal. The month's copy of an S3 tier with an archive prefix is moved
+there, out of reach of the lifecycle rule's expiry.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+
+from audit import trail
+from backups.errors import LifeboatError
+from backups.models import Artifact, BackupRun, RetentionPolicy, Tier, Verification
+from backups.retention import planner as retention
+from backups.signals import retention_refused
+from backups.storage import storage_for
+
+log = logging.getLogger(__name__)
+
+
+def retention_tiers(name: str | None = None) -> list[Tier]:
+    """Enabled tiers Lifeboat stores copies in (RDS keeps its own backups: read, never enforced)."""
+    tiers = Tier.objects.filter(enabled=True).exclude(kind=Tier.Kind.RDS).select_related("retention")
+    if name:
+        tiers = Tier.objects.filter(name=name).select_related("retention")
+    return list(tiers)
+
+
+def policy_for(tier: Tier) -> retention.Policy | None:
+    try:
+        policy: RetentionPolicy = tier.retention
+    except RetentionPolicy.DoesNotExist:
+        return None
+    return retention.Policy(keep_days=policy.keep_days, keep_last=policy.keep_last,
+                            monthly_months=policy.monthly_months, monthly_forever=policy.monthly_forever,
+                            legal_hold=policy.legal_hold)
+
+
+def copies_for(tier: Tier) -> list[retention.Copy]:
+    def outcome(status: str) -> Exists:
+        return Exists(Verification.objects.filter(artifact=OuterRef("pk"), status=status))
+
+    artifacts = (Artifact.objects.live().filter(tier=tier, run__status=BackupRun.Status.SUCCEEDED)
+                 .select_related("run__database")
+                 .annotate(passed=outcome(Verification.Status.PASSED), failed=outcome(Verification.Status.FAILED)))
+    copies = []
+    for a in artifacts:
+        verdict = (retention.Verdict.PASSED if a.passed else
+                   retention.Verdict.FAILED if a.failed else retention.Verdict.NONE)
+        copies.append(retention.Copy(
+            id=a.pk, database=a.run.database.name, taken_at=a.run.started_at or a.run.created_at,
+            verification=verdict, legal_hold=a.legal_hold,
+            archived=bool(tier.archive_prefix) and a.location.startswith(tier.archive_prefix),
+        ))
+    return copies
+
+
+def plan_for_tier(tier: Tier, now: datetime | None = None) -> retention.Plan:
+    """The plan a run would carry out now: the dry run, the tier page and the real run all come here."""
+    policy = policy_for(tier)
+    if policy is None or tier.kind == Tier.Kind.RDS:
+        return retention.Plan()
+    return retention.plan(copies_for(tier), policy, now or timezone.now())
+
+
+@dataclass
+class RetentionReport:
+    tier: Tier
+    plan: retention.Plan
+    dry_run: bool
+    deleted: list[retention.Decision] = field(default_factory=list)
+    archived: list[retention.Decision] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {
+            "tier": self.tier.name, "dry_run": self.dry_run,
+            "decisions": [d.as_dict() for d in self.plan.decisions],
+            "would_delete" if self.dry_run else "deleted": [d.copy_id for d in
+                                                           (self.plan.deletions if self.dry_run else self.deleted)],
+            "archived": [d.copy_id for d in self.archived],
+            "refused": [d.copy_id for d in self.plan.refusals],
+            "errors": self.errors,
+        }
+
+
+def apply_retention(tier: Tier, *, now: datetime | None = None, actor=None, dry_run: bool = False) -> RetentionReport:
+    now = now or timezone.now()
+    report = RetentionReport(tier, plan_for_tier(tier, now), dry_run)
+    if dry_run:
+        return report
+    artifacts = Artifact.objects.select_related("run__database", "tier").in_bulk(
+        [d.copy_id for d in report.plan.decisions])
+    storage = storage_for(tier) if report.plan.deletions or report.plan.to_archive else None
+    for decision in report.plan.decisions:
+        artifact = artifacts[decision.copy_id]
+        try:
+            if decision.delete:
+                delete_copy(storage, artifact, decision, actor, now)
+                report.deleted.append(decision)
+            elif decision.archive and tier.kind == Tier.Kind.S3 and tier.archive_prefix:
+                archive_copy(storage, artifact, decision, actor)
+                report.archived.append(decision)
+        except LifeboatError as exc:
+            log.warning("retention in %s: copy %s: %s", tier, artifact.pk, exc)
+            report.errors.append(f"copy {artifact.pk} ({artifact.location}): {exc}")
+        if decision.refused:
+            retention_refused.send(sender=Tier, tier=tier, decision=decision)
+    trail.record("retention.applied", actor=actor, target=tier,
+                 summary=f"retention in {tier.name}: {len(report.deleted)} deleted, "
+                         f"{len(report.plan.refusals)} kept by a safety rule, {len(report.errors)} errors",
+                 details={"deleted": [d.copy_id for d in report.deleted],
+                          "archived": [d.copy_id for d in report.archived],
+                          "refused": [d.as_dict() for d in report.plan.refusals], "errors": report.errors})
+    return report
+
+
+def delete_copy(storage, artifact: Artifact, decision: retention.Decision, actor, now: datetime) -> None:
+    """Hard delete in storage first: a copy is marked deleted only once it is really gone."""
+    if not artifact.is_live:
+        return
+    storage.delete(artifact.location, artifact.version_id)
+    if artifact.globals_location:
+        storage.delete(artifact.globals_location)
+    artifact.deleted_at = now
+    artifact.deleted_by = trail.actor_name(actor)
+    artifact.delete_reason = f"{decision.rule}: {decision.reason}"
+    artifact.save(update_fields=["deleted_at", "deleted_by", "delete_reason"])
+    trail.record("retention.deleted", actor=actor, target=artifact,
+                 summary=f"deleted {artifact.run.database.name} #{artifact.run_id} from {artifact.tier.name}: "
+                         f"{decision.reason}",
+                 details={"tier": artifact.tier.name, "database": artifact.run.database.name, "run": artifact.run_id,
+                          "location": artifact.location, "version_id": artifact.version_id,
+                          "rule": str(decision.rule), "reason": decision.reason})
+
+
+def archive_copy(storage, artifact: Artifact, decision: retention.Decision, actor) -> None:
+    """Move the month's copy (and its globals) under the archive prefix and record where it now lives."""
+    old = artifact.location
+    moved = storage.archive(artifact.location, artifact.version_id)
+    if artifact.globals_location:
+        artifact.globals_location = storage.archive(artifact.globals_location, "").location
+    artifact.location, artifact.version_id, artifact.etag = moved.location, moved.version_id, moved.etag
+    artifact.storage_class = moved.storage_class
+    artifact.save(update_fields=["location", "version_id", "etag", "storage_class", "globals_location"])
+    trail.record("retention.archived", actor=actor, target=artifact,
+                 summary=f"moved {artifact.run.database.name} #{artifact.run_id} to the monthly archive",
+                 details={"tier": artifact.tier.name, "from": old, "to": moved.location,
+                          "version_id": moved.version_id, "reason": decision.reason})

@@ -1,0 +1,38 @@
+"""The backups app's tiers as places for the audit chain head (audit.anchor.SITES), plugged in at start-up.
+
+The audit trail sits below the backups app and cannot import it; the head still belongs in the first enabled
+local tier's directory and, as one object per head, in every enabled S3 tier.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from backups.models import Tier
+from backups.storage import storage_for
+
+log = logging.getLogger(__name__)
+
+
+def local_dir() -> Path | None:
+    tier = Tier.objects.filter(kind=Tier.Kind.LOCAL, enabled=True).order_by("position", "name").first()
+    return tier.local_root if tier else None
+
+
+def put_everywhere_off_host(path: Path, name: str, metadata: dict[str, str]) -> list[str]:
+    """Store the head file in every enabled S3 tier; a failure is logged (the head is anchored locally)."""
+    stored = []
+    for tier in Tier.objects.filter(kind=Tier.Kind.S3, enabled=True):
+        try:
+            stored.append(storage_for(tier).put(path, name, metadata).location)
+        except Exception:  # the chain is intact and anchored locally; a missing remote copy is only logged
+            log.exception("copying the audit chain head to tier %s failed", tier)
+    return stored
+
+
+def plug_in() -> None:
+    from audit.anchor import SITES
+
+    SITES.local_dir = local_dir
+    SITES.remote_put = put_everywhere_off_host

@@ -1,0 +1,107 @@
+"""Storage tiers: the list beside each other, a tier's page (policy, drift, IAM, retention preview, RDS), and the
+storage operations a DBA starts from it (each needs backups.manage_storage and is audited)."""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.db.models import Count, Q, Sum
+from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from backups.errors import LifeboatError
+from backups.models import Artifact, Tier
+from backups.retention.applier import plan_for_tier
+from backups.storage import bucket_policy, rds
+from core.http import back_to
+from core.roles import MANAGE_STORAGE
+
+
+def _tiers_with_totals():
+    live = Q(artifacts__status=Artifact.Status.STORED, artifacts__deleted_at__isnull=True)
+    return (Tier.objects.select_related("retention")
+            .annotate(live_copies=Count("artifacts", filter=live),
+                      live_bytes=Sum("artifacts__size_bytes", filter=live)))
+
+
+@login_required
+@permission_required("backups.view_tier", raise_exception=True)
+def tier_list(request):
+    tiers = list(_tiers_with_totals())
+    rds_status = {t.pk: rds.read_status(t) for t in tiers if t.kind == Tier.Kind.RDS and t.enabled}
+    rows = [{"tier": t, "rds": rds_status.get(t.pk), "drift": t.drift_checks.first()} for t in tiers]
+    return render(request, "backups/tier_list.html", {"rows": rows})
+
+
+@login_required
+@permission_required("backups.view_tier", raise_exception=True)
+def tier_detail(request, pk: int):
+    tier = get_object_or_404(_tiers_with_totals(), pk=pk)
+    plan = plan_for_tier(tier)
+    artifacts = Artifact.objects.select_related("run__database").in_bulk([d.copy_id for d in plan.decisions])
+    preview = [{"decision": d, "artifact": artifacts[d.copy_id]} for d in plan.decisions]
+    context = {
+        "tier": tier, "preview": preview, "deletions": [p for p in preview if p["decision"].delete],
+        "refusals": [p for p in preview if p["decision"].refused], "now": timezone.now(),
+        "drift": tier.drift_checks.first(),
+        "rules": bucket_policy.declared_rules(tier) if tier.kind == Tier.Kind.S3 else [],
+        "iam": json.dumps(bucket_policy.iam_policy(tier), indent=2) if tier.kind == Tier.Kind.S3 else "",
+        "rds": rds.read_status(tier) if tier.kind == Tier.Kind.RDS and tier.enabled else None,
+    }
+    template = "backups/tier_detail.html#preview" if request.htmx else "backups/tier_detail.html"
+    return render(request, template, context)
+
+
+@login_required
+@require_POST
+@permission_required(MANAGE_STORAGE, raise_exception=True)
+def apply_bucket_policy(request, pk: int):
+    tier = get_object_or_404(Tier, pk=pk, kind=Tier.Kind.S3)
+    try:
+        actions = bucket_policy.apply_policy(tier, actor=request.user)
+    except LifeboatError as exc:
+        messages.error(request, str(exc))
+    else:
+        check = bucket_policy.check_drift(tier)
+        messages.info(request, f"Bucket policy applied ({'; '.join(actions) or 'nothing to change'}); "
+                               f"now {check.status}.")
+    return back_to(request, tier)
+
+
+@login_required
+@require_POST
+@permission_required(MANAGE_STORAGE, raise_exception=True)
+def check_drift(request, pk: int):
+    tier = get_object_or_404(Tier, pk=pk, kind=Tier.Kind.S3)
+    check = bucket_policy.check_drift(tier)
+    messages.info(request, f"Bucket {tier.bucket}: {check.status}.")
+    return back_to(request, tier)
+
+
+@login_required
+@require_POST
+@permission_required(MANAGE_STORAGE, raise_exception=True)
+def apply_retention(request, pk: int):
+    from django_q.tasks import async_task
+
+    tier = get_object_or_404(Tier.objects.exclude(kind=Tier.Kind.RDS), pk=pk)
+    async_task("backups.tasks.apply_retention_to_tier", tier.pk, request.user.pk, task_name=f"retention {tier.name}")
+    messages.info(request, f"Retention of {tier.name} queued.")
+    return back_to(request, tier)
+
+
+@login_required
+@require_POST
+@permission_required(MANAGE_STORAGE, raise_exception=True)
+def rds_snapshot(request, pk: int):
+    tier = get_object_or_404(Tier, pk=pk, kind=Tier.Kind.RDS)
+    try:
+        identifier = rds.take_snapshot(tier, actor=request.user)
+    except LifeboatError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.info(request, f"Snapshot {identifier} of {tier.rds_instance} requested.")
+    return back_to(request, tier)

@@ -1,0 +1,8 @@
+"""What the drill record announces to the modules built on it (recovery listens; conduct never imports it)."""
+
+from __future__ import annotations
+
+from django.dispatch import Signal
+
+# A drill was completed: drill=, user=. drills.recovery drops the database the drill restored.
+drill_completed = Signal()

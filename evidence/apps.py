@@ -1,0 +1,15 @@
+from django.apps import AppConfig, apps
+
+
+class EvidenceConfig(AppConfig):
+    """SOC 2 / ISO 27001 evidence packages: populations of one period from every app below it."""
+
+    name = "evidence"
+    verbose_name = "Evidence"
+
+    def ready(self) -> None:
+        # The apps below contribute populations here, where evidence may import them (never the other way).
+        if apps.is_installed("alerts"):
+            from evidence import alert_populations  # noqa: F401  (registers on import)
+        if apps.is_installed("drills"):
+            from evidence import drill_populations  # noqa: F401  (registers on import)
