@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Mutation testing of Lifeboat's pure modules: do the tests notice when the code is wrong?
 
-    .venv/bin/python bench/mutation.py [--module backups/retention.py ...] [--list] [--only N]
+    .venv/bin/python bench/mutation.py [--module backups/retention/planner.py ...] [--list] [--only N]
 
 Each mutant is one small change to one module (an operator, a comparison, `and`/`or`, a dropped `not`, a constant,
 a `return` of None), made in memory by an import hook: the source files are never edited, so an interrupted run
@@ -41,23 +41,23 @@ class Target:
 
 # The modules under mutation and the tests that pin each: edit this list when a module or a test moves.
 TARGETS = [
-    Target("backups/retention.py", (
+    Target("backups/retention/planner.py", (
         "tests/test_retention_rules_and_reasons.py",
         "tests/test_retention_monthly_copies.py",
         "tests/test_retention_planner.py",
     )),
-    Target("backups/bucket_policy.py", (
+    Target("backups/storage/bucket_policy.py", (
         "tests/test_bucket_policy_rules.py",
         "tests/test_bucket_policy.py",
     )),
-    Target("backups/catalog.py", (
+    Target("backups/catalog/manifest.py", (
         "tests/test_manifest_format.py",
     )),
-    Target("dashboard/audit_chain.py", (
+    Target("audit/chain.py", (
         "tests/test_audit_chain_head_and_anchor.py",
         "tests/test_audit_chain_detects_tampering.py",
     )),
-    Target("dashboard/anchor.py", (
+    Target("audit/anchor.py", (
         "tests/test_audit_chain_head_and_anchor.py",
         "tests/test_audit_chain_detects_tampering.py",
     )),

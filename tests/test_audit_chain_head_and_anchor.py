@@ -9,10 +9,10 @@ import json
 import pytest
 from django.db import connection
 
-from dashboard import anchor, audit
-from dashboard.audit_chain import ChainReport, verify_chain
-from dashboard.models import GENESIS_HASH, AuditChainHead, AuditEvent
-from dashboard.tasks import check_audit_chain
+from audit import anchor, trail
+from audit.chain import ChainReport, verify_chain
+from audit.models import GENESIS_HASH, AuditChainHead, AuditEvent
+from audit.tasks import check_audit_chain
 
 
 def execute(query: str, params=()) -> None:
@@ -29,7 +29,7 @@ def events(db, tmp_path, settings) -> list[AuditEvent]:
     settings.LIFEBOAT_AUDIT_ANCHOR_PATH = str(tmp_path / "anchor.jsonl")
     start = AuditEvent.objects.count()
     for i in range(4):
-        audit.record(f"test.head{i}", summary=f"event {i}", details={"i": i})
+        trail.record(f"test.head{i}", summary=f"event {i}", details={"i": i})
     return list(AuditEvent.objects.order_by("id")[start:])
 
 
@@ -81,7 +81,7 @@ def test_an_edited_first_event_breaks_the_chain_at_its_start(db, settings, tmp_p
     settings.LIFEBOAT_AUDIT_ANCHOR_PATH = str(tmp_path / "anchor.jsonl")
     if AuditEvent.objects.exists():
         pytest.skip("the migrations recorded events; the start of this chain is not the test's")
-    first = audit.record("test.first", summary="first")
+    first = trail.record("test.first", summary="first")
     with connection.cursor() as cursor:
         cursor.execute("DROP TRIGGER dashboard_auditevent_no_update")
         cursor.execute("UPDATE dashboard_auditevent SET prev_hash = %s WHERE id = %s", ["1" * 64, first.pk])

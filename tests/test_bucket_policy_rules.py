@@ -7,10 +7,17 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from backups import bucket_policy
-from backups.bucket_policy import BucketState, declared_rules, describe_rule, differences, iam_policy, read_bucket
 from backups.errors import StorageError
 from backups.models import Tier
+from backups.storage import bucket_policy
+from backups.storage.bucket_policy import (
+    BucketState,
+    declared_rules,
+    describe_rule,
+    differences,
+    iam_policy,
+    read_bucket,
+)
 
 FLAGS = bucket_policy.PUBLIC_ACCESS_FLAGS
 ALL_BLOCKED = dict.fromkeys(FLAGS, True)

@@ -12,7 +12,9 @@ import pytest
 from backups import storage
 from backups.errors import StorageError
 from backups.models import Artifact, Tier
-from backups.storage import HashingWriter, ListedObject, LocalStorage, StoredCopy, atomic_file, file_sha256
+from backups.storage import interface
+from backups.storage.interface import HashingWriter, ListedObject, StoredCopy, atomic_file, file_sha256
+from backups.storage.local import LocalStorage
 
 
 def local(root: Path) -> LocalStorage:
@@ -43,7 +45,7 @@ def test_an_atomic_file_appears_whole_under_its_name_or_not_at_all(tmp_path):
 
 
 def test_file_sha256_reads_a_file_larger_than_one_chunk(tmp_path):
-    data = b"x" * (storage.CHUNK + 7)
+    data = b"x" * (interface.CHUNK + 7)
     (tmp_path / "f").write_bytes(data)
     assert file_sha256(tmp_path / "f") == (len(data), hashlib.sha256(data).hexdigest())
 
@@ -118,7 +120,7 @@ def test_listing_names_finished_files_relative_to_the_tier_and_skips_unfinished_
 
 
 def test_each_tier_kind_gets_the_backend_that_stores_it(tmp_path):
-    from backups.s3 import S3Storage
+    from backups.storage.s3 import S3Storage
 
     assert isinstance(storage.storage_for(Tier(name="l", kind=Tier.Kind.LOCAL, path=str(tmp_path))), LocalStorage)
     s3 = Tier(name="s", kind=Tier.Kind.S3, bucket="b", prefix="p/")

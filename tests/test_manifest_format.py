@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 import time_machine
 
-from backups import catalog
-from backups.catalog import ArtifactFacts, DatabaseTarget, GlobalsFile, Manifest
+from backups.catalog import manifest as catalog
+from backups.catalog.manifest import ArtifactFacts, DatabaseTarget, GlobalsFile, Manifest
 from backups.errors import StorageError
 from backups.models import BackupRun, Database, Tier
-from backups.storage import LocalStorage
+from backups.storage.local import LocalStorage
 
 SAVED_V1 = Path(__file__).parent / "fixtures" / "manifest-v1.json"
 NOW = datetime(2026, 11, 30, 5, 0, tzinfo=UTC)

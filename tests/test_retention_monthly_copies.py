@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from backups.retention import Copy, Policy, Rule, Verdict, monthly_keepers, plan
+from backups.retention.planner import Copy, Policy, Rule, Verdict, monthly_keepers, plan
 
 NOW = datetime(2026, 3, 15, 12, 0, tzinfo=UTC)
 OLD = Policy(keep_days=0, keep_last=1, monthly_forever=True)  # only the newest copy and the monthly ones stay

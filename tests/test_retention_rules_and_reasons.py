@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from backups.retention import SAFETY_RULES, Copy, Decision, Plan, Policy, Rule, Verdict, plan, plan_database
+from backups.retention.planner import SAFETY_RULES, Copy, Decision, Plan, Policy, Rule, Verdict, plan, plan_database
 
 NOW = datetime(2026, 3, 15, 12, 0, tzinfo=UTC)
 
