@@ -302,3 +302,29 @@ def test_apply_reports_an_unreachable_bucket_as_a_storage_error(monkeypatch):
     monkeypatch.setattr(bucket_policy, "client_for", lambda t, service: RecordingS3(lifecycle="AccessDenied"))
     with pytest.raises(StorageError, match="cannot apply the bucket policy to lb-bucket: AccessDenied"):
         bucket_policy.apply_policy(tier())
+
+
+def test_applying_records_what_differed_and_what_was_done_in_the_audit_trail(db, monkeypatch):
+    from audit.models import AuditEvent
+
+    saved = tier()
+    saved.save()
+    live = RecordingS3(versioning={"Status": "Enabled"}, lifecycle={"Rules": [MAIN, ARCHIVE]},
+                       public={"PublicAccessBlockConfiguration": dict(ALL_BLOCKED, BlockPublicAcls=False)})
+    monkeypatch.setattr(bucket_policy, "client_for", lambda t, service: live)
+    assert bucket_policy.apply_policy(saved, actor="ops") == ["public access blocked"]
+    event = AuditEvent.objects.filter(action="bucket.policy_applied").get()
+    assert event.actor == "ops" and event.target_id == str(saved.pk)
+    assert event.summary == "bucket policy applied to s3://lb-bucket/backups/: 1 changes"
+    assert event.details == {"bucket": "lb-bucket", "actions": ["public access blocked"],
+                             "differences_before": ["public access block BlockPublicAcls is off, declared on"]}
+
+
+def test_a_default_retention_in_days_or_years_or_neither_reads_in_days():
+    def lock(retention: dict) -> tuple[str, int] | None:
+        client = RecordingS3(lock={"ObjectLockConfiguration": {"Rule": {"DefaultRetention": retention}}})
+        return read_bucket(client, "b").object_lock
+
+    assert lock({"Mode": "GOVERNANCE", "Days": 5}) == ("GOVERNANCE", 5)
+    assert lock({"Mode": "COMPLIANCE", "Years": 1}) == ("COMPLIANCE", 365)
+    assert lock({"Mode": "COMPLIANCE"}) == ("COMPLIANCE", 0)
