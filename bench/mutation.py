@@ -64,6 +64,9 @@ TARGETS = [
 ]
 
 PYTEST = ["-x", "-q", "-p", "no:randomly", "-p", "no:cacheprovider", "-p", "mutation"]
+# Plugins a mutant's run does without: hypothesis's pytest plugin alone costs seconds of start-up per run (its
+# @given tests still run), xdist and coverage are not used there.
+LEAN = ["-p", "no:hypothesispytest", "-p", "no:xdist", "-p", "no:xdist.looponfail", "-p", "no:pytest_cov"]
 
 
 # --- making mutants ----------------------------------------------------------------------------------------------
@@ -291,7 +294,7 @@ def run_target(target: Target, only: set[int] | None, jobs: int = 1) -> tuple[in
     def outcome(index: int) -> tuple[bool, str]:
         if covered is not None and found[index][1] not in covered:
             return True, "never executed by the tests"
-        alive, _ = _pytest(target, _env(f"{target.path}:{index}"), [], timeout=baseline * 3 + 30)
+        alive, _ = _pytest(target, _env(f"{target.path}:{index}"), LEAN, timeout=baseline * 3 + 30)
         return alive, "the tests still pass"
 
     killed, done, survivors = 0, 0, []
@@ -302,6 +305,7 @@ def run_target(target: Target, only: set[int] | None, jobs: int = 1) -> tuple[in
             if alive:
                 source = lines[line - 1].strip() if 0 < line <= len(lines) else ""
                 survivors.append(f"  #{index} {target.path}:{line}: {description} ({how})\n      {source}")
+                print(f"survivor {survivors[-1].strip()}", flush=True)
             else:
                 killed += 1
             print(f"{target.path}: {done}/{len(chosen)} mutants run, {killed} killed", flush=True)
