@@ -97,6 +97,24 @@ def test_an_empty_chain_is_intact_at_the_genesis_hash(db):
     assert report.intact and (report.count, report.last_hash, report.last_event_id) == (0, GENESIS_HASH, None)
 
 
+def test_an_event_appended_while_an_empty_chain_is_checked_is_not_a_break(db, monkeypatch):
+    from audit import chain
+
+    if AuditEvent.objects.exists():
+        pytest.skip("the migrations recorded events")
+    real_walk, appended = chain._walk, []
+
+    def walk_then_append(report, events, anchored):
+        real_walk(report, events, anchored)
+        if not appended:
+            appended.append(trail.record("test.meanwhile", summary="the first event, written during the check"))
+
+    monkeypatch.setattr(chain, "_walk", walk_then_append)
+    report = chain.verify_chain()
+    assert report.intact, report.problem
+    assert (report.count, report.last_event_id) == (1, appended[0].pk)
+
+
 def test_the_report_says_intact_or_broken_in_one_line_and_as_json():
     intact = ChainReport(count=3, last_hash="c" * 64, last_event_id=9)
     assert intact.intact and intact.line() == f"audit chain intact: 3 events, head {'c' * 64}"
@@ -125,13 +143,45 @@ def test_the_last_anchor_is_read_from_the_end_of_a_long_file(tmp_path):
     assert anchor.last_anchor(path)["count"] == 2
 
 
-def test_only_an_intact_chain_is_anchored_and_each_head_is_appended(tmp_path, db):
-    path = tmp_path / "deep" / "heads.jsonl"
+def test_a_line_exactly_one_byte_longer_than_a_read_block_is_read_whole(tmp_path):
+    path = tmp_path / "heads.jsonl"
+    line = json.dumps({"count": 7, "pad": ""})
+    line = line.replace('""', '"' + "p" * (4096 - len(line)) + '"')
+    path.write_text(line + "\n")
+    assert path.stat().st_size == 4097
+    assert anchor.last_anchor(path)["count"] == 7
+
+
+def test_only_an_intact_chain_is_anchored_and_each_head_is_appended(tmp_path, monkeypatch):
+    sent = []
+    monkeypatch.setattr(anchor.SITES, "remote_put", lambda path, name, metadata: sent.append(
+        (path.read_text(), name, metadata)) or [f"s3://b/{name}"])
+    path = tmp_path / "new" / "deeper" / "heads.jsonl"
     with pytest.raises(ValueError, match="refusing to anchor a broken chain"):
         anchor.write_anchor(ChainReport(problem="broken"), path)
-    assert not path.exists()
-    anchor.write_anchor(ChainReport(count=1, last_hash="1" * 64, last_event_id=5), path)
+    assert not path.exists() and sent == []
+    assert anchor.write_anchor(ChainReport(count=1, last_hash="1" * 64, last_event_id=5), path) == path
     anchor.write_anchor(ChainReport(count=2, last_hash="2" * 64, last_event_id=6), path)
-    first, second = (json.loads(line) for line in path.read_text().splitlines())
-    assert (first["count"], first["last_hash"], first["last_event_id"]) == (1, "1" * 64, 5)
+    lines = path.read_text().splitlines()
+    assert lines[0].startswith('{"count": 1, "last_event_id": 5, "last_hash": "' + "1" * 64 + '", "written_at": "')
+    first, second = (json.loads(line) for line in lines)
     assert anchor.last_anchor(path) == second and set(second) == {"count", "last_hash", "last_event_id", "written_at"}
+    # every head also goes off-host, one object per head, named by time and count
+    assert [text for text, _, _ in sent] == [lines[0] + "\n", lines[1] + "\n"]
+    assert [metadata for _, _, metadata in sent] == [{"lifeboat-audit-count": "1"}, {"lifeboat-audit-count": "2"}]
+    assert all(name.startswith("audit-chain-heads/") and name.endswith(f"-{n}.json")
+               for n, (_, name, _) in enumerate(sent, 1))
+    report = ChainReport(count=3, last_hash="3" * 64)
+    assert anchor.copy_to_remote_tiers("{}", report) == [f"s3://b/{sent[-1][1]}"]
+
+
+def test_the_anchor_file_lives_where_configured_else_in_the_first_local_tier_else_the_backup_root(
+        settings, tmp_path, monkeypatch):
+    settings.LIFEBOAT_AUDIT_ANCHOR_PATH = str(tmp_path / "chosen.jsonl")
+    assert anchor.anchor_path() == tmp_path / "chosen.jsonl"
+    settings.LIFEBOAT_AUDIT_ANCHOR_PATH = ""
+    settings.LIFEBOAT_BACKUP_ROOT = tmp_path / "root"
+    monkeypatch.setattr(anchor.SITES, "local_dir", lambda: None)
+    assert anchor.anchor_path() == tmp_path / "root" / "lifeboat-audit-chain-head.jsonl"
+    monkeypatch.setattr(anchor.SITES, "local_dir", lambda: tmp_path / "tier")
+    assert anchor.anchor_path() == tmp_path / "tier" / "lifeboat-audit-chain-head.jsonl"
