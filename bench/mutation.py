@@ -31,6 +31,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV_MUTANT = "LIFEBOAT_MUTANT"  # "<path relative to ROOT>:<mutant index>", read by the import hook below
+ENV_JOB = "LIFEBOAT_MUTATION_JOB"  # a JSON file naming many mutants to test in one session (see below)
 
 
 @dataclass(frozen=True)
@@ -84,8 +85,11 @@ class Mutator(ast.NodeTransformer):
 
     def __init__(self, target: int | None = None) -> None:
         self.target = target
-        self.found: list[tuple[int, int, str]] = []  # (line, its statement's first line, description)
+        # (line, its statement's first line, description, qualified name of the function whose body holds it)
+        self.found: list[tuple[int, int, str, str]] = []
         self._statement = 0
+        self._scope: list[str] = []  # class and function names down to here
+        self._owner = ""  # the outermost function whose body is being visited ("" outside any body)
 
     def visit(self, node: ast.AST) -> ast.AST:
         if not isinstance(node, ast.stmt):
@@ -97,7 +101,7 @@ class Mutator(ast.NodeTransformer):
             self._statement = outer
 
     def _offer(self, node: ast.AST, description: str) -> bool:
-        self.found.append((getattr(node, "lineno", 0), self._statement, description))
+        self.found.append((getattr(node, "lineno", 0), self._statement, description, self._owner))
         return len(self.found) - 1 == self.target
 
     # what is never mutated
@@ -118,11 +122,18 @@ class Mutator(ast.NodeTransformer):
 
     def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.AST:
         node.args = self.visit(node.args)  # defaults are mutated; annotations and decorators are not
+        self._scope.append(node.name)
+        outer = self._owner
+        self._owner = outer or ".".join(self._scope)
         self._visit_body(node)
+        self._owner = outer
+        self._scope.pop()
         return node
 
     def visit_ClassDef(self, node: ast.ClassDef) -> ast.AST:
+        self._scope.append(node.name)
         self._visit_body(node)
+        self._scope.pop()
         return node
 
     def visit_Module(self, node: ast.Module) -> ast.AST:
@@ -243,6 +254,96 @@ if os.environ.get(ENV_MUTANT):
     sys.meta_path.insert(0, _MutantFinder(module_name(_rel), ROOT / _rel, int(_index)))
 
 
+# --- many mutants in one pytest session (the plugin's other mode) -------------------------------------------------
+# A mutant inside a function body needs no new process: the function's code object is swapped for the mutated one
+# (every importer holds the same function object, so all of them run the mutant), the collected tests run until the
+# first failure, and the original code goes back. Mutants outside function bodies (constants, defaults, class
+# attributes) are evaluated at import time and get a process of their own.
+
+class _Hang(Exception):
+    pass
+
+
+def _code_named(code, qualname: str):
+    for const in code.co_consts:
+        if hasattr(const, "co_qualname"):
+            if const.co_qualname == qualname:
+                return const
+            found = _code_named(const, qualname)
+            if found is not None:
+                return found
+    return None
+
+
+def _live_function(module, qualname: str):
+    owner, *names = qualname.split(".")
+    value = getattr(module, owner)
+    for name in names:
+        value = vars(value)[name]
+    if isinstance(value, property):
+        value = value.fget
+    return getattr(value, "__func__", value)
+
+
+def _tests_pass(session, timeout: int) -> bool:
+    import signal
+
+    from _pytest.runner import runtestprotocol
+
+    items = session.items
+
+    def hang(signum, frame):
+        raise _Hang(f"still running after {timeout} s")
+
+    previous = signal.signal(signal.SIGALRM, hang)
+    signal.alarm(timeout)
+    try:
+        for i, item in enumerate(items):
+            following = items[i + 1] if i + 1 < len(items) else items[0]
+            reports = runtestprotocol(item, nextitem=following, log=False)
+            if any(report.failed for report in reports):
+                session._setupstate.teardown_exact(items[0])
+                return False
+        return True
+    except _Hang:
+        session._setupstate.teardown_exact(items[0])
+        return False
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def pytest_runtestloop(session):
+    """With LIFEBOAT_MUTATION_JOB set: test the listed mutants one after another; write {index: outcome}."""
+    job_file = os.environ.get(ENV_JOB)
+    if not job_file:
+        return None
+    job = json.loads(Path(job_file).read_text())
+    path = ROOT / job["path"]
+    module = importlib.import_module(module_name(job["path"]))
+    results: dict[int, str] = {}
+    for index in job["mutants"]:
+        code, found = mutant_code(path, index)
+        qualname = found[index][3]
+        new = _code_named(code, qualname)
+        try:
+            function = _live_function(module, qualname)
+            original = function.__code__
+            function.__code__ = new
+        except (AttributeError, KeyError, TypeError, ValueError):
+            results[index] = "separately"  # e.g. a change of free variables: the driver runs it in its own process
+            continue
+        try:
+            results[index] = "survived" if _tests_pass(session, job["timeout"]) else "killed"
+        finally:
+            function.__code__ = original
+        Path(job["out"]).write_text(json.dumps(results))
+    if not _tests_pass(session, job["timeout"]):  # a mutant left something behind: trust none of this session
+        results = {}
+    Path(job["out"]).write_text(json.dumps(results))
+    return True
+
+
 # --- the driver --------------------------------------------------------------------------------------------------
 
 def _pytest(target: Target, env: dict[str, str], extra: list[str], timeout: float) -> tuple[bool, float]:
@@ -266,49 +367,74 @@ def _env(mutant: str | None = None) -> dict[str, str]:
     return env
 
 
-def _covered_lines(target: Target) -> set[int] | None:
-    """Lines of the module the tests execute (None when coverage is not installed: then every mutant runs)."""
-    if importlib.util.find_spec("pytest_cov") is None:
-        return None
+def _baseline(target: Target) -> tuple[set[int] | None, float]:
+    """Run the tests once unmutated (they must pass); the lines of the module they execute, and how long it took.
+    Lines are None when coverage is not installed: then every mutant runs."""
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "coverage.json"
-        passed, _ = _pytest(target, _env(), [f"--cov={module_name(target.path)}", "--cov-branch",
-                                             f"--cov-report=json:{report}"], timeout=900)
-        if not passed or not report.exists():
-            return None
+        cov = [f"--cov={module_name(target.path)}", "--cov-branch", f"--cov-report=json:{report}"]
+        passed, seconds = _pytest(target, _env(), cov if importlib.util.find_spec("pytest_cov") else [], timeout=900)
+        if not passed:
+            raise SystemExit(f"{target.path}: its tests fail without any mutant; fix them first")
+        if not report.exists():
+            return None, seconds
         files = json.loads(report.read_text())["files"]
     entry = next((v for k, v in files.items() if k.endswith(target.path)), None)
-    return set(entry["executed_lines"]) if entry else None
+    return (set(entry["executed_lines"]) if entry else None), seconds
+
+
+def _in_one_session(target: Target, mutants: list[int], timeout: int) -> dict[int, str]:
+    """Test many mutants in one pytest session (pytest_runtestloop above); {index: killed|survived|separately}."""
+    if not mutants:
+        return {}
+    with tempfile.TemporaryDirectory() as tmp:
+        job, out = Path(tmp) / "job.json", Path(tmp) / "out.json"
+        job.write_text(json.dumps({"path": target.path, "mutants": mutants, "out": str(out), "timeout": timeout}))
+        env = _env()
+        env[ENV_JOB] = str(job)
+        _pytest(target, env, LEAN, timeout=timeout * len(mutants) + 600)
+        results = {int(k): v for k, v in json.loads(out.read_text()).items()} if out.exists() else {}
+    # a session that died part-way leaves the rest to separate processes
+    return {i: results.get(i, "separately") for i in mutants}
 
 
 def run_target(target: Target, only: set[int] | None, jobs: int = 1) -> tuple[int, int, list[str]]:
     path = ROOT / target.path
     _, found = mutant_code(path, None)
-    passed, baseline = _pytest(target, _env(), [], timeout=900)
-    if not passed:
-        raise SystemExit(f"{target.path}: its tests fail without any mutant; fix them first")
-    covered = _covered_lines(target)
+    covered, baseline = _baseline(target)
+    timeout = int(baseline * 3 + 30)
     lines = path.read_text().splitlines()
     chosen = [i for i in range(len(found)) if only is None or i in only]
-
-    def outcome(index: int) -> tuple[bool, str]:
-        if covered is not None and found[index][1] not in covered:
-            return True, "never executed by the tests"
-        alive, _ = _pytest(target, _env(f"{target.path}:{index}"), LEAN, timeout=baseline * 3 + 30)
-        return alive, "the tests still pass"
-
-    killed, done, survivors = 0, 0, []
+    outcome: dict[int, str] = {}
+    for i in chosen:
+        if covered is not None and found[i][1] not in covered:
+            outcome[i] = "never executed by the tests"
+    inside = [i for i in chosen if i not in outcome and found[i][3]]
+    shares = [inside[n::jobs] for n in range(jobs)]
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        for index, (alive, how) in zip(chosen, pool.map(outcome, chosen), strict=True):
-            done += 1
-            line, _, description = found[index]
-            if alive:
-                source = lines[line - 1].strip() if 0 < line <= len(lines) else ""
-                survivors.append(f"  #{index} {target.path}:{line}: {description} ({how})\n      {source}")
-                print(f"survivor {survivors[-1].strip()}", flush=True)
-            else:
-                killed += 1
-            print(f"{target.path}: {done}/{len(chosen)} mutants run, {killed} killed", flush=True)
+        for results in pool.map(lambda share: _in_one_session(target, share, timeout), shares):
+            outcome.update(results)
+    print(f"{target.path}: {len(inside)} mutants inside functions tested in {jobs} session(s)", flush=True)
+
+    def separately(index: int) -> str:
+        alive, _ = _pytest(target, _env(f"{target.path}:{index}"), LEAN, timeout=timeout)
+        return "survived" if alive else "killed"
+
+    rest = [i for i in chosen if outcome.get(i, "separately") == "separately"]
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        for index, result in zip(rest, pool.map(separately, rest), strict=True):
+            outcome[index] = result
+    print(f"{target.path}: {len(rest)} mutants tested in a process each", flush=True)
+
+    killed, survivors = 0, []
+    for index in chosen:
+        line, _, description, _ = found[index]
+        if outcome[index] == "killed":
+            killed += 1
+            continue
+        how = "the tests still pass" if outcome[index] == "survived" else outcome[index]
+        source = lines[line - 1].strip() if 0 < line <= len(lines) else ""
+        survivors.append(f"  #{index} {target.path}:{line}: {description} ({how})\n      {source}")
     return killed, len(chosen), survivors
 
 
@@ -322,8 +448,8 @@ def main() -> int:
     targets = [t for t in TARGETS if not args.module or t.path in args.module]
     if args.list:
         for target in targets:
-            for index, (line, _, description) in enumerate(mutant_code(ROOT / target.path, None)[1]):
-                print(f"#{index} {target.path}:{line}: {description}")
+            for index, (line, _, description, owner) in enumerate(mutant_code(ROOT / target.path, None)[1]):
+                print(f"#{index} {target.path}:{line}: {description}" + (f" (in {owner})" if owner else ""))
         return 0
     results = []
     for target in targets:
