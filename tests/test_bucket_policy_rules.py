@@ -328,3 +328,12 @@ def test_a_default_retention_in_days_or_years_or_neither_reads_in_days():
     assert lock({"Mode": "GOVERNANCE", "Days": 5}) == ("GOVERNANCE", 5)
     assert lock({"Mode": "COMPLIANCE", "Years": 1}) == ("COMPLIANCE", 365)
     assert lock({"Mode": "COMPLIANCE"}) == ("COMPLIANCE", 0)
+
+
+def test_apply_replaces_lifeboats_own_rule_when_disabled_or_moved_never_keeping_both():
+    disabled = dict(MAIN, Status="Disabled")
+    moved = dict(ARCHIVE, Filter={"Prefix": "old-archive/"})
+    actions, calls = apply(tier(), in_sync(rules=[disabled, moved]))
+    assert actions == ["lifecycle rules lifeboat-offsite, lifeboat-offsite-archive set"]
+    assert calls == [("put_bucket_lifecycle_configuration", {
+        "Bucket": "lb-bucket", "LifecycleConfiguration": {"Rules": [MAIN, ARCHIVE]}})]
