@@ -168,3 +168,17 @@ def test_a_file_that_is_not_a_readable_version_1_backup_manifest_is_refused_with
     with pytest.raises(StorageError) as caught:
         Manifest.parse(body, "a.json")
     assert str(caught.value).startswith(reason), caught.value
+
+
+def test_optional_facts_missing_from_a_manifest_read_as_their_defaults():
+    database = {k: v for k, v in saved()["database"].items() if k not in ("dsn", "password_env", "lifeboat_self")}
+    manifest = Manifest.parse(raw(saved() | {"database": database, "globals": {"sha256": "x"}}), "d/a.json")
+    assert (manifest.database.dsn, manifest.database.password_env, manifest.database.lifeboat_self) == ("", "", False)
+    assert manifest.globals == GlobalsFile(name="", sha256="x") and manifest.globals_name == ""
+    built = Manifest.for_run(run_with(), "x.dump.zst")
+    assert built.name == "" and built.database.lifeboat_self is False
+
+
+def test_self_backup_sidecars_keep_their_own_kind():
+    # written beside every self-backup since format 1: import_catalog skips them by this kind
+    assert catalog.KIND_SELF_BACKUP == "lifeboat-selfbackup" and catalog.KIND_BACKUP == "lifeboat-backup"
