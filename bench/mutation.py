@@ -1,14 +1,20 @@
 #!/usr/bin/env python
 """Mutation testing of Lifeboat's pure modules: do the tests notice when the code is wrong?
 
-    .venv/bin/python bench/mutation.py [--module backups/retention/planner.py ...] [--list] [--only N]
+    .venv/bin/python bench/mutation.py [--module backups/retention/planner.py ...] [--only N ...] [--jobs 2]
+    .venv/bin/python bench/mutation.py --list [--module ...]
 
 Each mutant is one small change to one module (an operator, a comparison, `and`/`or`, a dropped `not`, a constant,
-a `return` of None), made in memory by an import hook: the source files are never edited, so an interrupted run
-leaves nothing behind. The module's own test files run against each mutant (`-x -q`); a failing run kills it, a
-passing one is a survivor, printed with its line. Lines the tests never execute are survivors without a run (the
-baseline run records coverage). Not mutated: docstrings, the text of f-strings, messages of raised exceptions and
-log calls (what a message says is pinned where it matters by asserting on it, not by mutation).
+a `return` of None), made in memory: the source files are never edited, so an interrupted run leaves nothing
+behind. Not mutated: docstrings, the text of f-strings, raised exceptions' messages and log calls.
+
+How a mutant is tested: first the module's test files run once unmutated under coverage (they must pass); a
+mutant on a line they never execute is a survivor without a run. A mutant inside a function body is tested in a
+pytest session shared with many others: the function's code object is swapped for the mutated one (every importer
+holds that same function object), the collected tests run until the first failure, the original code goes back,
+and a last unmutated run checks nothing was left behind. A mutant evaluated at import time (a module constant, a
+default, a class attribute) gets a process of its own whose import hook loads the mutated module. A run that
+hangs counts as caught. Survivors are printed with their line.
 
 A measurement, not part of CI: `make mutation`. The score is recorded in README.md.
 """
