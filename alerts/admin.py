@@ -5,6 +5,7 @@ from django.contrib import admin, messages
 
 from alerts import delivery
 from alerts.models import ALERT_KINDS, Alert, AlertEvent, Channel, Kind, Notification
+from core.admin import ReadOnlyAdmin
 from core.roles import SEND_TEST_ALERT
 
 
@@ -47,20 +48,20 @@ class ChannelAdmin(admin.ModelAdmin):
             level = messages.ERROR if n.last_error else messages.INFO
             self.message_user(request, f"{channel.name}: {n.get_status_display().lower()} {n.last_error}", level)
 
+    def get_fields(self, request, obj=None):
+        fields = list(super().get_fields(request, obj))
+        if obj is not None and not self.has_change_permission(request, obj):
+            # Someone who may only look sees which service it is, never the secret URL itself.
+            fields = ["service" if f == "url" else f for f in fields]
+        return fields
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        if obj is not None and not self.has_change_permission(request, obj):
+            readonly.append("service")
+        return readonly
+
     # Adding, changing and deleting a channel is audited with before and after by audit.config_audit.
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Alerts and deliveries are records of what happened: shown, never edited."""
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 class AlertEventInline(admin.TabularInline):

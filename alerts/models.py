@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from backups.models import ENV_NAME_RE
+from core.env import validate_secret_env
 
 
 class Severity(models.TextChoices):
@@ -35,7 +36,9 @@ class Kind(models.TextChoices):
     """What an alert is about. The last three are notifications that are not alerts."""
 
     BACKUP_FAILED = "backup_failed", "Backup failed"
+    BACKUP_WARNINGS = "backup_warnings", "Backup succeeded with warnings"
     VERIFICATION_FAILED = "verification_failed", "Verification failed"
+    VERIFICATION_ERROR = "verification_error", "Verification could not run"
     FRESHNESS = "freshness", "No good copy within the RPO"
     UPLOAD_FAILED = "upload_failed", "Upload to a tier failed"
     RETENTION_REFUSED = "retention_refused", "Retention refused to delete"
@@ -64,7 +67,8 @@ class Channel(models.Model):
     )
     url_env = models.CharField(
         "URL environment variable", max_length=100, blank=True,
-        validators=[RegexValidator(ENV_NAME_RE, "An environment variable name, e.g. SLACK_ALERTS_URL.")],
+        validators=[RegexValidator(ENV_NAME_RE, "An environment variable name, e.g. LIFEBOAT_SLACK_URL."),
+                    validate_secret_env],
         help_text="Name of an environment variable holding the apprise URL (keeps the token out of the database).",
     )
     kinds = models.JSONField(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from axes.signals import user_locked_out
+from django.conf import settings
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 
@@ -22,10 +24,29 @@ def _signed_in(sender, request, user, **kwargs) -> None:
 
 @receiver(user_login_failed, dispatch_uid="lifeboat-audit-sign-in-failed")
 def _sign_in_failed(sender, credentials, request=None, **kwargs) -> None:
+    if getattr(request, "axes_locked_out", False):
+        return  # refused by the lockout, which was recorded once when it began (below)
     # Django has already masked the password in `credentials`; keep only the name that was tried.
     username = str(credentials.get("username", ""))[:150]
     trail.record("auth.sign_in_failed", actor="anonymous", summary=f"failed sign-in as {username!r}",
                  details={"username": username, **_client(request)})
+
+
+@receiver(user_locked_out, dispatch_uid="lifeboat-audit-locked-out")
+def _locked_out(sender, request, username, ip_address, **kwargs) -> None:
+    """django-axes locked a user out from an address: one event per lockout, however many attempts follow.
+
+    axes sends this signal for every refused attempt; only the attempt that reached the limit is recorded.
+    """
+    from axes.models import AccessAttempt
+
+    attempt = AccessAttempt.objects.filter(username=username, ip_address=ip_address).first()
+    if attempt is not None and attempt.failures_since_start > settings.AXES_FAILURE_LIMIT:
+        return
+    username = str(username or "")[:150]
+    trail.record("auth.locked_out", actor="anonymous",
+                 summary=f"sign-in locked for {username!r} from {ip_address} after repeated failures",
+                 details={"username": username, "ip": ip_address, **_client(request)})
 
 
 @receiver(user_logged_out, dispatch_uid="lifeboat-audit-signed-out")

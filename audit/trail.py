@@ -1,4 +1,13 @@
-"""Append to the audit trail. Every operation calls record(); nothing else writes AuditEvent rows."""
+"""Append to the audit trail. Every operation calls record(); nothing else writes AuditEvent rows.
+
+Who did it (the actor) is decided here, once, for every app:
+- a web request: the signed-in user (audit.middleware);
+- a job started from the dashboard: the user who asked for it (the task runs under acting_as(that user));
+- the command line: `--actor USER` naming a Lifeboat user, and always the OS user (`alice (os:root)`, or
+  `os:root` alone; audit.commands.AuditedCommand);
+- anything else (schedules, signals with nobody behind them): "system".
+An event recorded with actor=None takes the actor of the context it is recorded in.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +17,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models, transaction
 from django.utils import timezone
@@ -35,6 +45,23 @@ def current_actor() -> str:
     return who if isinstance(who, str) else actor_name(who)
 
 
+def os_user() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (containers): the uid is still a fact
+        import os
+
+        return f"uid {os.getuid()}"
+
+
+def command_line_actor(user=None) -> str:
+    """`alice (os:root)` when a Lifeboat user is named, else `os:root`: the command line is never "system"."""
+    name = actor_name(user) if user is not None else ""
+    return f"{name} (os:{os_user()})" if name and name != "system" else f"os:{os_user()}"
+
+
 def plain(value: Any) -> Any:
     """Round-trip through JSON, so the hash covers exactly what the database will return."""
     return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
@@ -54,7 +81,7 @@ def record(action: str, *, summary: str, actor=None, target: models.Model | None
         head, _ = AuditChainHead.objects.select_for_update().get_or_create(pk=1)
         event = AuditEvent(
             created_at=timezone.now(),
-            actor=actor if isinstance(actor, str) else actor_name(actor),
+            actor=actor if isinstance(actor, str) else (current_actor() if actor is None else actor_name(actor)),
             action=action,
             target_type=target._meta.label_lower if target is not None else "",
             target_id=str(target.pk) if target is not None else "",
@@ -63,6 +90,8 @@ def record(action: str, *, summary: str, actor=None, target: models.Model | None
             prev_hash=head.last_hash,
         )
         event.hash = event.compute_hash()
+        if settings.LIFEBOAT_AUDIT_KEY:
+            event.mac = AuditEvent.tag(event.hash, settings.LIFEBOAT_AUDIT_KEY)
         event.save()
         AuditChainHead.objects.filter(pk=head.pk).update(
             last_hash=event.hash, last_event_id=event.pk, count=models.F("count") + 1

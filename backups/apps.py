@@ -12,8 +12,17 @@ class BackupsConfig(AppConfig):
 
         audit_anchor_sites.plug_in()  # the audit chain head is also kept in the tiers
 
+        from audit import config_audit
+        from backups.models import Artifact
+
+        # A legal hold set or lifted on one copy is a configuration change (tiers' holds are audited as a whole).
+        config_audit.register(Artifact, tracked_fields=("legal_hold",))
+
         # After migrate: the dashboard's own PostgreSQL database becomes a protected database (self-backup).
         post_migrate.connect(_protect_self, sender=self, dispatch_uid="lifeboat-protect-self")
+        # After migrate: the maintenance tasks (the reaper first) and every database's backup are scheduled, so an
+        # installation that only ever runs `migrate` has them; `sync_schedules` stays as the repair command.
+        post_migrate.connect(_register_schedules, sender=self, dispatch_uid="lifeboat-register-schedules")
 
 
 def _protect_self(using: str = "default", **kwargs) -> None:
@@ -21,3 +30,10 @@ def _protect_self(using: str = "default", **kwargs) -> None:
 
     if using == "default":
         register_self_database()
+
+
+def _register_schedules(using: str = "default", **kwargs) -> None:
+    from backups.schedules import sync_all
+
+    if using == "default":
+        sync_all()

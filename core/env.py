@@ -64,3 +64,31 @@ def persistent_secret(path: Path) -> str:
     with os.fdopen(fd, "w") as fh:
         fh.write(key)
     return key
+
+
+# --- Secrets by reference -------------------------------------------------------------------------------------
+# A field that names an environment variable (a password, a channel URL) makes the process read that variable
+# and send its value somewhere an Admin chose. Only names meant for it may be named: LIFEBOAT_* and the names an
+# operator lists in LIFEBOAT_SECRET_ENV_ALLOW, never AWS_SECRET_ACCESS_KEY, SECRET_KEY or DATABASE_URL.
+SECRET_ENV_PREFIX = "LIFEBOAT_"
+
+
+def secret_env_refusal(name: str, allowed: list[str] | None = None) -> str | None:
+    """Why `name` may not be used as a secret reference, or None when it may."""
+    if allowed is None:
+        from django.conf import settings
+
+        allowed = list(getattr(settings, "LIFEBOAT_SECRET_ENV_ALLOW", []))
+    if not name or name.startswith(SECRET_ENV_PREFIX) or name in allowed:
+        return None
+    return (f"environment variable {name} may not hold a secret for Lifeboat: use a name starting with "
+            f"{SECRET_ENV_PREFIX} or list it in LIFEBOAT_SECRET_ENV_ALLOW")
+
+
+def validate_secret_env(name: str) -> None:
+    """Django field validator (admin, add_database): the one-line refusal as a ValidationError."""
+    from django.core.exceptions import ValidationError
+
+    refusal = secret_env_refusal(name)
+    if refusal:
+        raise ValidationError(refusal)

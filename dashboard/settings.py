@@ -10,7 +10,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from core.env import env_bool, env_int, env_list, env_secret, env_str, persistent_secret
+from core.env import env_bool, env_int, env_list, env_secret, env_str, persistent_secret, secret_env_refusal
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("LIFEBOAT_VAR_DIR", str(BASE_DIR / "var")))
@@ -19,8 +19,16 @@ DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = env_secret("SECRET_KEY") or persistent_secret(VAR_DIR / "secret_key")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY") else None
+BEHIND_TLS_PROXY = env_bool("BEHIND_TLS_PROXY", False)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_TLS_PROXY else None
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
+# Behind TLS: redirect plain HTTP and tell browsers to use HTTPS only (HSTS), unless told otherwise.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", BEHIND_TLS_PROXY)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000 if BEHIND_TLS_PROXY else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+# /healthz is probed by load balancers over plain HTTP inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -33,6 +41,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "django_q",
+    "axes",
     # Lifeboat, bottom layer first (docs/architecture.md): core <- audit <- backups <- drills <- alerts <- evidence
     "core",
     "audit",
@@ -54,7 +63,35 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "audit.middleware.AuditActorMiddleware",
+    "dashboard.middleware.IdleSessionMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into its lockout response.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# --- Sign-in -------------------------------------------------------------------------------------
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses a locked-out user from that address before checking
+    "django.contrib.auth.backends.ModelBackend",
+]
+# django-axes: LIFEBOAT_LOGIN_FAILURE_LIMIT wrong passwords for one user from one address lock that pair out for
+# LIFEBOAT_LOCKOUT_MINUTES; the lockout is one audit event (audit/receivers.py), not one per attempt.
+AXES_FAILURE_LIMIT = env_int("LIFEBOAT_LOGIN_FAILURE_LIMIT", 10)
+AXES_COOLOFF_TIME = env_int("LIFEBOAT_LOCKOUT_MINUTES", 30) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_VERBOSE = False
+# The client's address: the socket's peer, or the forwarded address only from a trusted proxy (BEHIND_TLS_PROXY).
+AXES_IPWARE_PROXY_COUNT = 1 if BEHIND_TLS_PROXY else None
+AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR") if BEHIND_TLS_PROXY else ("REMOTE_ADDR",)
+
+# Sessions end LIFEBOAT_SESSION_HOURS after sign-in, or after LIFEBOAT_SESSION_IDLE_MINUTES without a request
+# from a person (the overview's background polling does not count: dashboard/middleware.py).
+SESSION_COOKIE_AGE = env_int("LIFEBOAT_SESSION_HOURS", 12) * 3600
+LIFEBOAT_SESSION_IDLE_SECONDS = env_int("LIFEBOAT_SESSION_IDLE_MINUTES", 30) * 60
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+
 
 ROOT_URLCONF = "dashboard.urls"
 WSGI_APPLICATION = "dashboard.wsgi.application"
@@ -89,10 +126,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Tests that roll back by reloading the database's content (serialized_rollback) would try to re-save audit
+# events, which the trail refuses: events made by migrate (role groups created, permissions assigned) stay out.
+TEST_NON_SERIALIZED_APPS = ["audit"]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+     "OPTIONS": {"min_length": env_int("LIFEBOAT_PASSWORD_MIN_LENGTH", 12)}},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 LOGIN_URL = "login"
@@ -118,15 +160,24 @@ WHITENOISE_USE_FINDERS = DEBUG
 LIFEBOAT_BACKUP_ROOT = Path(env_str("LIFEBOAT_BACKUP_ROOT", str(VAR_DIR / "backups")))
 # Directory holding pg_dump/pg_restore/pg_dumpall/psql; empty means "search PATH, then /usr/lib/postgresql".
 LIFEBOAT_PG_BIN = env_str("LIFEBOAT_PG_BIN", "")
+# The only directory a DSN's file options (sslrootcert, sslcert, sslkey, sslcrl, passfile) may name; empty refuses
+# them all, so a DSN typed in the admin cannot make the worker read an arbitrary file as a certificate or key.
+LIFEBOAT_PG_CERT_DIR = env_str("LIFEBOAT_PG_CERT_DIR", "")
 # zstd level for artifacts: 3 is zstd's default and keeps compression faster than pg_dump produces data.
 LIFEBOAT_ZSTD_LEVEL = env_int("LIFEBOAT_ZSTD_LEVEL", 3)
-# A running backup that has not reported progress for this long is marked abandoned.
+# A job (backup, verification, restore, export) whose heartbeat thread has not written for this long is
+# abandoned by the reaper; the thread writes five times per period whatever the job is waiting on.
 LIFEBOAT_HEARTBEAT_STALE_SECONDS = env_int("LIFEBOAT_HEARTBEAT_STALE_SECONDS", 300)
 
 # Verification: scratch databases go to LIFEBOAT_VERIFY_DSN (default: each database's own server), a copy held in
 # S3 is downloaded (compressed) to LIFEBOAT_VERIFY_TMP (default: the system temp dir), rows load over N streams.
 LIFEBOAT_VERIFY_DSN = env_str("LIFEBOAT_VERIFY_DSN", "")
 LIFEBOAT_VERIFY_PASSWORD_ENV = env_str("LIFEBOAT_VERIFY_PASSWORD_ENV", "")
+# Fields that name an environment variable holding a secret accept LIFEBOAT_* and these names only (core/env.py).
+LIFEBOAT_SECRET_ENV_ALLOW = env_list("LIFEBOAT_SECRET_ENV_ALLOW")
+if secret_env_refusal(LIFEBOAT_VERIFY_PASSWORD_ENV, LIFEBOAT_SECRET_ENV_ALLOW):
+    raise ImproperlyConfigured("LIFEBOAT_VERIFY_PASSWORD_ENV: "
+                               + secret_env_refusal(LIFEBOAT_VERIFY_PASSWORD_ENV, LIFEBOAT_SECRET_ENV_ALLOW))
 LIFEBOAT_VERIFY_TMP = env_str("LIFEBOAT_VERIFY_TMP", "")
 LIFEBOAT_VERIFY_JOBS = env_int("LIFEBOAT_VERIFY_JOBS", 2)
 LIFEBOAT_VERIFY_AFTER_BACKUP = env_bool("LIFEBOAT_VERIFY_AFTER_BACKUP", True)
@@ -138,6 +189,8 @@ LIFEBOAT_AWS_TIMEOUT_SECONDS = env_int("LIFEBOAT_AWS_TIMEOUT_SECONDS", 30)
 LIFEBOAT_S3_UPLOAD_ATTEMPTS = env_int("LIFEBOAT_S3_UPLOAD_ATTEMPTS", 3)
 LIFEBOAT_S3_BACKOFF_SECONDS = env_int("LIFEBOAT_S3_BACKOFF_SECONDS", 5)
 LIFEBOAT_S3_CONCURRENCY = env_int("LIFEBOAT_S3_CONCURRENCY", 4)
+# Multipart uploads older than this are aborted by the sweep (no upload of ours runs that long).
+LIFEBOAT_S3_STALE_UPLOAD_HOURS = env_int("LIFEBOAT_S3_STALE_UPLOAD_HOURS", 24)
 
 # django-q2: the ORM broker by default, Redis when REDIS_URL is set. A backup task may run for hours:
 # its timeout must stay below `retry`, or the broker hands the same backup to a second worker.
@@ -196,6 +249,9 @@ LOGGING["handlers"]["console"]["formatter"] = env_str("LOG_FORMAT", "plain")
 # appended (default: a file in the first local tier's directory). Evidence packages are written under
 # LIFEBOAT_EVIDENCE_DIR.
 LIFEBOAT_AUDIT_ANCHOR_PATH = env_str("LIFEBOAT_AUDIT_ANCHOR_PATH", "")
+# Each event also carries an HMAC tag keyed with this secret (or LIFEBOAT_AUDIT_KEY_FILE), kept outside the
+# database, so the database's owner cannot rewrite history and recompute it. Unset: events are not tagged.
+LIFEBOAT_AUDIT_KEY = env_secret("LIFEBOAT_AUDIT_KEY") or ""
 LIFEBOAT_EVIDENCE_DIR = Path(env_str("LIFEBOAT_EVIDENCE_DIR", str(VAR_DIR / "evidence")))
 
 # Lifeboat backs itself up (catalog): on PostgreSQL its own database becomes a protected database; on SQLite a

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required, permission_required
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.utils import timezone
 
 from alerts.models import Alert
-from backups.models import Tier
+from backups.models import Feature, Tier
 from backups.web import overview
 from drills.health import next_drill_due
 
@@ -17,7 +18,7 @@ OPEN_ALERTS = 5
 def home(request):
     """The overview: are we safe right now? Its parts refresh themselves (htmx polling of named partials)."""
     now = timezone.now()
-    tiers = list(Tier.objects.filter(enabled=True).exclude(kind=Tier.Kind.RDS).order_by("position", "name"))
+    tiers = list(Tier.objects.filter(enabled=True).that_can(Feature.ARTIFACTS).order_by("position", "name"))
     rows = overview.freshness_matrix(tiers, now)
     context = {"now": now, "tiers": tiers, "rows": rows, "running": overview.running_runs(),
                "failures": overview.recent_failures(),
@@ -27,3 +28,8 @@ def home(request):
     partial = request.GET.get("part") if request.htmx else None
     template = f"dashboard/home.html#{partial}" if partial in ("matrix", "live") else "dashboard/home.html"
     return render(request, template, context)
+
+
+def favicon(request):
+    """Browsers ask for /favicon.ico whatever the page says: answer with the icon, not a 404 on every page."""
+    return redirect(static("favicon.svg"), permanent=True)

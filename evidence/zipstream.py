@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import zipfile
 from collections.abc import Iterable, Iterator
@@ -12,6 +11,8 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from django.core.serializers.json import DjangoJSONEncoder
+
+from core.hashing import HashingWriter
 
 
 @dataclass
@@ -22,17 +23,14 @@ class Entry:
     rows: int | None = None
 
 
-class HashingWriter:
-    """A text sink over a zip entry: encodes, hashes, counts and writes through."""
+class TextSink:
+    """A text sink over a zip entry: encodes, then hashes, counts and writes through."""
 
     def __init__(self, raw: IO[bytes]):
-        self.raw, self.hash, self.size = raw, hashlib.sha256(), 0
+        self.bytes = HashingWriter(raw)
 
     def write(self, text: str) -> int:
-        data = text.encode("utf-8")
-        self.raw.write(data)
-        self.hash.update(data)
-        self.size += len(data)
+        self.bytes.write(text.encode("utf-8"))
         return len(text)
 
 
@@ -42,11 +40,11 @@ class PackageWriter:
         self.entries: list[Entry] = []
 
     @contextmanager
-    def entry(self, name: str) -> Iterator[HashingWriter]:
+    def entry(self, name: str) -> Iterator[TextSink]:
         with self.archive.open(name, "w", force_zip64=True) as raw:
-            writer = HashingWriter(raw)
+            writer = TextSink(raw)
             yield writer
-        self.entries.append(Entry(name, writer.hash.hexdigest(), writer.size))
+        self.entries.append(Entry(name, writer.bytes.sha256, writer.bytes.size))
 
     def write_text(self, name: str, text: str) -> Entry:
         with self.entry(name) as out:
@@ -58,7 +56,7 @@ class PackageWriter:
         count = 0
         with self.entry(name) as out:
             if fmt == "csv":
-                writer = csv.writer(out, lineterminator="\n")
+                writer = csv.writer(out, lineterminator="\r\n")  # RFC 4180: a CR or LF in a cell is quoted
                 writer.writerow(fields)
                 for row in rows:
                     writer.writerow([_cell(row[f]) for f in fields])
@@ -87,6 +85,11 @@ def _json(value: Any) -> str:
     return json.dumps(value, cls=DjangoJSONEncoder, ensure_ascii=False, sort_keys=True)
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula (=HYPERLINK(...) phones home): such text
+# gets a leading apostrophe, which spreadsheets show as text (OWASP "CSV injection"). JSON files keep values as is.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _cell(value: Any) -> Any:
     if value is None:
         return ""
@@ -94,4 +97,6 @@ def _cell(value: Any) -> Any:
         return _json(value)
     if hasattr(value, "isoformat"):
         return value.isoformat()
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
     return value

@@ -57,4 +57,4 @@ def test_channel_validation_refuses_unknown_urls_and_needs_exactly_one_source(db
         with pytest.raises(ValidationError):
             Channel(name="c", **fields).full_clean()
     Channel(name="c", url="pagerduty://integrationkey@apikey").full_clean()
-    Channel(name="d", url_env="SLACK_ALERTS_URL").full_clean()
+    Channel(name="d", url_env="LIFEBOAT_SLACK_ALERTS_URL").full_clean()

@@ -26,7 +26,8 @@ def test_seeded_demo_is_backed_up_and_listed(db, client, pg_server, backup_root,
         assert code == 0, err
         run = BackupRun.objects.get()
 
-        assert client.login(username="demo", password=password)
+        signed_in = client.post(reverse("login"), {"username": "demo", "password": password})
+        assert signed_in.status_code == 302, "the demo login must sign in"
         page = client.get(reverse("backups:run_list"))
         assert page.status_code == 200
         assert f"#{run.pk}" in page.text and name in page.text

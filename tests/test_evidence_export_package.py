@@ -4,6 +4,7 @@ it was drawn and how many rows it has, nothing missing drops out silently, and t
 from __future__ import annotations
 
 import csv
+import getpass
 import hashlib
 import json
 import subprocess
@@ -77,7 +78,7 @@ def test_populations_carry_their_query_and_exact_counts(history, tmp_path):
 def test_manifest_names_who_when_version_chain_head_and_controls(history, tmp_path):
     head_before = AuditChainHead.objects.get(pk=1)
     manifest, _ = export(tmp_path)
-    assert manifest["exported_by"] == "command line" and manifest["generated_at"]
+    assert manifest["exported_by"] == f"os:{getpass.getuser()}" and manifest["generated_at"]
     assert manifest["app_version"] and manifest["period"]["since"] == "2026-02-01"
     assert manifest["audit_chain"]["head_hash"] == head_before.last_hash
     assert manifest["audit_chain"]["verification"]["intact"] is True
@@ -145,7 +146,7 @@ def test_the_export_is_an_audit_event_and_audit_events_of_the_period_are_include
     assert inside.pk in ids and outside.pk not in ids
     assert all({"hash", "prev_hash", "details"} <= set(line) for line in lines)
     exported = AuditEvent.objects.filter(action="evidence.exported").last()
-    assert exported.actor == "command line" and exported.details["counts"]["backup_runs"] == 56
+    assert exported.actor == f"os:{getpass.getuser()}" and exported.details["counts"]["backup_runs"] == 56
 
 
 @pytest.mark.parametrize(("args", "message"), [

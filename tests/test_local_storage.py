@@ -13,7 +13,7 @@ from backups import storage
 from backups.errors import StorageError
 from backups.models import Artifact, Tier
 from backups.storage import interface
-from backups.storage.interface import HashingWriter, ListedObject, StoredCopy, atomic_file, file_sha256
+from backups.storage.interface import HashingWriter, ListedObject, StoredCopy, atomic_file, sha256_of
 from backups.storage.local import LocalStorage
 
 
@@ -44,10 +44,11 @@ def test_an_atomic_file_appears_whole_under_its_name_or_not_at_all(tmp_path):
     assert list(tmp_path.glob("broken*")) == []
 
 
-def test_file_sha256_reads_a_file_larger_than_one_chunk(tmp_path):
+def test_sha256_of_reads_a_file_larger_than_one_chunk(tmp_path):
     data = b"x" * (interface.CHUNK + 7)
     (tmp_path / "f").write_bytes(data)
-    assert file_sha256(tmp_path / "f") == (len(data), hashlib.sha256(data).hexdigest())
+    with open(tmp_path / "f", "rb") as fh:
+        assert sha256_of(fh) == (len(data), hashlib.sha256(data).hexdigest())
 
 
 def test_a_name_outside_the_tier_directory_is_refused(tmp_path):

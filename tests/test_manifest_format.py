@@ -55,11 +55,13 @@ def test_the_saved_version_1_manifest_still_reads_with_every_fact():
     assert manifest.app_schema_version is None
 
 
-def test_the_saved_version_1_manifest_writes_back_byte_for_byte(tmp_path):
+def test_the_saved_version_1_manifest_writes_back_with_only_the_optional_facts_added_since(tmp_path):
     manifest = Manifest.parse(SAVED_V1.read_bytes(), "a.json")
+    assert manifest.database.libpq_options == "" and manifest.warnings is None  # added to format 1 later
     copy = catalog.write_json(tmp_path / "again.json", manifest.as_json())
-    assert Path(copy.location).read_bytes() == SAVED_V1.read_bytes()
-    assert copy.size_bytes == SAVED_V1.stat().st_size
+    expected = saved() | {"warnings": None, "database": saved()["database"] | {"libpq_options": ""}}
+    assert Path(copy.location).read_bytes() == json.dumps(expected, indent=2, sort_keys=True).encode() + b"\n"
+    assert json.loads(Path(copy.location).read_text()) != saved()
     assert "name" not in manifest.as_json()  # the manifest's own name is where it lies, not what it says
 
 
@@ -76,14 +78,14 @@ def test_files_named_in_a_manifest_lie_beside_it():
 
 def run_with(**fields) -> BackupRun:
     database = Database(name="learning", host="db.internal", port=5433, user="backup", dbname="dsa_learning",
-                        password_env="LEARNING_PW")
+                        libpq_options="sslmode=require", password_env="LEARNING_PW")
     values = dict(pk=7, database=database, backup_uuid=uuid.UUID("00000000-0000-4000-8000-000000000007"),
                   trigger="schedule", created_at=datetime(2026, 11, 30, 4, 0, tzinfo=UTC),
                   started_at=datetime(2026, 11, 30, 4, 0, 1, tzinfo=UTC),
                   finished_at=datetime(2026, 11, 30, 4, 1, tzinfo=UTC), pg_dump_version="15.20",
                   server_version="15.4", snapshot_id="00000003-1", raw_size_bytes=1000, size_bytes=100,
                   sha256="ab" * 32, row_counts={"public.users": 3}, globals_name="g.sql", globals_sha256="cd" * 32,
-                  app_schema_version="django_migrations: backups.0009")
+                  app_schema_version="django_migrations: backups.0009", warnings=["globals file missing"])
     return BackupRun(**(values | fields))
 
 
@@ -93,15 +95,16 @@ def test_a_run_writes_exactly_its_facts():
         "format_version": 1, "kind": "lifeboat-backup", "backup_uuid": "00000000-0000-4000-8000-000000000007",
         "run_id": 7, "trigger": "schedule",
         "database": {"name": "learning", "host": "db.internal", "port": 5433, "user": "backup",
-                     "dbname": "dsa_learning", "dsn": "postgresql://backup@db.internal:5433/dsa_learning",
-                     "password_env": "LEARNING_PW", "lifeboat_self": False},
+                     "dbname": "dsa_learning", "dsn": "postgresql://backup@db.internal:5433/dsa_learning?sslmode=require",
+                     "libpq_options": "sslmode=require", "password_env": "LEARNING_PW", "lifeboat_self": False},
         "created_at": "2026-11-30T04:00:00+00:00", "started_at": "2026-11-30T04:00:01+00:00",
         "finished_at": "2026-11-30T04:01:00+00:00", "pg_dump_version": "15.20", "server_version": "15.4",
         "snapshot_id": "00000003-1",
         "artifact": {"name": "learning.dump.zst", "format": "custom", "compression": "zstd",
                      "encryption_key_id": None, "raw_size_bytes": 1000, "size_bytes": 100, "sha256": "ab" * 32},
         "row_counts": {"public.users": 3}, "globals": {"name": "g.sql", "sha256": "cd" * 32},
-        "app_schema_version": "django_migrations: backups.0009", "written_at": "2026-11-30T05:00:00+00:00"}
+        "app_schema_version": "django_migrations: backups.0009", "warnings": ["globals file missing"],
+        "written_at": "2026-11-30T05:00:00+00:00"}
 
 
 @time_machine.travel(NOW, tick=False)

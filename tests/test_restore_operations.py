@@ -78,16 +78,16 @@ def test_restore_to_another_server_by_dsn_with_globals(good_run, pg_server, targ
     assert table_counts(pg_server, name, ["users"]) == {"users": 250}
 
 
-def test_replace_keeps_a_forensic_copy_with_the_pre_restore_data(good_run, learning_db, pg_server):
+def test_replace_keeps_a_forensic_copy_with_the_pre_restore_data(good_run, learning_db, pg_server, admin_user):
     with pg_server.connect(learning_db.dbname) as conn:  # "ransomware" after the backup
         conn.execute("UPDATE users SET email = 'encrypted-' || id")
         conn.execute("INSERT INTO lessons (title) VALUES ('ransom note')")
     holder = pg_server.connect(learning_db.dbname)  # an application still connected
     try:
-        code, _, err = run_command("restore", str(good_run.pk), "--replace")
+        code, _, err = run_command("restore", str(good_run.pk), "--replace", "--actor", admin_user.username)
         assert code == 1 and "add --force to confirm" in err
 
-        code, result = run_json("restore", str(good_run.pk), "--replace", "--force")
+        code, result = run_json("restore", str(good_run.pk), "--replace", "--force", "--actor", admin_user.username)
     finally:
         holder.close()
     assert code == 0, result
@@ -111,3 +111,13 @@ def test_replace_needs_the_name_typed_again(good_run):
 def test_the_protected_database_is_never_a_new_database_target(good_run, learning_db):
     code, _, err = run_command("restore", str(good_run.pk), "--target-db", learning_db.dbname)
     assert code == 1 and "needs --replace" in err
+
+
+def test_replace_from_the_command_line_needs_an_actor_who_may_do_it(good_run, learning_db, dba, admin_user):
+    code, _, err = run_command("restore", str(good_run.pk), "--replace", "--force")
+    assert code == 1 and "needs --actor USER" in err
+    code, _, err = run_command("restore", str(good_run.pk), "--replace", "--force", "--actor", dba.username)
+    assert code == 1 and f"--actor {dba.username} may not restore over a production database" in err
+    code, _, err = run_command("restore", str(good_run.pk), "--replace", "--force", "--actor", "nobody-here")
+    assert code == 1 and "no active Lifeboat user" in err
+    assert not Restore.objects.filter(mode=Restore.Mode.REPLACE).exists()

@@ -76,7 +76,7 @@ def test_dry_run_page_and_real_run_agree(daily_copies, local_tier, client, dba, 
     assert AuditEvent.objects.filter(action="retention.deleted").count() == 33
     assert daily_copies[("b", 20)].pk in refused and daily_copies[("b", 30)].pk in refused
 
-    code, out, _ = run_command("apply_retention", "--tier", "local", "--json")
+    code, out, _ = run_command("apply_retention", "--tier", "local", "--json", "--actor", dba.username)
     assert json.loads(out)["tiers"][0]["deleted"] == []  # a second run deletes nothing more
 
 

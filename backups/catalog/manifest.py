@@ -47,6 +47,7 @@ class DatabaseTarget:
     user: str
     dbname: str
     dsn: str = ""
+    libpq_options: str = ""  # sslmode, sslrootcert...: never a secret (see backups/conninfo.py)
     password_env: str = ""
     lifeboat_self: bool = False
 
@@ -88,6 +89,7 @@ class Manifest:
     row_counts: dict[str, int] | None = None
     globals: GlobalsFile | None = None
     app_schema_version: str | None = None
+    warnings: list[str] | None = None  # parts the run lacks ("succeeded with warnings"); absent in older manifests
     written_at: datetime | None = None
     name: str = field(default="", metadata={"on_disk": False})  # the manifest's own name in the tier
 
@@ -98,7 +100,8 @@ class Manifest:
             backup_uuid=str(run.backup_uuid), run_id=run.pk, trigger=run.trigger,
             database=DatabaseTarget(
                 name=database.name, host=database.host, port=database.port, user=database.user,
-                dbname=database.dbname, dsn=database.dsn, password_env=database.password_env, lifeboat_self=is_self),
+                dbname=database.dbname, dsn=database.dsn, libpq_options=database.libpq_options,
+                password_env=database.password_env, lifeboat_self=is_self),
             created_at=run.created_at, started_at=run.started_at,
             # The artifact is complete when its manifest is written; the run's own end comes after every tier.
             finished_at=run.finished_at or timezone.now(),
@@ -108,6 +111,7 @@ class Manifest:
             row_counts=run.row_counts,
             globals=GlobalsFile(run.globals_name, run.globals_sha256) if run.globals_name else None,
             app_schema_version=run.app_schema_version or None,
+            warnings=run.warnings,
             written_at=timezone.now(),
         )
 
@@ -196,11 +200,11 @@ def build_manifest(run: BackupRun, artifact_name: str, *, is_self: bool = False)
     return Manifest.for_run(run, artifact_name, is_self=is_self).as_json()
 
 
-def write_json(path: Path, payload: dict[str, Any]) -> StoredCopy:
+def write_json(path: Path, payload: dict[str, Any], run_id: int | None = None) -> StoredCopy:
     """Write JSON to a local file atomically (`.partial`, fsync, rename); replaces an older file of that name."""
     body = json.dumps(payload, indent=2, sort_keys=True).encode() + b"\n"
     path.unlink(missing_ok=True)
-    with atomic_file(path) as out:
+    with atomic_file(path, run_id) as out:
         out.write(body)
     return StoredCopy(location=str(path), size_bytes=out.size, sha256=out.sha256)
 

@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from backups.models.common import Timed
 
-class Verification(models.Model):
+
+class Verification(Timed, models.Model):
     """One restore test of an artifact into a scratch database."""
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
         RUNNING = "running", "Running"
         PASSED = "passed", "Passed"
-        FAILED = "failed", "Failed"
+        FAILED = "failed", "Failed"  # the backup failed its restore test
+        # It could not run (verification server unreachable, worker killed): says nothing about the backup.
+        ERROR = "error", "Could not run"
+        ABANDONED = "abandoned", "Abandoned"
+
+    # The outcomes that decide whether a copy is verified (ArtifactQuerySet.verified): the newest of these wins.
+    # Any other status (queued, running, or one that could not run) counts neither way.
+    DECIDED = (Status.PASSED, Status.FAILED)
 
     artifact = models.ForeignKey("Artifact", on_delete=models.CASCADE, related_name="verifications")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
@@ -26,6 +33,7 @@ class Verification(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="Written by the worker while it runs.")
     restore_seconds = models.FloatField(null=True, blank=True)
     scratch_database = models.CharField(max_length=63, blank=True)
     server = models.CharField(max_length=400, blank=True, help_text="Where the scratch database lived.")
@@ -36,21 +44,15 @@ class Verification(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [
-            # ArtifactQuerySet.verified(): passed verifications of an artifact.
+            # ArtifactQuerySet.verified(): the newest passed or failed verification of an artifact.
             models.Index(fields=["artifact", "status"], name="verification_artifact_idx"),
         ]
 
     def __str__(self) -> str:
         return f"verification #{self.pk} of {self.artifact}: {self.status}"
 
-    @property
-    def duration(self) -> timedelta | None:
-        if self.started_at and self.finished_at:
-            return self.finished_at - self.started_at
-        return None
 
-
-class Restore(models.Model):
+class Restore(Timed, models.Model):
     """One restore of an artifact somewhere: who asked, what, where, how long, and how it ended."""
 
     class Mode(models.TextChoices):
@@ -63,6 +65,7 @@ class Restore(models.Model):
         RUNNING = "running", "Running"
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
+        ABANDONED = "abandoned", "Abandoned"
 
     artifact = models.ForeignKey("Artifact", on_delete=models.PROTECT, related_name="restores")
     mode = models.CharField(max_length=20, choices=Mode.choices, default=Mode.NEW_DATABASE)
@@ -70,7 +73,7 @@ class Restore(models.Model):
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    target_dsn = models.CharField(max_length=400, blank=True, help_text="Target server, without secrets.")
+    target_dsn = models.CharField(max_length=1000, blank=True, help_text="Target server, without secrets.")
     target_database = models.CharField(max_length=63)
     tables = models.JSONField(default=list, blank=True)
     with_globals = models.BooleanField(default=False)
@@ -78,6 +81,7 @@ class Restore(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="Written by the worker while it runs.")
     error = models.TextField(blank=True)
     log = models.TextField(blank=True)
 
@@ -86,9 +90,3 @@ class Restore(models.Model):
 
     def __str__(self) -> str:
         return f"restore #{self.pk} of {self.artifact} into {self.target_database}: {self.status}"
-
-    @property
-    def duration(self) -> timedelta | None:
-        if self.started_at and self.finished_at:
-            return self.finished_at - self.started_at
-        return None

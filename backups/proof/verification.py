@@ -8,9 +8,7 @@ into unlogged tables) and the indexes and constraints (post-data). The scratch d
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import os
 import re
 import subprocess
 import tempfile
@@ -20,7 +18,6 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import BinaryIO
@@ -31,15 +28,20 @@ from django.conf import settings
 from django.utils import timezone
 
 from audit import trail
+from backups.conninfo import ConnectionOptions, password_from_env
 from backups.engine import pgtools
+from backups.engine.archive_toc import read_toc
 from backups.engine.snapshot import count_rows
-from backups.errors import LifeboatError, RestoreFailed
+from backups.errors import LifeboatError, RestoreFailed, SourceUnreachable
 from backups.models import Artifact, BackupRun, Database, Verification
-from backups.proof import parallel_load
-from backups.recovery.restore import create_database, drop_database
+from backups.proof import objects, parallel_load
+from backups.recovery import database_properties
+from backups.recovery.restore import drop_database
 from backups.signals import verification_finished
 from backups.storage import open_artifact
-from backups.storage.interface import CHUNK
+from backups.storage.interface import CHUNK, HashingReader
+from core import heartbeat as jobs
+from core.heartbeat import heartbeat
 
 log = logging.getLogger(__name__)
 
@@ -63,72 +65,19 @@ SELECT n.nspname || ' ' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oi
 WHERE c.relkind = 'p'
 """
 PUBLICATION_ENTRY = re.compile(r"^\d+;\s+\d+\s+\d+\s+PUBLICATION ", re.MULTILINE)
-# pg_restore --list types whose objects must exist after the restore, and the pg_class kinds that hold them.
-RELATION_KINDS = {"TABLE": "rpf", "INDEX": "iI", "SEQUENCE": "S", "VIEW": "v", "MATERIALIZED VIEW": "m"}
-CHECKED_TYPES = [*RELATION_KINDS, "FUNCTION"]
-# TOC entries that share a prefix with a checked type but are data or attachments, not objects.
-NOT_OBJECTS = ("TABLE DATA ", "TABLE ATTACH ", "SEQUENCE SET ", "SEQUENCE OWNED BY ", "INDEX ATTACH ",
-               "MATERIALIZED VIEW DATA ")
 TOC_LINE = re.compile(r"^\d+;\s+\d+\s+\d+\s+(?P<rest>.+)$")
 
 
-@dataclass(frozen=True)
-class TocObject:
-    """An object as pg_restore --list names it: its type and "SCHEMA NAME" (space-separated, unquoted, so a
-    schema or name containing spaces is compared as one string rather than split wrongly)."""
-
-    kind: str
-    qualified: str
-
-    def __str__(self) -> str:
-        return f"{self.kind} {self.qualified}"
-
-
-def parse_toc(listing: str) -> set[TocObject]:
-    """Objects of CHECKED_TYPES in `pg_restore --list` output: 'ID; OID OID TYPE SCHEMA NAME OWNER'."""
-    found: set[TocObject] = set()
-    for line in listing.splitlines():
-        match = TOC_LINE.match(line.strip())
-        if not match:
-            continue
-        rest = match.group("rest")
-        if rest.startswith(NOT_OBJECTS):
-            continue
-        for kind in sorted(CHECKED_TYPES, key=len, reverse=True):  # MATERIALIZED VIEW before VIEW
-            if rest.startswith(kind + " "):
-                qualified = rest[len(kind) + 1:].rsplit(" ", 1)[0]  # drop the owner
-                found.add(TocObject(kind, qualified))
-                break
-    return found
-
-
-CATALOG_SQL = """
-SELECT CASE c.relkind WHEN 'r' THEN 'TABLE' WHEN 'p' THEN 'TABLE' WHEN 'f' THEN 'TABLE'
-                      WHEN 'i' THEN 'INDEX' WHEN 'I' THEN 'INDEX' WHEN 'S' THEN 'SEQUENCE'
-                      WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' END, n.nspname, c.relname
-FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relkind IN ('r', 'p', 'f', 'i', 'I', 'S', 'v', 'm')
-UNION ALL
-SELECT 'FUNCTION', n.nspname, p.proname || '(' || pg_catalog.oidvectortypes(p.proargtypes) || ')'
-FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE p.prokind = 'f'
-"""
-
-
-def restored_objects(conn: psycopg.Connection) -> set[TocObject]:
-    return {TocObject(kind, f"{schema} {name}") for kind, schema, name in conn.execute(CATALOG_SQL).fetchall()}
-
-
-def verification_server_for(database: Database) -> tuple[pgtools.Target, dict[str, str]]:
+def verification_server_for(database: Database) -> ConnectionOptions:
     """Where scratch databases go: LIFEBOAT_VERIFY_DSN when set, else the source server itself."""
     dsn = settings.LIFEBOAT_VERIFY_DSN
     if dsn:
-        env_name = settings.LIFEBOAT_VERIFY_PASSWORD_ENV
-        env = {"PGPASSWORD": os.environ[env_name]} if env_name and env_name in os.environ else {}
-        return pgtools.parse_dsn(dsn).with_dbname("postgres"), env
-    return pgtools.Target(database.host, database.port, database.user, "postgres"), database.libpq_env()
+        password = password_from_env(settings.LIFEBOAT_VERIFY_PASSWORD_ENV, "LIFEBOAT_VERIFY_DSN")
+        return ConnectionOptions.parse(dsn, password=password).with_dbname("postgres")
+    return database.connection_options("postgres")
 
 
-def verification_server(artifact: Artifact) -> tuple[pgtools.Target, dict[str, str]]:
+def verification_server(artifact: Artifact) -> ConnectionOptions:
     return verification_server_for(artifact.run.database)
 
 
@@ -151,7 +100,8 @@ class _Checks:
     def __init__(self) -> None:
         self.items: list[dict] = []
 
-    def add(self, name: str, ok: bool, detail: str = "") -> bool:
+    def add(self, name: str, ok: bool | None, detail: str = "") -> bool | None:
+        """ok None: the check could not be made (shown as "not verifiable"), which neither passes nor fails."""
         self.items.append({"name": name, "ok": ok, "detail": detail})
         return ok
 
@@ -163,8 +113,13 @@ def _scratch_dir() -> Path:
     return path
 
 
+def temp_prefix(verification_id: int | None, what: str) -> str:
+    """lifeboat-verify-<id>-<what>-: the sweep removes a killed verification's files by asking its row."""
+    return f"lifeboat-verify-{verification_id}-{what}-" if verification_id else f"lifeboat-verify-{what}-"
+
+
 @contextmanager
-def checked_copy(artifact: Artifact, checks: _Checks) -> Iterator[BinaryIO]:
+def checked_copy(artifact: Artifact, checks: _Checks, verification_id: int | None = None) -> Iterator[BinaryIO]:
     """The stored (compressed) bytes as a seekable file, yielded only if their size and SHA-256 match the record.
 
     A local copy is read in place; one in S3 is downloaded to LIFEBOAT_VERIFY_TMP first. The same open file serves
@@ -176,17 +131,16 @@ def checked_copy(artifact: Artifact, checks: _Checks) -> Iterator[BinaryIO]:
         if in_place:
             local = src
         else:
-            local = stack.enter_context(tempfile.TemporaryFile(prefix="lifeboat-verify-", dir=_scratch_dir()))
-        sha = hashlib.sha256()
-        size = 0
-        while chunk := src.read(CHUNK):
-            sha.update(chunk)
-            size += len(chunk)
+            local = stack.enter_context(tempfile.TemporaryFile(prefix=temp_prefix(verification_id, "copy"),
+                                                               dir=_scratch_dir()))
+        hashing = HashingReader(src)
+        for chunk in hashing.chunks(CHUNK):
             if not in_place:
                 local.write(chunk)
+        size = hashing.size
         size_ok = checks.add("size", size == artifact.size_bytes,
                              f"{size} bytes stored, {artifact.size_bytes} recorded")
-        digest = sha.hexdigest()
+        digest = hashing.sha256
         sha_ok = checks.add("sha256", digest == artifact.sha256, f"{digest} stored, {artifact.sha256} recorded")
         if not (size_ok and sha_ok):
             raise RestoreFailed("the stored copy differs from the recorded one (size or SHA-256); not restored")
@@ -228,13 +182,14 @@ class _Feeder(threading.Thread):
 @contextmanager
 def pg_restore_streaming(archive: BinaryIO, args: list[str], env: dict[str, str],
                          keep: BinaryIO | None = None) -> Iterator[subprocess.Popen]:
-    """pg_restore reading the decompressed archive on stdin; yields the process (its stdout is a pipe)."""
+    """pg_restore reading the decompressed archive on stdin; yields the process (its stdout is a pipe).
+
+    `env` is its whole environment (ConnectionOptions.env()).
+    """
     proc = subprocess.Popen([pgtools.pg_binary("pg_restore"), *args], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=pgtools.client_env(env))
-    stderr = bytearray()
-    drain = threading.Thread(target=lambda: stderr.extend(proc.stderr.read()), daemon=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    stderr = pgtools.StderrDrain(proc.stderr)
     feeder = _Feeder(archive, proc.stdin, keep)
-    drain.start()
     feeder.start()
     try:
         yield proc
@@ -245,10 +200,10 @@ def pg_restore_streaming(archive: BinaryIO, args: list[str], env: dict[str, str]
         proc.stdout.close()
         code = proc.wait()
         feeder.join()
-        drain.join()
+        stderr.join()
     if feeder.error:
         raise RestoreFailed(feeder.error)
-    _check_exit(code, stderr)
+    _check_exit(code, stderr.data)
 
 
 def can_load_unlogged(listing: str, partitioned: list[str]) -> bool:
@@ -262,14 +217,16 @@ def can_load_unlogged(listing: str, partitioned: list[str]) -> bool:
 
 
 @contextmanager
-def table_of_contents(archive: BinaryIO, env: dict[str, str]) -> Iterator[tuple[str, Path]]:
+def table_of_contents(archive: BinaryIO, env: dict[str, str],
+                      verification_id: int | None = None) -> Iterator[tuple[str, Path]]:
     """`pg_restore --list` of the archive, and the head of the archive it read, in a small file.
 
     The definitions (pre-data) and the indexes and constraints (post-data) live in the table of contents, so that
     head serves both passes without decompressing the whole archive again, and, being a seekable file, lets
     post-data run with `pg_restore --jobs` (index builds and foreign-key checks side by side).
     """
-    with tempfile.NamedTemporaryFile(prefix="lifeboat-verify-toc-", suffix=".dump", dir=_scratch_dir()) as head:
+    with tempfile.NamedTemporaryFile(prefix=temp_prefix(verification_id, "toc"), suffix=".dump",
+                                     dir=_scratch_dir()) as head:
         with pg_restore_streaming(archive, ["--list"], env, keep=head) as proc:
             listing = proc.stdout.read().decode(errors="replace")
         head.flush()
@@ -277,8 +234,8 @@ def table_of_contents(archive: BinaryIO, env: dict[str, str]) -> Iterator[tuple[
 
 
 def _pg_restore_file(args: list[str], env: dict[str, str]) -> None:
-    proc = subprocess.run([pgtools.pg_binary("pg_restore"), *args], capture_output=True,
-                          env=pgtools.client_env(env), stdin=subprocess.DEVNULL)
+    proc = subprocess.run([pgtools.pg_binary("pg_restore"), *args], capture_output=True, env=env,
+                          stdin=subprocess.DEVNULL)
     _check_exit(proc.returncode, proc.stderr)
 
 
@@ -288,83 +245,150 @@ def _check_exit(code: int, stderr: bytes | bytearray) -> None:
         raise RestoreFailed(f"pg_restore exited with status {code}: {message or 'no message'}")
 
 
-def restore_scratch(archive: BinaryIO, head: Path, target: pgtools.Target, env: dict[str, str],
+def restore_scratch(archive: BinaryIO, head: Path, target: ConnectionOptions,
                     listing: str) -> tuple[parallel_load.LoadStats, bool]:
     """Definitions and indexes through pg_restore; the rows through parallel_load, several COPY streams a table."""
     jobs = settings.LIFEBOAT_VERIFY_JOBS
-    options = {**env, "PGOPTIONS": SCRATCH_OPTIONS}
-    into = [*target.cli_args(), "--exit-on-error", "--no-owner", "--no-acl", f"--dbname={target.dbname}"]
-    _pg_restore_file(["--section=pre-data", *into, str(head)], options)
-    with pgtools.connect(target, env, autocommit=False) as conn:
+    env = target.env()
+    loading = target.with_session_options(SCRATCH_OPTIONS)
+    into = [*loading.cli_args(application_name="lifeboat-verify"), "--exit-on-error", "--no-owner", "--no-acl"]
+    _pg_restore_file(["--section=pre-data", *into, str(head)], env)
+    with target.connect(autocommit=False, application_name="lifeboat-verify") as conn:
         unlogged = can_load_unlogged(listing, [name for (name,) in conn.execute(PARTITIONED_SQL).fetchall()])
         if unlogged:
             for (statement,) in conn.execute(UNLOGGED_SQL).fetchall():
                 conn.execute(statement)
     with pg_restore_streaming(archive, ["--section=data", "--file=-"], env) as proc:
-        stats = parallel_load.load_data_section(proc.stdout, target, env, jobs, session=SCRATCH_SESSION)
-    _pg_restore_file(["--section=post-data", f"--jobs={stats.streams}", *into, str(head)], options)
+        stats = parallel_load.load_data_section(proc.stdout, target, jobs, session=SCRATCH_SESSION)
+    _pg_restore_file(["--section=post-data", f"--jobs={stats.streams}", *into, str(head)], env)
     return stats, unlogged
 
 
 def verify_artifact(artifact: Artifact, *, user=None, verification: Verification | None = None) -> Verification:
     """Run every check on one artifact and record the outcome. Never raises for a failed verification."""
-    server, env = verification_server(artifact)
+    server = verification_server(artifact)
+    env = server.env()
     scratch = scratch_name(artifact)
     record = verification or Verification(artifact=artifact, requested_by=user)
     record.status = Verification.Status.RUNNING
     record.started_at = timezone.now()
     record.scratch_database = scratch
-    record.server = server.dsn.rsplit("/", 1)[0]
+    record.server = server.server_label
     record.save()
+    with heartbeat(record):
+        _verify(record, artifact, server, env, scratch)
+    record.finished_at = timezone.now()
+    if not jobs.finish(record, record.status, **{name: getattr(record, name) for name in OUTCOME_FIELDS}):
+        record.refresh_from_db()  # the reaper abandoned it meanwhile: that stands
+    announce(record, user)
+    return record
+
+
+OUTCOME_FIELDS = ("restore_seconds", "checks", "table_counts", "error", "finished_at")
+
+
+def _verify(record: Verification, artifact: Artifact, server: ConnectionOptions, env: dict[str, str],
+            scratch: str) -> None:
+    """Fill in the record's outcome: passed, failed (the backup failed its test) or error (it could not run)."""
     checks = _Checks()
     created = False
     try:
-        with checked_copy(artifact, checks) as archive, table_of_contents(archive, env) as (listing, head):
-            expected_objects = parse_toc(listing)
-            create_database(server, env, scratch)
+        # Asked first: a verification server that is down says nothing about the backup.
+        server.connect(dbname="postgres", application_name="lifeboat-verify").close()
+        with (checked_copy(artifact, checks, record.pk) as archive,
+              table_of_contents(archive, env, record.pk) as (listing, head)):
+            archive_toc = _archive_toc(head)
+            with open(head, "rb") as fh:
+                properties = database_properties.from_toc(read_toc(fh))
+            property_notes = database_properties.create_database_like(server, scratch, properties)
             created = True
             target = server.with_dbname(scratch)
             started = time.monotonic()
-            loaded, unlogged = restore_scratch(archive, head, target, env, listing)
+            loaded, unlogged = restore_scratch(archive, head, target, listing)
             record.restore_seconds = round(time.monotonic() - started, 3)
             checks.add("restore", True, f"restored in {record.restore_seconds} s: rows of {loaded.tables} tables "
                                         f"({loaded.bytes} bytes) over {loaded.streams} connections"
                                         f"{' into unlogged tables' if unlogged else ''}")
         # ANALYZE (SHARE UPDATE EXCLUSIVE) and the counts (ACCESS SHARE) do not block each other: run them side by side.
         with ThreadPoolExecutor(1, thread_name_prefix="verify-analyze") as pool:
-            analyzed = pool.submit(_analyze, target, env)
-            with pgtools.connect(target, env, autocommit=False) as conn:  # count_rows uses savepoints
+            analyzed = pool.submit(_analyze, target)
+            # count_rows uses savepoints
+            with target.connect(autocommit=False, application_name="lifeboat-verify") as conn:
                 actual = count_rows(conn)
-                present = restored_objects(conn)
+            found = _compare_objects(archive_toc, target)
             analyzed.result()
         _compare_counts(record, checks, artifact.run.row_counts, actual)
-        missing = sorted(str(o) for o in expected_objects - present)
-        checks.add("objects", not missing, f"{len(expected_objects)} objects in the backup's table of contents"
-                   + (f"; missing after restore: {', '.join(missing[:20])}" if missing else ", all present"))
-        failed = [c["name"] for c in checks.items if not c["ok"]]
+        if isinstance(found, str):  # a table of contents this check cannot read: reported, neither passed nor failed
+            checks.add("objects", None, f"not verifiable: {found}")
+        else:
+            checks.add("objects", found.ok, found.detail())
+            if found.not_compared:
+                checks.add("objects_not_compared", None, found.not_compared_detail())
+        check_database_properties(checks, server, scratch, properties, property_notes)
+        failed = [c["name"] for c in checks.items if c["ok"] is False]
         record.status = Verification.Status.FAILED if failed else Verification.Status.PASSED
         if failed:
-            record.error = "; ".join(c["detail"] for c in checks.items if not c["ok"])
+            record.error = "; ".join(c["detail"] for c in checks.items if c["ok"] is False)
+    except SourceUnreachable as exc:  # infrastructure: the verification server, not the backup
+        record.status = Verification.Status.ERROR
+        record.error = f"the verification could not run: {' '.join(str(exc).split())}"
     except (LifeboatError, psycopg.Error, OSError, zstandard.ZstdError) as exc:
         record.status = Verification.Status.FAILED
         record.error = " ".join(str(exc).split())
         if not any(c["name"] == "restore" for c in checks.items) and all(c["ok"] for c in checks.items):
             checks.add("restore", False, record.error)
+    except Exception as exc:  # unexpected (a fault of ours): the job ends with its text, never stays running
+        log.exception("verification %s could not run", record.pk)
+        record.status = Verification.Status.ERROR
+        record.error = jobs.error_text(exc)
     finally:
         if created:
             try:
-                drop_database(server, env, scratch)
+                drop_database(server, scratch)
             except LifeboatError as exc:  # recorded; the stale sweep retries later
                 log.warning("could not drop scratch database %s: %s", scratch, exc)
-    record.checks = checks.items
-    record.finished_at = timezone.now()
-    record.save()
-    _announce(record, user)
-    return record
+        record.checks = checks.items
 
 
-def _analyze(target: pgtools.Target, env: dict[str, str]) -> None:
-    with pgtools.connect(target, env) as conn:
+def _archive_toc(head: Path) -> objects.Toc | str:
+    try:
+        with head.open("rb") as toc_file:
+            return objects.read_toc(toc_file)
+    except objects.TocUnreadable as exc:
+        return str(exc)
+
+
+def _compare_objects(archive_toc: objects.Toc | str, target: ConnectionOptions) -> objects.ObjectReport | str:
+    """The object check's report, or why it cannot be made (the reason, as text)."""
+    if isinstance(archive_toc, str):
+        return archive_toc
+    try:
+        return objects.compare(archive_toc, target)
+    except objects.TocUnreadable as exc:
+        return f"the restored database's table of contents: {exc}"
+
+
+def check_database_properties(checks: _Checks, server: ConnectionOptions, scratch: str,
+                              properties: database_properties.DatabaseProperties | None, notes: list[str]) -> None:
+    """Applied last (a statement_timeout or a connection limit from the backup must not hinder the other checks),
+    then read back through pg_dump and compared with the archive's entries."""
+    notes = notes + database_properties.restore_onto(server, scratch, properties)
+    try:
+        found = database_properties.of_database(server.with_dbname(scratch))
+    except LifeboatError as exc:
+        checks.add("database_properties", False, f"could not be read back from the restored database: {exc}")
+        return
+    result = database_properties.compare(properties, found, notes)
+    if not result.ok:
+        checks.add("database_properties", False, "differ from the backup: " + "; ".join(result.differences))
+        return
+    said = properties.summary() if properties else "none in the backup"
+    checks.add("database_properties", True, f"{said}: as in the backup"
+               + (f"; not restorable here: {'; '.join(result.not_restorable)}" if result.not_restorable else ""))
+
+
+def _analyze(target: ConnectionOptions) -> None:
+    with target.connect(application_name="lifeboat-verify") as conn:
         conn.execute("ANALYZE")
 
 
@@ -377,7 +401,7 @@ def _compare_counts(record: Verification, checks: _Checks, expected: dict[str, i
                f"rows differ in {', '.join(wrong)}" if wrong else f"{len(tables)} tables, every count equal")
 
 
-def _announce(record: Verification, user) -> None:
+def announce(record: Verification, user) -> None:
     run = record.artifact.run
     trail.record(f"verification.{record.status}", actor=user, target=record,
                  summary=f"verification of {run.database.name} run #{run.pk} in {record.artifact.tier.name} "
@@ -388,16 +412,22 @@ def _announce(record: Verification, user) -> None:
     verification_finished.send(sender=Verification, verification=record)
 
 
-def cleanup_stale_scratch(server: pgtools.Target, env: dict[str, str], older_than: timedelta) -> list[str]:
-    """Drop scratch databases a crashed verification left behind (their name carries their creation time)."""
+def cleanup_stale_scratch(server: ConnectionOptions, older_than: timedelta) -> list[str]:
+    """Drop scratch databases a crashed verification left behind: those of verifications that are no longer
+    running, and unrecorded ones older than `older_than` (their name carries their creation time). A running
+    verification's database is never touched, however long it takes."""
     cutoff = time.time() - older_than.total_seconds()
-    with pgtools.connect(server.with_dbname("postgres"), env) as conn:
+    with server.connect(dbname="postgres") as conn:
         names = [r[0] for r in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE %s",
                                             (SCRATCH_PREFIX.replace("_", r"\_") + "%",)).fetchall()]
+    states = dict(Verification.objects.filter(scratch_database__in=names).values_list("scratch_database", "status"))
     dropped = []
     for name in names:
         stamp = name[len(SCRATCH_PREFIX):].split("_", 1)[0]
-        if stamp.isdigit() and int(stamp) < cutoff:
-            drop_database(server, env, name)
+        state = states.get(name)
+        if state == Verification.Status.RUNNING:
+            continue
+        if state is not None or (stamp.isdigit() and int(stamp) < cutoff):
+            drop_database(server, name)
             dropped.append(name)
     return dropped

@@ -6,18 +6,19 @@ fsyncs and renames; S3Storage uses a multipart upload that is aborted on any fai
 
 from __future__ import annotations
 
-import hashlib
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Protocol
 
+# Re-exported: storage's users find the chunk size and the hashing wrappers beside the interface.
+from core.hashing import CHUNK, HashingReader, HashingWriter, sha256_of  # noqa: F401
+
 if TYPE_CHECKING:
     from backups.models import Tier
-
-CHUNK = 1024 * 1024
 
 
 @dataclass
@@ -33,28 +34,6 @@ class StoredCopy:
     extra: dict = field(default_factory=dict)
 
 
-class HashingWriter:
-    """A write-only file wrapper that counts and hashes what passes through it."""
-
-    def __init__(self, fh: BinaryIO) -> None:
-        self._fh = fh
-        self._sha = hashlib.sha256()
-        self.size = 0
-
-    def write(self, data: bytes) -> int:
-        self._sha.update(data)
-        self.size += len(data)
-        self._fh.write(data)
-        return len(data)
-
-    def flush(self) -> None:
-        self._fh.flush()
-
-    @property
-    def sha256(self) -> str:
-        return self._sha.hexdigest()
-
-
 def fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -63,12 +42,26 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+PARTIAL_OWNER = re.compile(r"\.run-(?P<run>\d+)\.partial$")
+
+
+def partial_path(final: Path, run_id: int | None = None) -> Path:
+    """`<final>.run-<id>.partial` for a backup run's files (the sweep asks the run whether it is still going),
+    `<final>.partial` for others."""
+    return final.with_name(f"{final.name}.run-{run_id}.partial" if run_id else f"{final.name}.partial")
+
+
 @contextmanager
-def atomic_file(final: Path) -> Iterator[HashingWriter]:
-    """Write to `<final>.partial`; on success fsync and rename, on any failure remove the partial file."""
+def atomic_file(final: Path, run_id: int | None = None) -> Iterator[HashingWriter]:
+    """Write to `<final>.partial`; on success fsync and rename, on any failure remove the partial file.
+
+    A partial file left by a killed worker is removed by the `lifeboat:sweep-leftovers` task
+    (backups/storage/leftovers.py).
+    """
     final.parent.mkdir(parents=True, exist_ok=True)
-    partial = final.with_name(final.name + ".partial")
+    partial = partial_path(final, run_id)
     fh = open(partial, "xb")
+    renamed = False
     try:
         writer = HashingWriter(fh)
         yield writer
@@ -76,24 +69,26 @@ def atomic_file(final: Path) -> Iterator[HashingWriter]:
         os.fsync(fh.fileno())
         fh.close()
         os.replace(partial, final)
+        renamed = True
         fsync_dir(final.parent)
     except BaseException:
-        fh.close()
-        partial.unlink(missing_ok=True)
+        if renamed:  # written but not durably: not a copy anyone may count on
+            final.unlink(missing_ok=True)
         raise
-
-
-def file_sha256(path: Path) -> tuple[int, str]:
-    sha = hashlib.sha256()
-    size = 0
-    with open(path, "rb") as fh:
-        while chunk := fh.read(CHUNK):
-            sha.update(chunk)
-            size += len(chunk)
-    return size, sha.hexdigest()
+    finally:
+        # On a full disk closing flushes the buffer and raises ENOSPC again: the unlink must not depend on it.
+        if not renamed:
+            try:
+                fh.close()
+            except OSError:
+                pass
+            partial.unlink(missing_ok=True)
 
 
 class Storage(Protocol):
+    """One backend per tier kind. What it can do is declared per kind (`Tier.FEATURES`, a `Feature` flag set):
+    ask `tier.can(Feature.X)`, which needs no client, rather than which kind the tier is."""
+
     tier: Tier
 
     def put(self, source: Path, name: str, metadata: dict[str, str]) -> StoredCopy: ...

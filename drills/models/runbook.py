@@ -109,7 +109,7 @@ class Scenario(models.Model):
             self.Operation.NEW_SERVER: (f"{base} --target-dsn postgresql://USER@NEW-HOST:5432/postgres "
                                         f"--target-password-env NEW_DB_PASSWORD --target-db {database_name} "
                                         "--with-globals"),
-            self.Operation.REPLACE: f"{base} --replace --target-db {database_name} --force",
+            self.Operation.REPLACE: f"{base} --replace --target-db {database_name} --force --actor YOUR_USER",
         }[self.operation]
 
 

@@ -2,7 +2,8 @@
 
 State only (see audit 0001): content types are renamed, not recreated. The export permission, declared on
 the audit event model before, now belongs to EvidenceExport: its row is moved to that content type, keeping
-its id and therefore every grant of it. The export task path follows the move in queued tasks' schedules.
+its id and therefore every grant of it. (Exports queued before the upgrade still run: dashboard/tasks.py keeps
+the old task path.)
 """
 
 import django.db.models.deletion

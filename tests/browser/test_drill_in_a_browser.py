@@ -62,6 +62,7 @@ def test_team_lead_runs_a_drill_end_to_end(page, served, pg_server):
         page.screenshot(path=str(OUTPUT / "drill-signed.png"), full_page=True)
 
         page.click("text=Recovery-time history")
+        page.wait_for_url(re.compile(r"/drills/history/"))  # a busy machine: wait for the page, not a guess
         chart = page.locator("section[data-scenario=server-failure]")
         assert chart.locator("svg").count() == 1
         assert "RTO" in chart.inner_text()

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 
-from django.core.management.base import BaseCommand
-
 from audit import anchor
 from audit.chain import verify_chain
+from audit.commands import AuditedCommand
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = "Verify the hash chain of the audit trail, name the first broken event; exit 1 when broken."
 
     def add_arguments(self, parser) -> None:
@@ -31,5 +30,8 @@ class Command(BaseCommand):
             self.stdout.write(report.line())
         else:
             self.stderr.write(report.line())
+        if not as_json:
+            for warning in report.warnings:
+                self.stderr.write(f"warning: {warning}")
         if not report.intact:
             raise SystemExit(1)

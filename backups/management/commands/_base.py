@@ -7,14 +7,15 @@ import sys
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.core.serializers.json import DjangoJSONEncoder
 
+from audit.commands import AuditedCommand
 from backups.errors import LifeboatError
 from backups.models import Database
 
 
-class LifeboatCommand(BaseCommand):
+class LifeboatCommand(AuditedCommand):
     """Turns Lifeboat's errors into `CommandError` (one line on stderr, exit 1)."""
 
     def execute(self, *args, **options):

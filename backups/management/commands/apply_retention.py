@@ -4,6 +4,7 @@ from django.core.management.base import CommandError
 
 from backups.management.commands._base import LifeboatCommand
 from backups.retention.applier import apply_retention, retention_tiers
+from core.roles import MANAGE_STORAGE
 
 
 class Command(LifeboatCommand):
@@ -19,7 +20,9 @@ class Command(LifeboatCommand):
         tiers = retention_tiers(tier)
         if tier and not tiers:
             raise CommandError(f"unknown tier {tier!r}")
-        reports = [apply_retention(t, dry_run=dry_run) for t in tiers]
+        if not dry_run:
+            self.require_actor(MANAGE_STORAGE, "delete backups by retention")
+        reports = [apply_retention(t, dry_run=dry_run, actor=self.actor_user) for t in tiers]
         if json:
             self.emit_json({"dry_run": dry_run, "tiers": [r.as_dict() for r in reports]})
         else:

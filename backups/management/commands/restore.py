@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from django.core.management.base import CommandError
 
-from backups.engine import pgtools
+from backups.conninfo import ConnectionOptions, password_from_env
 from backups.management.commands._base import LifeboatCommand
-from backups.models import Artifact, BackupRun, Restore, Tier
+from backups.models import Artifact, BackupRun, Restore
 from backups.recovery import restore
+from core.roles import REPLACE_DATABASE
 
 
 def restore_json(record: Restore) -> dict:
@@ -36,7 +37,7 @@ def pick_artifact(run_id: int, tier: str | None) -> Artifact:
     copies = run.artifacts.live().select_related("tier", "run__database")
     if tier:
         copies = copies.filter(tier__name=tier)
-    artifact = min(copies, key=lambda a: (a.tier.kind != Tier.Kind.LOCAL, a.tier.position), default=None)
+    artifact = min(copies, key=lambda a: a.tier.nearness, default=None)
     if artifact is None:
         raise CommandError(f"run {run_id} has no copy to restore" + (f" in tier {tier}" if tier else "")
                            + f" (status {run.status})")
@@ -64,8 +65,13 @@ class Command(LifeboatCommand):
 
     def handle(self, *args, run_id: int, target_db, target_dsn, target_password_env, table, with_globals, replace,
                force, no_owner, tier, json, **options):
+        from core.env import secret_env_refusal
+
+        if target_password_env and secret_env_refusal(target_password_env):
+            raise CommandError(secret_env_refusal(target_password_env))
         artifact = pick_artifact(run_id, tier)
         if replace:
+            self.require_actor(REPLACE_DATABASE, "restore over a production database")
             if table or target_dsn or with_globals:
                 raise CommandError("--replace restores the whole database in place; drop --table/--target-dsn")
             production = artifact.run.database.dbname
@@ -77,17 +83,11 @@ class Command(LifeboatCommand):
         else:
             if not target_db:
                 raise CommandError("--target-db is required (or --replace)")
-            target, env = None, None
+            target = None
             if target_dsn:
-                target = pgtools.parse_dsn(target_dsn)
-                env = {}
-                if target_password_env:
-                    import os
-
-                    if target_password_env not in os.environ:
-                        raise CommandError(f"environment variable {target_password_env} is not set")
-                    env["PGPASSWORD"] = os.environ[target_password_env]
-            record = restore.restore(artifact, target_db, target=target, target_env=env, tables=table,
+                target = ConnectionOptions.parse(
+                    target_dsn, password=password_from_env(target_password_env or "", "--target-dsn"))
+            record = restore.restore(artifact, target_db, target=target, tables=table,
                                      with_globals=with_globals, force=force, no_owner=no_owner)
         if json:
             self.emit_json(restore_json(record))

@@ -1,15 +1,17 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from audit.commands import AuditedCommand
 from backups.errors import LifeboatError
 from backups.models import Database
 from dashboard import demo
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = "Seed the demo: a dsa_learning database (users, lessons, problems) to protect and a demo login."
 
     def handle(self, *args, **options) -> None:
@@ -20,7 +22,8 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         database, created = Database.objects.update_or_create(
             name=demo.DEMO_DB,
-            defaults={"host": target.host, "port": target.port, "user": target.user, "dbname": target.dbname},
+            defaults={"host": target.host, "port": target.port, "user": target.user, "dbname": target.dbname,
+                      "libpq_options": target.query},
         )
         self.stdout.write(f"demo database: {database.dsn} ({'added' if created else 'already protected'})")
 
@@ -31,4 +34,9 @@ class Command(BaseCommand):
         user.save()
         for group in Group.objects.all():
             user.groups.add(group)
-        self.stdout.write(self.style.SUCCESS(f"demo login: user 'demo', password '{password}'"))
+        line = f"demo login: user 'demo', password '{password}'"
+        self.stdout.write(self.style.SUCCESS(line))
+        # bin/serve prints it again once the server answers, below the start-up logs (readable by this user only).
+        login_file = settings.VAR_DIR / "demo-login.txt"
+        login_file.parent.mkdir(parents=True, exist_ok=True)
+        login_file.write_text(line + "\n")

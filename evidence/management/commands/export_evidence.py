@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from audit import trail
+from audit.commands import AuditedCommand
 from evidence.export import export_to_file
 from evidence.period import Scope, ScopeError, parse_day
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = "Write the evidence package of a period (UTC days, inclusive) to a zip file."
 
     def add_arguments(self, parser) -> None:
@@ -31,7 +33,7 @@ class Command(BaseCommand):
             scope = Scope.build(parse_day(since, "--since"), parse_day(until, "--until"), database)
         except ScopeError as exc:
             raise CommandError(str(exc)) from None
-        manifest, sha256, size = export_to_file(scope, path, exported_by="command line")
+        manifest, sha256, size = export_to_file(scope, path, user=self.actor_user, exported_by=trail.current_actor())
         if as_json:
             self.stdout.write(json.dumps({"output": str(path), "sha256": sha256, "size": size,
                                           "counts": {p["name"]: p["count"] for p in manifest["populations"]},
