@@ -136,3 +136,13 @@ def test_an_artifact_opens_through_its_own_tier(tmp_path):
                         location=str(tmp_path / "a.bin"))
     with storage.open_artifact(artifact) as fh:
         assert fh.read() == b"artifact"
+
+
+def test_a_copy_renamed_but_not_made_durable_is_not_kept(tmp_path, monkeypatch):
+    def directory_fsync_fails(path):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(interface, "fsync_dir", directory_fsync_fails)
+    with pytest.raises(OSError), atomic_file(tmp_path / "a.bin") as out:
+        out.write(b"data")
+    assert list(tmp_path.iterdir()) == []
