@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db.models import Max
 from django.utils import timezone
 
-from audit import trail
+from audit import anchor, trail
 from audit.chain import verify_chain
 from audit.models import AuditChainHead
 from core.hashing import sha256_of
@@ -47,7 +47,7 @@ def build_package(scope: Scope, output: Path, *, exported_by: str, progress: Pro
     progress = progress or (lambda percent, note: None)
     generated_at = timezone.now()
     progress(2, "verifying the audit chain")
-    chain = verify_chain().as_dict()
+    chain = verify_chain(anchor.last_anchor()).as_dict()  # exactly verify_audit_log's check, anchors included
     head = AuditChainHead.objects.filter(pk=1).first()
     pops = registry.registered()
     omissions = [{"item": f"{name}.csv/.json", "reason": f"{what}: not part of this installation"}
