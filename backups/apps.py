@@ -1,5 +1,5 @@
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate
+from django.db.models.signals import post_migrate, pre_migrate
 
 
 class BackupsConfig(AppConfig):
@@ -20,6 +20,10 @@ class BackupsConfig(AppConfig):
 
         # After migrate: the dashboard's own PostgreSQL database becomes a protected database (self-backup).
         post_migrate.connect(_protect_self, sender=self, dispatch_uid="lifeboat-protect-self")
+        # Before migrate changes the schema: a SQLite copy of the dashboard as it was.
+        from backups.catalog.selfbackup import self_backup_before_migration
+
+        pre_migrate.connect(self_backup_before_migration, sender=self, dispatch_uid="lifeboat-self-backup-pre-migrate")
 
 
 def _protect_self(using: str = "default", **kwargs) -> None:

@@ -160,9 +160,9 @@ def check_bucket_drift_all() -> int:
     return sum(bool(check_drift(tier).differences) for tier in tiers)
 
 def self_backup() -> str:
-    from backups.catalog.selfbackup import sqlite_self_backup
+    from backups.catalog.selfbackup import daily_self_backup
 
-    return sqlite_self_backup()["name"]
+    return daily_self_backup()["name"]
 
 
 def discover_databases() -> dict:

@@ -10,6 +10,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import psycopg
@@ -193,29 +194,43 @@ def _plain_static_storage(settings):
 @pytest.fixture(scope="session", autouse=True)
 def _flush_lifts_audit_triggers():
     """After a transactional test Django empties every table with `flush`, which the audit trail's append-only
-    triggers refuse (as they must in production): lift them for that flush only, then put them back."""
+    triggers refuse (as they must in production): lift them for that flush only, then put them back. The same for
+    `serialized_rollback`, which saves the serialized rows again (an UPDATE of each existing audit event)."""
     import importlib
 
+    from django.db.backends.base.creation import BaseDatabaseCreation
     from django.db.backends.base.operations import BaseDatabaseOperations
 
     triggers = importlib.import_module("dashboard.migrations.0005_audit_append_only_triggers")
     original = BaseDatabaseOperations.execute_sql_flush
+    original_deserialize = BaseDatabaseCreation.deserialize_db_from_string
 
-    def execute_sql_flush(self, sql_list):
-        forward, backward = triggers.BY_VENDOR[self.connection.vendor]
-        with self.connection.cursor() as cursor:
+    @contextmanager
+    def lifted(connection):
+        forward, backward = triggers.BY_VENDOR[connection.vendor]
+        with connection.cursor() as cursor:
             for statement in backward:
                 cursor.execute(statement)
         try:
-            original(self, sql_list)
+            yield
         finally:
-            with self.connection.cursor() as cursor:
+            with connection.cursor() as cursor:
                 for statement in forward:
                     cursor.execute(statement)
 
+    def execute_sql_flush(self, sql_list):
+        with lifted(self.connection):
+            original(self, sql_list)
+
+    def deserialize_db_from_string(self, data):
+        with lifted(self.connection):
+            original_deserialize(self, data)
+
     BaseDatabaseOperations.execute_sql_flush = execute_sql_flush
+    BaseDatabaseCreation.deserialize_db_from_string = deserialize_db_from_string
     yield
     BaseDatabaseOperations.execute_sql_flush = original
+    BaseDatabaseCreation.deserialize_db_from_string = original_deserialize
 
 
 # AWS fixtures (dummy credentials only inside them; moto in-process or on a loopback port): see tests/aws.py.
