@@ -130,6 +130,8 @@ def _import_one(storage: Storage, tier: Tier, manifest: catalog.Manifest,
     problems = []
     listed = listing.get(manifest.artifact_name)
     expected = manifest.artifact.get("sha256")
+    if listed is not None and listed.needs_restore:
+        return _import_archived(tier, manifest, listing, listed, item)
     if listed is None:
         problems.append("the manifest's artifact is missing from the tier")
     else:
@@ -161,12 +163,37 @@ def _import_one(storage: Storage, tier: Tier, manifest: catalog.Manifest,
     return item
 
 
+def _import_archived(tier: Tier, manifest: catalog.Manifest, listing: dict[str, ListedObject],
+                     listed: ListedObject, item: ImportItem) -> ImportItem:
+    """A copy in GLACIER / DEEP_ARCHIVE cannot be read, so not hashed: its run is history, the copy `archived`
+    until `restore_archived` has it restored and checked."""
+    globals_listed = listing.get(manifest.globals_name) if manifest.globals_name else None
+    run, _ = _run_for(manifest, tier)
+    Artifact.objects.create(
+        run=run, tier=tier, status=Artifact.Status.ARCHIVED, location=listed.location, size_bytes=listed.size_bytes,
+        sha256=manifest.artifact.get("sha256") or "", storage_class=listed.storage_class,
+        globals_location=globals_listed.location if globals_listed else "",
+        manifest_location=listing[manifest.name].location, created_at=manifest.time("finished_at") or timezone.now(),
+    )
+    item.run_id = run.pk
+    item.reason = f"archived in {listed.storage_class}: restore it (restore_archived) before it can be read"
+    return item
+
+
+def tier_listing(storage: Storage, tier: Tier) -> dict[str, ListedObject]:
+    """Every object of the tier by name, with the monthly archive prefix (full keys) where the tier has one."""
+    listing = {obj.name: obj for obj in storage.list_names()}
+    if tier.can(Feature.ARCHIVE_PREFIX) and tier.archive_prefix:
+        listing.update((obj.name, obj) for obj in storage.list_archive())
+    return listing
+
+
 def import_catalog(tier: Tier, *, dry_run: bool = False, user=None) -> ImportReport:
     """Read every manifest in the tier and record what the dashboard does not know yet."""
     if not tier.can(Feature.ARTIFACTS):
         raise ConfigurationError(f"tier {tier.name} is an RDS view: it holds no Lifeboat manifests")
     storage = storage_for(tier)
-    listing = {obj.name: obj for obj in storage.list_names()}
+    listing = tier_listing(storage, tier)
     report = ImportReport(tier=tier.name, dry_run=dry_run)
     manifests: list[catalog.Manifest] = []
     for name in sorted(n for n in listing if n.endswith(catalog.MANIFEST_SUFFIX)):

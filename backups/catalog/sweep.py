@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from audit import trail
 from backups.catalog import manifest as catalog
+from backups.catalog.importer import tier_listing
 from backups.errors import LifeboatError
 from backups.models import Artifact, Feature, Tier
 from backups.retention import applier
@@ -50,7 +51,7 @@ def sweep_tier(tier: Tier, *, actor=None) -> SweepReport:
         return report
     storage = storage_for(tier)
     finish_interrupted_deletions(storage, tier, report, actor)
-    listing = {obj.location: obj for obj in storage.list_names()}
+    listing = {obj.location: obj for obj in tier_listing(storage, tier).values()}
     mark_missing_copies(tier, listing, report)
     rewrite_lost_manifests(storage, tier, listing, report)
     remove_orphan_manifests(storage, tier, listing, report)
@@ -77,7 +78,7 @@ def _live_copies(tier: Tier):
 
 def mark_missing_copies(tier: Tier, listing: dict[str, ListedObject], report: SweepReport) -> None:
     for artifact in _live_copies(tier):
-        if artifact.location not in listing and _in_listed_area(tier, artifact.location):
+        if artifact.location not in listing:
             artifact.status = Artifact.Status.FAILED
             artifact.error = f"missing from the tier (found by the catalog sweep on {timezone.now():%Y-%m-%d})"
             artifact.save(update_fields=["status", "error"])
@@ -88,6 +89,9 @@ def rewrite_lost_manifests(storage, tier: Tier, listing: dict[str, ListedObject]
     for artifact in _live_copies(tier):
         listed = listing.get(artifact.location)
         if listed is None or (artifact.manifest_location and artifact.manifest_location in listing):
+            continue
+        if not _in_listed_area(tier, artifact.location):  # put() writes under the tier's prefix only
+            report.errors.append(f"copy {artifact.pk}: archived copy without its manifest (not rewritten)")
             continue
         name = catalog.manifest_name(listed.name)
         payload = catalog.build_manifest(artifact.run, Path(listed.name).name,
@@ -129,5 +133,5 @@ def _is_lifeboat_manifest(storage, obj: ListedObject) -> bool:
 
 
 def _in_listed_area(tier: Tier, location: str) -> bool:
-    """A copy moved to the monthly archive lies outside the tier's listing (its own prefix)."""
+    """A copy moved to the monthly archive lies outside the tier's own prefix."""
     return not (tier.archive_prefix and location.startswith(tier.archive_prefix))

@@ -24,7 +24,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='artifact',
             name='status',
-            field=models.CharField(choices=[('stored', 'Stored'), ('failed', 'Failed'), ('deleting', 'Deleting'), ('deleted', 'Deleted')], default='stored', max_length=10),
+            field=models.CharField(choices=[('stored', 'Stored'), ('failed', 'Failed'), ('deleting', 'Deleting'), ('deleted', 'Deleted'), ('archived', 'Archived (restore before reading)')], default='stored', max_length=10),
         ),
         migrations.RunPython(deleted_copies_say_so, back_to_stored),
     ]
