@@ -247,6 +247,9 @@ LIFEBOAT_AUDIT_ANCHOR_PATH = env_str("LIFEBOAT_AUDIT_ANCHOR_PATH", "")
 # database, so the database's owner cannot rewrite history and recompute it. Unset: events are not tagged.
 LIFEBOAT_AUDIT_KEY = env_secret("LIFEBOAT_AUDIT_KEY") or ""
 LIFEBOAT_EVIDENCE_DIR = Path(env_str("LIFEBOAT_EVIDENCE_DIR", str(VAR_DIR / "evidence")))
+# A minisign secret key (`minisign -G -W`, no password): evidence packages carry SHA256SUMS.txt.minisig. Unset:
+# packages are unsigned and say so in their omissions.
+LIFEBOAT_EVIDENCE_SIGNING_KEY_FILE = env_str("LIFEBOAT_EVIDENCE_SIGNING_KEY_FILE", "")
 
 # Lifeboat backs itself up (catalog): on PostgreSQL its own database becomes a protected database; on SQLite a
 # copy goes to every local and S3 tier after the first scheduled run of a UTC day and before each migration; copies
