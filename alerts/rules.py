@@ -54,6 +54,22 @@ def backup_failed(now: datetime) -> Iterator[Condition]:
         )
 
 
+def backup_warnings(now: datetime) -> Iterator[Condition]:
+    """The newest finished run of a database succeeded but lacks a part (its globals file...); a later complete
+    run ends it (a later failure too: backup_failed speaks then)."""
+    finished = [BackupRun.Status.SUCCEEDED, BackupRun.Status.FAILED, BackupRun.Status.ABANDONED]
+    for database in Database.objects.filter(Exists(BackupRun.objects.with_warnings().filter(database=OuterRef("pk")))):
+        run = database.runs.filter(status__in=finished).order_by("-created_at").first()
+        if run is None or not run.has_warnings:
+            continue
+        yield Condition(
+            key=f"{Kind.BACKUP_WARNINGS}:database:{database.pk}", kind=Kind.BACKUP_WARNINGS,
+            severity=Severity.WARNING, title=f"Backup of {database.name} succeeded with warnings",
+            message=f"Backup #{run.pk} of {database.name} succeeded with warnings: {'; '.join(run.warnings)}",
+            link=run.get_absolute_url(), database=database, details={"run_id": run.pk, "warnings": run.warnings},
+        )
+
+
 def verification_failed(now: datetime) -> Iterator[Condition]:
     """The newest finished verification of a database's copies in a tier failed; a later pass ends it."""
     # Start from the failures (rare) and drop those a later pass of the same database and tier superseded, rather
@@ -184,6 +200,7 @@ def drills_attention(now: datetime) -> Iterator[Condition]:
 
 RULES: dict[str, tuple[Callable[[datetime], Iterable[Condition]], tuple[str, ...]]] = {
     "backup_failed": (backup_failed, (Kind.BACKUP_FAILED,)),
+    "backup_warnings": (backup_warnings, (Kind.BACKUP_WARNINGS,)),
     "verification_failed": (verification_failed, (Kind.VERIFICATION_FAILED,)),
     "freshness": (freshness, (Kind.FRESHNESS,)),
     "upload_failed": (upload_failed, (Kind.UPLOAD_FAILED,)),

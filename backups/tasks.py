@@ -98,7 +98,7 @@ def queue_restore(artifact, target_database: str, *, tables=(), user=None):
     parsed = validate_request(artifact, target_database, tables)
     record = Restore.objects.create(
         artifact=artifact, mode=Restore.Mode.TABLES if tables else Restore.Mode.NEW_DATABASE, requested_by=user,
-        target_database=target_database, tables=[f"{s}.{t}" for s, t in parsed],
+        target_database=target_database, tables=[str(t) for t in parsed],
     )
     async_task("backups.tasks.run_restore", record.pk,
                task_name=f"restore {artifact.run.database.name} #{artifact.run_id} into {target_database}")

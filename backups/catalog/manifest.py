@@ -65,6 +65,7 @@ def build_manifest(run: BackupRun, artifact_name: str, *, is_self: bool = False)
         "row_counts": run.row_counts,
         "globals": {"name": run.globals_name, "sha256": run.globals_sha256} if run.globals_name else None,
         "app_schema_version": run.app_schema_version or None,
+        "warnings": run.warnings,  # parts the run lacks ("succeeded with warnings"); absent in older manifests
         "written_at": timezone.now().isoformat(),
     }
 

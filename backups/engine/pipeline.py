@@ -153,7 +153,8 @@ def dump_globals(run: BackupRun, session: SnapshotSession, final: Path) -> Store
     """Roles and tablespaces (`pg_dumpall --globals-only`), needed to rebuild a lost server.
 
     Without superuser rights pg_authid is unreadable: fall back to --no-role-passwords and say so.
-    A missing globals file is logged, not fatal: the database dump itself is still good.
+    A missing globals file is not fatal (the database dump itself is still good) but the run lacks a part it
+    should have: it becomes "succeeded with warnings" (BackupRun.warnings) and is alerted as a warning.
     """
     target = session.target
     env = target.env()
@@ -168,7 +169,7 @@ def dump_globals(run: BackupRun, session: SnapshotSession, final: Path) -> Store
                 run.append_log("globals saved without role passwords (no superuser access to pg_authid)")
             return StoredCopy(location=str(final), size_bytes=out.size, sha256=out.sha256)
         last_error = proc.stderr.decode(errors="replace").strip()
-    run.append_log(f"WARNING: globals not saved: {last_error}")
+    run.add_warning(f"globals (roles, tablespaces) not saved: {' '.join(last_error.split()) or 'no message'}")
     return None
 
 
@@ -298,11 +299,11 @@ def _execute(run: BackupRun, tiers: list[Tier] | None = None) -> BackupRun:
 def _announce(run: BackupRun) -> None:
     run.refresh_from_db()
     details = {"database": run.database.name, "status": run.status, "size_bytes": run.size_bytes,
-               "sha256": run.sha256, "error": run.error,
+               "sha256": run.sha256, "error": run.error, "warnings": run.warnings,
                "locations": [{"tier": a.tier.name, "location": a.location, "status": a.status}
                              for a in run.artifacts.select_related("tier")]}
     trail.record(f"backup.{run.status}", target=run,
-                 summary=f"backup of {run.database.name} {run.status}", details=details)
+                 summary=f"backup of {run.database.name} {run.status_label.lower()}", details=details)
     backup_finished.send(sender=BackupRun, run=run)
 
 

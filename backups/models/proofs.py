@@ -18,6 +18,10 @@ class Verification(Timed, models.Model):
         PASSED = "passed", "Passed"
         FAILED = "failed", "Failed"
 
+    # The outcomes that decide whether a copy is verified (ArtifactQuerySet.verified): the newest of these wins.
+    # Any other status (queued, running, or one that could not run) counts neither way.
+    DECIDED = (Status.PASSED, Status.FAILED)
+
     artifact = models.ForeignKey("Artifact", on_delete=models.CASCADE, related_name="verifications")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     requested_by = models.ForeignKey(
@@ -36,7 +40,7 @@ class Verification(Timed, models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [
-            # ArtifactQuerySet.verified(): passed verifications of an artifact.
+            # ArtifactQuerySet.verified(): the newest passed or failed verification of an artifact.
             models.Index(fields=["artifact", "status"], name="verification_artifact_idx"),
         ]
 

@@ -18,7 +18,6 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import BinaryIO
@@ -31,11 +30,13 @@ from django.utils import timezone
 from audit import trail
 from backups.conninfo import ConnectionOptions, password_from_env
 from backups.engine import pgtools
+from backups.engine.archive_toc import read_toc
 from backups.engine.snapshot import count_rows
 from backups.errors import LifeboatError, RestoreFailed
 from backups.models import Artifact, BackupRun, Database, Verification
-from backups.proof import parallel_load
-from backups.recovery.restore import create_database, drop_database
+from backups.proof import objects, parallel_load
+from backups.recovery import database_properties
+from backups.recovery.restore import drop_database
 from backups.signals import verification_finished
 from backups.storage import open_artifact
 from backups.storage.interface import CHUNK, HashingReader
@@ -62,59 +63,7 @@ SELECT n.nspname || ' ' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oi
 WHERE c.relkind = 'p'
 """
 PUBLICATION_ENTRY = re.compile(r"^\d+;\s+\d+\s+\d+\s+PUBLICATION ", re.MULTILINE)
-# pg_restore --list types whose objects must exist after the restore, and the pg_class kinds that hold them.
-RELATION_KINDS = {"TABLE": "rpf", "INDEX": "iI", "SEQUENCE": "S", "VIEW": "v", "MATERIALIZED VIEW": "m"}
-CHECKED_TYPES = [*RELATION_KINDS, "FUNCTION"]
-# TOC entries that share a prefix with a checked type but are data or attachments, not objects.
-NOT_OBJECTS = ("TABLE DATA ", "TABLE ATTACH ", "SEQUENCE SET ", "SEQUENCE OWNED BY ", "INDEX ATTACH ",
-               "MATERIALIZED VIEW DATA ")
 TOC_LINE = re.compile(r"^\d+;\s+\d+\s+\d+\s+(?P<rest>.+)$")
-
-
-@dataclass(frozen=True)
-class TocObject:
-    """An object as pg_restore --list names it: its type and "SCHEMA NAME" (space-separated, unquoted, so a
-    schema or name containing spaces is compared as one string rather than split wrongly)."""
-
-    kind: str
-    qualified: str
-
-    def __str__(self) -> str:
-        return f"{self.kind} {self.qualified}"
-
-
-def parse_toc(listing: str) -> set[TocObject]:
-    """Objects of CHECKED_TYPES in `pg_restore --list` output: 'ID; OID OID TYPE SCHEMA NAME OWNER'."""
-    found: set[TocObject] = set()
-    for line in listing.splitlines():
-        match = TOC_LINE.match(line.strip())
-        if not match:
-            continue
-        rest = match.group("rest")
-        if rest.startswith(NOT_OBJECTS):
-            continue
-        for kind in sorted(CHECKED_TYPES, key=len, reverse=True):  # MATERIALIZED VIEW before VIEW
-            if rest.startswith(kind + " "):
-                qualified = rest[len(kind) + 1:].rsplit(" ", 1)[0]  # drop the owner
-                found.add(TocObject(kind, qualified))
-                break
-    return found
-
-
-CATALOG_SQL = """
-SELECT CASE c.relkind WHEN 'r' THEN 'TABLE' WHEN 'p' THEN 'TABLE' WHEN 'f' THEN 'TABLE'
-                      WHEN 'i' THEN 'INDEX' WHEN 'I' THEN 'INDEX' WHEN 'S' THEN 'SEQUENCE'
-                      WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' END, n.nspname, c.relname
-FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relkind IN ('r', 'p', 'f', 'i', 'I', 'S', 'v', 'm')
-UNION ALL
-SELECT 'FUNCTION', n.nspname, p.proname || '(' || pg_catalog.oidvectortypes(p.proargtypes) || ')'
-FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE p.prokind = 'f'
-"""
-
-
-def restored_objects(conn: psycopg.Connection) -> set[TocObject]:
-    return {TocObject(kind, f"{schema} {name}") for kind, schema, name in conn.execute(CATALOG_SQL).fetchall()}
 
 
 def verification_server_for(database: Database) -> ConnectionOptions:
@@ -149,7 +98,8 @@ class _Checks:
     def __init__(self) -> None:
         self.items: list[dict] = []
 
-    def add(self, name: str, ok: bool, detail: str = "") -> bool:
+    def add(self, name: str, ok: bool | None, detail: str = "") -> bool | None:
+        """ok None: the check could not be made (shown as "not verifiable"), which neither passes nor fails."""
         self.items.append({"name": name, "ok": ok, "detail": detail})
         return ok
 
@@ -319,8 +269,10 @@ def verify_artifact(artifact: Artifact, *, user=None, verification: Verification
     created = False
     try:
         with checked_copy(artifact, checks) as archive, table_of_contents(archive, env) as (listing, head):
-            expected_objects = parse_toc(listing)
-            create_database(server, scratch)
+            archive_toc = _archive_toc(head)
+            with open(head, "rb") as fh:
+                properties = database_properties.from_toc(read_toc(fh))
+            property_notes = database_properties.create_database_like(server, scratch, properties)
             created = True
             target = server.with_dbname(scratch)
             started = time.monotonic()
@@ -335,16 +287,20 @@ def verify_artifact(artifact: Artifact, *, user=None, verification: Verification
             # count_rows uses savepoints
             with target.connect(autocommit=False, application_name="lifeboat-verify") as conn:
                 actual = count_rows(conn)
-                present = restored_objects(conn)
+            found = _compare_objects(archive_toc, target)
             analyzed.result()
         _compare_counts(record, checks, artifact.run.row_counts, actual)
-        missing = sorted(str(o) for o in expected_objects - present)
-        checks.add("objects", not missing, f"{len(expected_objects)} objects in the backup's table of contents"
-                   + (f"; missing after restore: {', '.join(missing[:20])}" if missing else ", all present"))
-        failed = [c["name"] for c in checks.items if not c["ok"]]
+        if isinstance(found, str):  # a table of contents this check cannot read: reported, neither passed nor failed
+            checks.add("objects", None, f"not verifiable: {found}")
+        else:
+            checks.add("objects", found.ok, found.detail())
+            if found.not_compared:
+                checks.add("objects_not_compared", None, found.not_compared_detail())
+        check_database_properties(checks, server, scratch, properties, property_notes)
+        failed = [c["name"] for c in checks.items if c["ok"] is False]
         record.status = Verification.Status.FAILED if failed else Verification.Status.PASSED
         if failed:
-            record.error = "; ".join(c["detail"] for c in checks.items if not c["ok"])
+            record.error = "; ".join(c["detail"] for c in checks.items if c["ok"] is False)
     except (LifeboatError, psycopg.Error, OSError, zstandard.ZstdError) as exc:
         record.status = Verification.Status.FAILED
         record.error = " ".join(str(exc).split())
@@ -361,6 +317,43 @@ def verify_artifact(artifact: Artifact, *, user=None, verification: Verification
     record.save()
     _announce(record, user)
     return record
+
+
+def _archive_toc(head: Path) -> objects.Toc | str:
+    try:
+        with head.open("rb") as toc_file:
+            return objects.read_toc(toc_file)
+    except objects.TocUnreadable as exc:
+        return str(exc)
+
+
+def _compare_objects(archive_toc: objects.Toc | str, target: ConnectionOptions) -> objects.ObjectReport | str:
+    """The object check's report, or why it cannot be made (the reason, as text)."""
+    if isinstance(archive_toc, str):
+        return archive_toc
+    try:
+        return objects.compare(archive_toc, target)
+    except objects.TocUnreadable as exc:
+        return f"the restored database's table of contents: {exc}"
+
+
+def check_database_properties(checks: _Checks, server: ConnectionOptions, scratch: str,
+                              properties: database_properties.DatabaseProperties | None, notes: list[str]) -> None:
+    """Applied last (a statement_timeout or a connection limit from the backup must not hinder the other checks),
+    then read back through pg_dump and compared with the archive's entries."""
+    notes = notes + database_properties.restore_onto(server, scratch, properties)
+    try:
+        found = database_properties.of_database(server.with_dbname(scratch))
+    except LifeboatError as exc:
+        checks.add("database_properties", False, f"could not be read back from the restored database: {exc}")
+        return
+    result = database_properties.compare(properties, found, notes)
+    if not result.ok:
+        checks.add("database_properties", False, "differ from the backup: " + "; ".join(result.differences))
+        return
+    said = properties.summary() if properties else "none in the backup"
+    checks.add("database_properties", True, f"{said}: as in the backup"
+               + (f"; not restorable here: {'; '.join(result.not_restorable)}" if result.not_restorable else ""))
 
 
 def _analyze(target: ConnectionOptions) -> None:

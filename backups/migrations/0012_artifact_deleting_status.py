@@ -17,7 +17,7 @@ def back_to_stored(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('backups', '0010_connection_options_and_input_bounds'),
+        ('backups', '0011_backuprun_warnings'),
     ]
 
     operations = [
