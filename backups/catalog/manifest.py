@@ -36,8 +36,13 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def build_manifest(run: BackupRun, artifact_name: str, *, is_self: bool = False) -> dict[str, Any]:
-    """Everything needed to list, check and restore this backup without Lifeboat's database."""
+def build_manifest(run: BackupRun, artifact_name: str, *, is_self: bool = False,
+                   recipients: list[str] | None = None) -> dict[str, Any]:
+    """Everything needed to list, check and restore this backup without Lifeboat's database.
+
+    Stays plain JSON (catalog import reads it without a key). For an encrypted copy it names the public age
+    recipients, never an identity: which key opens the copy, not the key.
+    """
     database = run.database
     return {
         "format_version": FORMAT_VERSION,
@@ -59,7 +64,8 @@ def build_manifest(run: BackupRun, artifact_name: str, *, is_self: bool = False)
         "server_version": run.server_version,
         "snapshot_id": run.snapshot_id,
         "artifact": {
-            "name": artifact_name, "format": "custom", "compression": "zstd", "encryption_key_id": None,
+            "name": artifact_name, "format": "custom", "compression": "zstd",
+            "encryption": "age" if recipients else None, "encryption_recipients": list(recipients or []),
             "raw_size_bytes": run.raw_size_bytes, "size_bytes": run.size_bytes, "sha256": run.sha256,
         },
         "row_counts": run.row_counts,
@@ -125,6 +131,10 @@ class Manifest:
         """The artifact's name relative to the tier (the manifest lies beside it)."""
         parent = str(Path(self.name).parent)
         return self.artifact["name"] if parent == "." else f"{parent}/{self.artifact['name']}"
+
+    @property
+    def encryption_recipients(self) -> list[str]:
+        return list(self.artifact.get("encryption_recipients") or [])
 
     @property
     def globals_name(self) -> str:

@@ -29,10 +29,11 @@ from django.conf import settings
 from django.utils import timezone
 
 from audit import trail
+from backups import encryption
 from backups.conninfo import ConnectionOptions, password_from_env
 from backups.engine import pgtools
 from backups.engine.snapshot import count_rows
-from backups.errors import LifeboatError, RestoreFailed
+from backups.errors import EncryptionError, LifeboatError, RestoreFailed
 from backups.models import Artifact, BackupRun, Database, Verification
 from backups.proof import parallel_load
 from backups.recovery.restore import create_database, drop_database
@@ -212,6 +213,8 @@ class _Feeder(threading.Thread):
                     self.sink.write(chunk)
         except BrokenPipeError:
             pass
+        except EncryptionError as exc:
+            self.error = str(exc)
         except (zstandard.ZstdError, OSError) as exc:
             self.error = f"cannot decompress the archive: {exc}"
         finally:
@@ -318,7 +321,8 @@ def verify_artifact(artifact: Artifact, *, user=None, verification: Verification
     checks = _Checks()
     created = False
     try:
-        with checked_copy(artifact, checks) as archive, table_of_contents(archive, env) as (listing, head):
+        with checked_copy(artifact, checks) as stored, encryption.opened(stored, artifact.location) as archive, \
+                table_of_contents(archive, env) as (listing, head):
             expected_objects = parse_toc(listing)
             create_database(server, scratch)
             created = True

@@ -96,9 +96,15 @@ class S3Storage:
         config = TransferConfig(multipart_threshold=MIN_PART, multipart_chunksize=part_size,
                                 max_concurrency=settings.LIFEBOAT_S3_CONCURRENCY, use_threads=True)
         extra = {"StorageClass": self.tier.storage_class or DEFAULT_STORAGE_CLASS, "Metadata": metadata,
-                 "ChecksumAlgorithm": "SHA256"}
+                 "ChecksumAlgorithm": "SHA256", **self.server_side_encryption()}
         self._upload_with_retries(source, key, extra, config)
         return self._stored_copy(source, key, part_size)
+
+    def server_side_encryption(self) -> dict[str, str]:
+        """SSE-KMS with the tier's customer-managed key, when it names one (S3's default SSE-S3 otherwise)."""
+        if not self.tier.kms_key_id:
+            return {}
+        return {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": self.tier.kms_key_id}
 
     def _upload_with_retries(self, source: Path, key: str, extra: dict, config: TransferConfig) -> None:
         attempts = max(1, settings.LIFEBOAT_S3_UPLOAD_ATTEMPTS)
@@ -153,7 +159,8 @@ class S3Storage:
             etag=head.get("ETag", "").strip('"'),
             storage_class=head.get("StorageClass") or attrs.get("StorageClass") or "STANDARD",
             extra={"remote_checksum": f"sha256:{expected}", "bucket": self.bucket,
-                   "metadata": head.get("Metadata", {})},
+                   "metadata": head.get("Metadata", {}),
+                   "kms_key_id": head.get("SSEKMSKeyId", "") if head.get("ServerSideEncryption") == "aws:kms" else ""},
         )
 
     # --- reading, deleting, listing --------------------------------------------------------------------
@@ -208,7 +215,7 @@ class S3Storage:
         try:
             self.client.copy(source, self.bucket, target, ExtraArgs={
                 "StorageClass": self.tier.storage_class or DEFAULT_STORAGE_CLASS, "MetadataDirective": "COPY",
-                "ChecksumAlgorithm": "SHA256"})
+                "ChecksumAlgorithm": "SHA256", **self.server_side_encryption()})
             head = self.client.head_object(Bucket=self.bucket, Key=target)
         except (*UPLOAD_ERRORS, ValueError) as exc:
             self.abort_uploads(target)
