@@ -1,5 +1,6 @@
 """An S3 tier's bucket policy as configuration: declared on the Tier, applied by `manage.py apply_bucket_policy`,
-and compared daily with the live bucket (versioning, lifecycle, Object Lock, public access block).
+and compared daily with the live bucket (versioning, lifecycle, Object Lock, public access block, default
+encryption, and a bucket policy statement refusing every request not made over TLS).
 
 Only Lifeboat's own lifecycle rules (IDs `lifeboat-<tier>` and `lifeboat-<tier>-archive`) are managed; another
 rule is reported, and replaced on apply, only when it also applies to the tier's prefixes, because it could
@@ -8,7 +9,8 @@ expire copies that retention means to keep.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 
 from audit import trail
 from backups.errors import StorageError
@@ -17,6 +19,36 @@ from backups.signals import bucket_drift_checked
 from backups.storage.aws import AWS_ERRORS, client_for, error_code, error_text
 
 PUBLIC_ACCESS_FLAGS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
+TLS_ONLY_SID = "LifeboatDenyInsecureTransport"
+
+
+def declared_encryption(tier: Tier) -> dict:
+    """Default encryption: SSE-KMS with the tier's customer-managed key, else SSE-S3 (AES256)."""
+    if tier.kms_key_id:
+        default = {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": tier.kms_key_id}
+        return {"ApplyServerSideEncryptionByDefault": default, "BucketKeyEnabled": True}
+    return {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
+
+
+def tls_only_statement(bucket: str) -> dict:
+    """Deny every request made without TLS (moto does not evaluate policies: the document itself is tested)."""
+    return {"Sid": TLS_ONLY_SID, "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+            "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+
+
+def declared_policy(tier: Tier, live_statements: list[dict] | None = None) -> dict:
+    """The bucket policy document: the live statements that are not Lifeboat's, plus Lifeboat's TLS-only one."""
+    others = [s for s in live_statements or [] if s.get("Sid") != TLS_ONLY_SID]
+    return {"Version": "2012-10-17", "Statement": [*others, tls_only_statement(tier.bucket)]}
+
+
+def _describe_encryption(rule: dict | None) -> str:
+    if not rule:
+        return "off"
+    default = rule.get("ApplyServerSideEncryptionByDefault", {})
+    key = default.get("KMSMasterKeyID")
+    return default.get("SSEAlgorithm", "?") + (f" with key {key}" if key else "")
 
 
 def declared_rules(tier: Tier) -> list[dict]:
@@ -69,6 +101,8 @@ class BucketState:
     object_lock: tuple[str, int] | None  # default retention (mode, days)
     object_lock_enabled: bool
     public_access: dict[str, bool]
+    encryption: dict | None = None  # the first default-encryption rule, None when none is set
+    policy_statements: list[dict] = field(default_factory=list)
 
 
 def read_bucket(client, bucket: str) -> BucketState:
@@ -95,7 +129,41 @@ def read_bucket(client, bucket: str) -> BucketState:
         if error_code(exc) != "NoSuchPublicAccessBlockConfiguration":
             raise
         public = {}
-    return BucketState(versioning, rules, lock, lock_enabled, {f: bool(public.get(f)) for f in PUBLIC_ACCESS_FLAGS})
+    return BucketState(versioning, rules, lock, lock_enabled, {f: bool(public.get(f)) for f in PUBLIC_ACCESS_FLAGS},
+                       _read_encryption(client, bucket), _read_policy_statements(client, bucket))
+
+
+def _read_encryption(client, bucket: str) -> dict | None:
+    try:
+        rules = client.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"].get("Rules", [])
+    except AWS_ERRORS as exc:
+        if error_code(exc) != "ServerSideEncryptionConfigurationNotFoundError":
+            raise
+        return None
+    return rules[0] if rules else None
+
+
+def _read_policy_statements(client, bucket: str) -> list[dict]:
+    try:
+        document = json.loads(client.get_bucket_policy(Bucket=bucket)["Policy"])
+    except AWS_ERRORS as exc:
+        if error_code(exc) != "NoSuchBucketPolicy":
+            raise
+        return []
+    statements = document.get("Statement", [])
+    return statements if isinstance(statements, list) else [statements]
+
+
+def _same_statement(have: dict, want: dict) -> bool:
+    """Equal as S3 means it: a one-item list equals its item, order of resources does not matter."""
+    def norm(value):
+        if isinstance(value, list):
+            items = sorted((norm(v) for v in value), key=json.dumps)
+            return items[0] if len(items) == 1 else items
+        if isinstance(value, dict):
+            return {k: norm(v) for k, v in value.items()}
+        return value
+    return norm(have) == norm(want)
 
 
 def _overlaps(a: str, b: str) -> bool:
@@ -134,6 +202,15 @@ def differences(tier: Tier, live: BucketState) -> list[str]:
     for flag, on in live.public_access.items():
         if not on:
             found.append(f"public access block {flag} is off, declared on")
+    want_encryption, have_encryption = (_describe_encryption(declared_encryption(tier)),
+                                        _describe_encryption(live.encryption))
+    if want_encryption != have_encryption:
+        found.append(f"default encryption is {have_encryption}, declared {want_encryption}")
+    ours = [s for s in live.policy_statements if s.get("Sid") == TLS_ONLY_SID]
+    if not ours:
+        found.append("the bucket policy does not deny requests without TLS (aws:SecureTransport false)")
+    elif not _same_statement(ours[0], tls_only_statement(tier.bucket)):
+        found.append(f"the bucket policy statement {TLS_ONLY_SID} differs from the declared one")
     return found
 
 
@@ -196,6 +273,14 @@ def _apply(client, tier: Tier, live: BucketState) -> list[str]:
             "ObjectLockEnabled": "Enabled",
             "Rule": {"DefaultRetention": {"Mode": want_lock[0], "Days": want_lock[1]}}})
         actions.append(f"Object Lock default retention {want_lock[0]} for {want_lock[1]} days")
+    if _describe_encryption(live.encryption) != _describe_encryption(declared_encryption(tier)):
+        client.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={
+            "Rules": [declared_encryption(tier)]})
+        actions.append(f"default encryption {_describe_encryption(declared_encryption(tier))}")
+    ours = [s for s in live.policy_statements if s.get("Sid") == TLS_ONLY_SID]
+    if not (ours and _same_statement(ours[0], tls_only_statement(bucket))):
+        client.put_bucket_policy(Bucket=bucket, Policy=json.dumps(declared_policy(tier, live.policy_statements)))
+        actions.append("bucket policy denies requests without TLS")
     return actions
 
 
