@@ -101,3 +101,27 @@ def test_a_weakened_tls_rule_is_drift_and_other_statements_survive_apply(s3_tier
     live = json.loads(moto_s3.get_bucket_policy(Bucket=s3_tier.bucket)["Policy"])["Statement"]
     assert [s["Sid"] for s in live] == ["AuditorsRead", bucket_policy.TLS_ONLY_SID]
     assert bucket_policy.check_drift(s3_tier).differences == []
+
+
+def test_the_runtime_identity_cannot_delete_versions_or_change_the_bucket(kms_tier):
+    runtime = json.dumps(bucket_policy.iam_policy(kms_tier))
+    assert "s3:DeleteObjectVersion" not in runtime and '"s3:DeleteObject"' in runtime
+    for action in bucket_policy.WRITE_BUCKET_CONFIG:
+        assert action not in runtime
+    kms = [s for s in bucket_policy.iam_policy(kms_tier)["Statement"] if s["Sid"] == "LifeboatKmsKey"]
+    assert kms and kms[0]["Resource"] == kms_tier.kms_key_id
+    admin = json.dumps(bucket_policy.admin_iam_policy(kms_tier))
+    assert all(action in admin for action in bucket_policy.WRITE_BUCKET_CONFIG)
+
+
+def test_applying_without_the_admin_rights_says_which_identity_to_use(s3_tier, monkeypatch):
+    from botocore.exceptions import ClientError
+
+    from backups.errors import StorageError
+
+    def denied(*args, **kwargs):
+        raise ClientError({"Error": {"Code": "AccessDenied", "Message": "Access Denied"}}, "PutBucketPolicy")
+
+    monkeypatch.setattr(bucket_policy, "_apply", denied)
+    with pytest.raises(StorageError, match=f"apply_bucket_policy {s3_tier.name} --profile ADMIN"):
+        bucket_policy.apply_policy(s3_tier)

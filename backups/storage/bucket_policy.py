@@ -226,17 +226,25 @@ def check_drift(tier: Tier) -> BucketDriftCheck:
     return check
 
 
-def apply_policy(tier: Tier, actor=None) -> list[str]:
-    """Make the live bucket match the declaration; returns what was changed. Audited."""
+def apply_policy(tier: Tier, actor=None, profile: str = "") -> list[str]:
+    """Make the live bucket match the declaration; returns what was changed. Audited.
+
+    Needs the admin identity (`admin_iam_policy`, e.g. `--profile`): the runtime identity may not change
+    versioning, lifecycle, Object Lock, encryption or the bucket policy."""
     if not tier.can(Feature.BUCKET_POLICY):
         raise StorageError(f"tier {tier} is not an S3 tier")
-    client = client_for(tier, "s3")
+    client = client_for(tier, "s3", profile)
     bucket = tier.bucket
     try:
         live = read_bucket(client, bucket)
         before = differences(tier, live)
         actions = _apply(client, tier, live)
     except AWS_ERRORS as exc:
+        if error_code(exc) == "AccessDenied":
+            raise StorageError(f"cannot apply the bucket policy to {bucket}: this identity may not change the "
+                               f"bucket's configuration (by design for the runtime identity); run "
+                               f"`manage.py apply_bucket_policy {tier.name} --profile ADMIN` as the admin identity, "
+                               "or hand the policy shown on the tier page to the operator") from None
         raise StorageError(f"cannot apply the bucket policy to {bucket}: {error_text(exc)}") from None
     trail.record("bucket.policy_applied", actor=actor, target=tier,
                  summary=f"bucket policy applied to s3://{bucket}/{tier.prefix}: {len(actions)} changes",
@@ -284,25 +292,40 @@ def _apply(client, tier: Tier, live: BucketState) -> list[str]:
     return actions
 
 
+READ_BUCKET_CONFIG = ["s3:ListBucketMultipartUploads", "s3:GetBucketVersioning", "s3:GetLifecycleConfiguration",
+                      "s3:GetBucketObjectLockConfiguration", "s3:GetBucketPublicAccessBlock",
+                      "s3:GetEncryptionConfiguration", "s3:GetBucketPolicy"]
+WRITE_BUCKET_CONFIG = ["s3:PutBucketVersioning", "s3:PutLifecycleConfiguration", "s3:PutBucketObjectLockConfiguration",
+                       "s3:PutBucketPublicAccessBlock", "s3:PutEncryptionConfiguration", "s3:PutBucketPolicy"]
+
+
 def iam_policy(tier: Tier) -> dict:
-    """The least privilege this tier needs, scoped to its bucket and prefixes (admins copy it from the page)."""
+    """The least privilege the runtime (web and worker) identity needs, scoped to the bucket and prefixes.
+
+    It deletes only by delete markers (no s3:DeleteObjectVersion) and may read, never change, the bucket's
+    configuration: a compromised host can neither wipe the history nor shorten the lifecycle's grace period.
+    """
     bucket_arn = f"arn:aws:s3:::{tier.bucket}"
     prefixes = [tier.prefix] + ([tier.archive_prefix] if tier.archive_prefix else [])
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Sid": "LifeboatCopies", "Effect": "Allow",
-             "Action": ["s3:PutObject", "s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectAttributes",
-                        "s3:GetObjectVersionAttributes", "s3:DeleteObject", "s3:DeleteObjectVersion",
-                        "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
-             "Resource": [f"{bucket_arn}/{p}*" for p in prefixes]},
-            {"Sid": "LifeboatListing", "Effect": "Allow", "Action": ["s3:ListBucket", "s3:ListBucketVersions"],
-             "Resource": bucket_arn, "Condition": {"StringLike": {"s3:prefix": [f"{p}*" for p in prefixes]}}},
-            {"Sid": "LifeboatBucketPolicy", "Effect": "Allow",
-             "Action": ["s3:ListBucketMultipartUploads", "s3:GetBucketVersioning", "s3:PutBucketVersioning",
-                        "s3:GetLifecycleConfiguration", "s3:PutLifecycleConfiguration",
-                        "s3:GetBucketObjectLockConfiguration", "s3:PutBucketObjectLockConfiguration",
-                        "s3:GetBucketPublicAccessBlock", "s3:PutBucketPublicAccessBlock"],
-             "Resource": bucket_arn},
-        ],
-    }
+    statements = [
+        {"Sid": "LifeboatCopies", "Effect": "Allow",
+         "Action": ["s3:PutObject", "s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectAttributes",
+                    "s3:GetObjectVersionAttributes", "s3:DeleteObject",
+                    "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
+         "Resource": [f"{bucket_arn}/{p}*" for p in prefixes]},
+        {"Sid": "LifeboatListing", "Effect": "Allow", "Action": ["s3:ListBucket", "s3:ListBucketVersions"],
+         "Resource": bucket_arn, "Condition": {"StringLike": {"s3:prefix": [f"{p}*" for p in prefixes]}}},
+        {"Sid": "LifeboatBucketPolicyRead", "Effect": "Allow", "Action": READ_BUCKET_CONFIG, "Resource": bucket_arn},
+    ]
+    if tier.kms_key_id:  # SSE-KMS uploads and reads use the customer-managed key
+        statements.append({"Sid": "LifeboatKmsKey", "Effect": "Allow",
+                           "Action": ["kms:GenerateDataKey", "kms:Decrypt"], "Resource": tier.kms_key_id})
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def admin_iam_policy(tier: Tier) -> dict:
+    """The separate admin identity that applies the declared configuration (`apply_bucket_policy --profile`)."""
+    bucket_arn = f"arn:aws:s3:::{tier.bucket}"
+    return {"Version": "2012-10-17", "Statement": [
+        {"Sid": "LifeboatBucketPolicyAdmin", "Effect": "Allow", "Action": READ_BUCKET_CONFIG + WRITE_BUCKET_CONFIG,
+         "Resource": bucket_arn}]}

@@ -179,10 +179,24 @@ class S3Storage:
             yield body
 
     def delete(self, location: str, version_id: str = "") -> None:
-        """Delete one version for good (a versioned bucket would otherwise only add a delete marker)."""
+        """Delete by writing a delete marker (DeleteObject without a VersionId), never a version for good.
+
+        In a versioned bucket the bytes stay as a noncurrent version until the lifecycle removes them after the
+        tier's grace period (`noncurrent_expire_days`): the runtime identity needs no s3:DeleteObjectVersion, so
+        a compromised host cannot wipe the history. `version_id` names the version meant; when it is no longer
+        the current one it is already history and nothing is written.
+        """
         try:
-            self.client.delete_object(Bucket=self.bucket, Key=location,
-                                      **({"VersionId": version_id} if version_id else {}))
+            if version_id:
+                try:
+                    current = self.client.head_object(Bucket=self.bucket, Key=location).get("VersionId") or ""
+                except AWS_ERRORS as exc:
+                    if error_code(exc) in ("404", "NoSuchKey", "NotFound"):
+                        return  # already deleted (a delete marker is current)
+                    raise
+                if current and current != version_id:
+                    return
+            self.client.delete_object(Bucket=self.bucket, Key=location)
         except AWS_ERRORS as exc:
             raise StorageError(f"cannot delete {self.url(location)}: {error_text(exc)}") from None
 
