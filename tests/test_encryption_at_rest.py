@@ -224,3 +224,15 @@ def test_the_sqlite_self_backup_is_encrypted_and_restores(encrypted, transaction
         assert db.execute("SELECT username FROM auth_user").fetchall() == [("dana",)]
     _, newest, _ = selfbackup.newest_self_backup(selfbackup.storage_for(Tier.objects.get(name="local")))
     assert newest == path.name
+
+
+def test_the_run_and_tier_pages_say_how_a_copy_is_encrypted(encrypted, learning_db, local_tier, client, dba):
+    local_tier.requires_encryption = True
+    local_tier.save()
+    run = pipeline.backup(learning_db, tiers=[local_tier])
+    client.force_login(dba)
+
+    page = client.get(run.get_absolute_url()).content.decode()
+    assert "Encrypted with age to 2 recipients" in page
+    assert "AGE-SECRET-KEY" not in page
+    assert "required: plain copies are refused" in client.get(local_tier.get_absolute_url()).content.decode()
