@@ -12,12 +12,11 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from audit import trail
 from backups.errors import LifeboatError
-from backups.models import Artifact, BackupRun, Feature, RetentionPolicy, Tier, Verification
+from backups.models import Artifact, BackupRun, Feature, RetentionPolicy, Tier
 from backups.retention import planner as retention
 from backups.signals import retention_refused
 from backups.storage import storage_for
@@ -44,16 +43,13 @@ def policy_for(tier: Tier) -> retention.Policy | None:
 
 
 def copies_for(tier: Tier) -> list[retention.Copy]:
-    def outcome(status: str) -> Exists:
-        return Exists(Verification.objects.filter(artifact=OuterRef("pk"), status=status))
-
+    """The tier's live good copies, each with its newest decided verification: a copy that passed once and failed
+    since is FAILED, so it is never taken for "the newest verified copy" while older good ones are deleted."""
     artifacts = (Artifact.objects.live().filter(tier=tier, run__status=BackupRun.Status.SUCCEEDED)
-                 .select_related("run__database")
-                 .annotate(passed=outcome(Verification.Status.PASSED), failed=outcome(Verification.Status.FAILED)))
+                 .select_related("run__database").with_verdict())
     copies = []
     for a in artifacts:
-        verdict = (retention.Verdict.PASSED if a.passed else
-                   retention.Verdict.FAILED if a.failed else retention.Verdict.NONE)
+        verdict = retention.Verdict(a.verdict) if a.verdict else retention.Verdict.NONE
         copies.append(retention.Copy(
             id=a.pk, database=a.run.database.name, taken_at=a.run.started_at or a.run.created_at,
             verification=verdict, legal_hold=a.legal_hold,

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('backups', '0010_connection_options_and_input_bounds'),
+        ('backups', '0012_job_heartbeats_and_leftovers'),
     ]
 
     operations = [
