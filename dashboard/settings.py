@@ -187,6 +187,22 @@ if secret_env_refusal(LIFEBOAT_VERIFY_PASSWORD_ENV, LIFEBOAT_SECRET_ENV_ALLOW):
 LIFEBOAT_VERIFY_TMP = env_str("LIFEBOAT_VERIFY_TMP", "")
 LIFEBOAT_VERIFY_JOBS = env_int("LIFEBOAT_VERIFY_JOBS", 2)
 LIFEBOAT_VERIFY_AFTER_BACKUP = env_bool("LIFEBOAT_VERIFY_AFTER_BACKUP", True)
+# Code inside a backup (CHECK constraints, defaults, index expressions) runs while it is restored: verifications,
+# restores and drill restores therefore log in as LIFEBOAT_RESTORE_ROLE (no superuser, no CREATEROLE; created by
+# `manage.py setup_database_roles`, its password in the variable named by LIFEBOAT_RESTORE_PASSWORD_ENV). Only a
+# verification server declared isolated (LIFEBOAT_VERIFY_ISOLATED, or a Server marked isolated) restores as superuser.
+LIFEBOAT_RESTORE_ROLE = env_str("LIFEBOAT_RESTORE_ROLE", "lifeboat_restore")
+# On PostgreSQL, the dashboard and workers should log in as LIFEBOAT_RUNTIME_ROLE (setup_database_roles creates it
+# in Lifeboat's own database): every table it needs, but only INSERT and SELECT on the audit trail, and it owns
+# nothing, so it cannot disable the trail's triggers. Migrations run as the owner (the login that created the
+# tables). Its password: the variable named by LIFEBOAT_RUNTIME_PASSWORD_ENV.
+LIFEBOAT_RUNTIME_ROLE = env_str("LIFEBOAT_RUNTIME_ROLE", "lifeboat_runtime")
+LIFEBOAT_RUNTIME_PASSWORD_ENV = env_str("LIFEBOAT_RUNTIME_PASSWORD_ENV", "LIFEBOAT_RUNTIME_PASSWORD")
+LIFEBOAT_RESTORE_PASSWORD_ENV = env_str("LIFEBOAT_RESTORE_PASSWORD_ENV", "LIFEBOAT_RESTORE_PASSWORD")
+if secret_env_refusal(LIFEBOAT_RESTORE_PASSWORD_ENV, LIFEBOAT_SECRET_ENV_ALLOW):
+    raise ImproperlyConfigured("LIFEBOAT_RESTORE_PASSWORD_ENV: "
+                               + secret_env_refusal(LIFEBOAT_RESTORE_PASSWORD_ENV, LIFEBOAT_SECRET_ENV_ALLOW))
+LIFEBOAT_VERIFY_ISOLATED = env_bool("LIFEBOAT_VERIFY_ISOLATED", False)
 
 # AWS (S3 and RDS tiers): credentials only from the standard AWS chain. Each call is retried by botocore with
 # backoff; a whole S3 upload is tried LIFEBOAT_S3_UPLOAD_ATTEMPTS times, waiting BACKOFF, 2xBACKOFF... between.

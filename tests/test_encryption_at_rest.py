@@ -91,7 +91,7 @@ def test_an_encrypted_backup_verifies_and_restores_with_lifeboat_and_with_stock_
     manifest_text = Path(artifact.manifest_location).read_text()
     manifest = json.loads(manifest_text)
     assert manifest["artifact"]["encryption"] == "age"
-    assert manifest["artifact"]["encryption_recipients"] == recipients
+    assert manifest["artifact"]["encryption_recipients"] == ",".join(recipients)
     assert "AGE-SECRET-KEY" not in manifest_text
 
     verification = verify_artifact(artifact)
