@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('backups', '0012_job_heartbeats_and_leftovers'),
+        ('backups', '0014_verification_statuses_merged'),
     ]
 
     operations = [
