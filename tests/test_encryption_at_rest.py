@@ -254,3 +254,19 @@ def test_only_the_newest_encrypted_self_backups_are_kept(encrypted, transactiona
                      "lifeboat_selfbackup_20261124_020000.sqlite3.zst.age.json",
                      "lifeboat_selfbackup_20261124_030000.sqlite3.zst.age",
                      "lifeboat_selfbackup_20261124_030000.sqlite3.zst.age.json"]
+
+
+def test_replace_with_a_wrong_key_changes_nothing(encrypted, learning_db, pg_server, settings):
+    from backups.recovery.replace import replace
+
+    run = pipeline.backup(learning_db)
+    assert run.status == "succeeded", run.error
+    settings.LIFEBOAT_ENCRYPTION_IDENTITY_FILE = str(encrypted["stranger"].file)
+    before = table_counts(pg_server, learning_db.dbname, TABLES)
+
+    record = replace(run.artifacts.get(), confirm=learning_db.dbname)
+
+    assert record.status == "failed" and "no identity in" in record.error and "\n" not in record.error
+    assert table_counts(pg_server, learning_db.dbname, TABLES) == before
+    assert not pg_server.query("postgres", "SELECT datname FROM pg_database WHERE datname LIKE %s",
+                               (learning_db.dbname[:40] + "%forensic%",))
