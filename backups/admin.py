@@ -39,7 +39,7 @@ class RetentionPolicyInline(admin.StackedInline):
 
 @admin.register(Tier)
 class TierAdmin(admin.ModelAdmin):
-    list_display = ("name", "kind", "enabled", "position", "require_verified", "location")
+    list_display = ("name", "kind", "enabled", "position", "require_verified", "requires_encryption", "location")
     list_filter = ("kind", "enabled")
     search_fields = ("name", "bucket", "path", "rds_instance")
     inlines = [RetentionPolicyInline]

@@ -29,3 +29,7 @@ class RestoreFailed(LifeboatError):
 
 class StorageError(LifeboatError):
     """A tier could not store, read or delete a copy."""
+
+
+class EncryptionError(LifeboatError):
+    """An age-encrypted copy cannot be written or read: no identity, the wrong one, or a damaged copy."""

@@ -165,6 +165,12 @@ LIFEBOAT_PG_BIN = env_str("LIFEBOAT_PG_BIN", "")
 LIFEBOAT_PG_CERT_DIR = env_str("LIFEBOAT_PG_CERT_DIR", "")
 # zstd level for artifacts: 3 is zstd's default and keeps compression faster than pg_dump produces data.
 LIFEBOAT_ZSTD_LEVEL = env_int("LIFEBOAT_ZSTD_LEVEL", 3)
+# Encryption at rest (age, X25519): artifacts, globals and self-backups are encrypted to every public recipient
+# listed (`age1...`, comma-separated: the online key and an offline recovery key); empty means plain copies.
+# Hosts that verify or restore read them with the identities (`AGE-SECRET-KEY-1...` lines, old ones kept for
+# reading older copies) in LIFEBOAT_ENCRYPTION_IDENTITY_FILE. Never keep that file beside the backups.
+LIFEBOAT_ENCRYPTION_RECIPIENTS = env_list("LIFEBOAT_ENCRYPTION_RECIPIENTS")
+LIFEBOAT_ENCRYPTION_IDENTITY_FILE = env_str("LIFEBOAT_ENCRYPTION_IDENTITY_FILE", "")
 # A job (backup, verification, restore, export) whose heartbeat thread has not written for this long is
 # abandoned by the reaper; the thread writes five times per period whatever the job is waiting on.
 LIFEBOAT_HEARTBEAT_STALE_SECONDS = env_int("LIFEBOAT_HEARTBEAT_STALE_SECONDS", 300)

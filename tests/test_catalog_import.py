@@ -36,8 +36,9 @@ def test_every_tier_gets_a_manifest_written_after_its_artifact(learning_db):
     manifest = json.loads(manifest_path.read_text())
     assert manifest["backup_uuid"] == str(run.backup_uuid) and manifest["run_id"] == run.pk
     assert manifest["artifact"] == {"name": Path(artifact.location).name, "format": "custom", "compression": "zstd",
-                                    "encryption_key_id": None, "raw_size_bytes": run.raw_size_bytes,
-                                    "size_bytes": run.size_bytes, "sha256": run.sha256}
+                                    "encryption_key_id": None, "encryption": None, "encryption_recipients": "",
+                                    "raw_size_bytes": run.raw_size_bytes, "size_bytes": run.size_bytes,
+                                    "sha256": run.sha256}
     assert manifest["database"]["dsn"] == learning_db.dsn and "password" not in json.dumps(manifest["database"]
                                                                                            ).replace("password_env", "")
     assert manifest["row_counts"] == {"public.users": 250, "public.lessons": 40, "public.problems": 120}

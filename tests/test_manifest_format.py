@@ -59,7 +59,8 @@ def test_the_saved_version_1_manifest_writes_back_with_only_the_optional_facts_a
     manifest = Manifest.parse(SAVED_V1.read_bytes(), "a.json")
     assert manifest.database.libpq_options == "" and manifest.warnings is None  # added to format 1 later
     copy = catalog.write_json(tmp_path / "again.json", manifest.as_json())
-    expected = saved() | {"warnings": None, "database": saved()["database"] | {"libpq_options": ""}}
+    expected = saved() | {"warnings": None, "database": saved()["database"] | {"libpq_options": ""},
+                          "artifact": saved()["artifact"] | {"encryption": None, "encryption_recipients": ""}}
     assert Path(copy.location).read_bytes() == json.dumps(expected, indent=2, sort_keys=True).encode() + b"\n"
     assert json.loads(Path(copy.location).read_text()) != saved()
     assert "name" not in manifest.as_json()  # the manifest's own name is where it lies, not what it says
@@ -101,7 +102,8 @@ def test_a_run_writes_exactly_its_facts():
         "finished_at": "2026-11-30T04:01:00+00:00", "pg_dump_version": "15.20", "server_version": "15.4",
         "snapshot_id": "00000003-1",
         "artifact": {"name": "learning.dump.zst", "format": "custom", "compression": "zstd",
-                     "encryption_key_id": None, "raw_size_bytes": 1000, "size_bytes": 100, "sha256": "ab" * 32},
+                     "encryption_key_id": None, "encryption": None, "encryption_recipients": "",
+                     "raw_size_bytes": 1000, "size_bytes": 100, "sha256": "ab" * 32},
         "row_counts": {"public.users": 3}, "globals": {"name": "g.sql", "sha256": "cd" * 32},
         "app_schema_version": "django_migrations: backups.0009", "warnings": ["globals file missing"],
         "written_at": "2026-11-30T05:00:00+00:00"}

@@ -56,7 +56,7 @@ def test_small_file_gets_a_full_object_checksum(s3_tier, moto_s3, tmp_path):
     assert copy.extra["remote_checksum"] == f"sha256:{expected}"
 
 
-def test_download_streams_the_exact_version_and_delete_removes_it_for_good(s3_tier, moto_s3, tmp_path):
+def test_download_streams_the_exact_version_and_delete_leaves_a_marker_keeping_history(s3_tier, moto_s3, tmp_path):
     source = write_random(tmp_path / "a.dump.zst", 9 * MiB)
     storage = storage_for(s3_tier)
     first = storage.put(source, "a.dump.zst", META)
@@ -72,12 +72,19 @@ def test_download_streams_the_exact_version_and_delete_removes_it_for_good(s3_ti
     assert hashlib.sha256(b"".join(chunks)).hexdigest() == first.sha256
     assert [o.name for o in storage.list_names(".zst")] == ["a.dump.zst"]
 
-    storage.delete(first.location, first.version_id)
-    versions = moto_s3.list_object_versions(Bucket=s3_tier.bucket).get("Versions", [])
-    assert [v["VersionId"] for v in versions] == [second.version_id]
+    storage.delete(first.location, first.version_id)  # no longer current: already history, nothing written
+    assert "DeleteMarkers" not in moto_s3.list_object_versions(Bucket=s3_tier.bucket)
+
+    storage.delete(second.location, second.version_id)
+    listing = moto_s3.list_object_versions(Bucket=s3_tier.bucket)
+    # A delete marker, no version removed: the lifecycle removes noncurrent versions after the grace period.
+    assert sorted(v["VersionId"] for v in listing["Versions"]) == sorted([first.version_id, second.version_id])
+    assert [m["IsLatest"] for m in listing["DeleteMarkers"]] == [True]
     with pytest.raises(StorageError, match="cannot read"):
-        with storage.open(first.location, first.version_id):
+        with storage.open(second.location):
             pass
+    with storage.open(second.location, second.version_id) as stream:
+        assert hashlib.sha256(stream.read()).hexdigest() == second.sha256
 
 
 def test_outage_mid_upload_is_retried_then_aborted_leaving_no_parts(s3_tier, moto_s3, tmp_path, s3_outage):

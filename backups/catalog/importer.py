@@ -159,6 +159,7 @@ def _import_one(storage: Storage, tier: Tier, manifest: catalog.Manifest,
             run=run, tier=tier, status=Artifact.Status.FAILED if artifact_broken else Artifact.Status.STORED,
             location=listed.location if listed else "", size_bytes=listed.size_bytes if listed else None,
             sha256=expected or "", globals_location=globals_listed.location if globals_listed else "",
+            encryption_recipients=manifest.encryption_recipients,
             manifest_location=listing[manifest.name].location, created_at=manifest.finished_at or timezone.now(),
             error=("flagged on import: " + "; ".join(problems)) if problems else "",
         )

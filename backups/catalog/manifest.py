@@ -57,7 +57,11 @@ class ArtifactFacts:
     name: str  # relative to the manifest's own directory
     format: str = "custom"
     compression: str = "zstd"
-    encryption_key_id: str | None = None
+    encryption_key_id: str | None = None  # unused, kept for older readers of the format
+    encryption: str | None = None  # "age" for an encrypted copy
+    # The public age recipients (age1..., comma-separated like LIFEBOAT_ENCRYPTION_RECIPIENTS) it is encrypted to:
+    # which key opens it, never the key itself.
+    encryption_recipients: str = ""
     raw_size_bytes: int | None = None
     size_bytes: int | None = None
     sha256: str | None = None
@@ -94,7 +98,8 @@ class Manifest:
     name: str = field(default="", metadata={"on_disk": False})  # the manifest's own name in the tier
 
     @classmethod
-    def for_run(cls, run: BackupRun, artifact_name: str, *, is_self: bool = False) -> Manifest:
+    def for_run(cls, run: BackupRun, artifact_name: str, *, is_self: bool = False,
+                recipients: list[str] | None = None) -> Manifest:
         database = run.database
         return cls(
             backup_uuid=str(run.backup_uuid), run_id=run.pk, trigger=run.trigger,
@@ -107,7 +112,8 @@ class Manifest:
             finished_at=run.finished_at or timezone.now(),
             pg_dump_version=run.pg_dump_version, server_version=run.server_version, snapshot_id=run.snapshot_id,
             artifact=ArtifactFacts(name=artifact_name, raw_size_bytes=run.raw_size_bytes, size_bytes=run.size_bytes,
-                                   sha256=run.sha256),
+                                   sha256=run.sha256, encryption="age" if recipients else None,
+                                   encryption_recipients=",".join(recipients or [])),
             row_counts=run.row_counts,
             globals=GlobalsFile(run.globals_name, run.globals_sha256) if run.globals_name else None,
             app_schema_version=run.app_schema_version or None,
@@ -140,6 +146,10 @@ class Manifest:
     def artifact_name(self) -> str:
         """The artifact's name relative to the tier."""
         return self._beside(self.artifact.name)
+
+    @property
+    def encryption_recipients(self) -> list[str]:
+        return [r for r in (self.artifact.encryption_recipients or "").split(",") if r]
 
     @property
     def globals_name(self) -> str:
@@ -195,9 +205,10 @@ def _time(value: Any, name: str, key: str) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def build_manifest(run: BackupRun, artifact_name: str, *, is_self: bool = False) -> dict[str, Any]:
-    """The JSON written beside the artifact (see `Manifest`)."""
-    return Manifest.for_run(run, artifact_name, is_self=is_self).as_json()
+def build_manifest(run: BackupRun, artifact_name: str, *, is_self: bool = False,
+                   recipients: list[str] | None = None) -> dict[str, Any]:
+    """The JSON written beside the artifact (see `Manifest`); an encrypted copy's names its public recipients."""
+    return Manifest.for_run(run, artifact_name, is_self=is_self, recipients=recipients).as_json()
 
 
 def write_json(path: Path, payload: dict[str, Any], run_id: int | None = None) -> StoredCopy:

@@ -9,10 +9,12 @@
   before each migration: `lifeboat_selfbackup_<YYYYmmdd_HHMMSS>[_before_migrate].sqlite3.zst` (+ `.json`).
   Copies younger than LIFEBOAT_SELF_BACKUP_KEEP_DAYS are kept, and at least the newest LIFEBOAT_SELF_BACKUP_KEEP.
   restore_selfbackup brings one back.
+  With encryption on, the name ends in `.age` and the copy never touches disk unencrypted (it is taken in memory).
 """
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import sqlite3
@@ -28,6 +30,7 @@ from django.db import connections
 from django.utils import timezone
 
 from audit import trail
+from backups import encryption
 from backups.catalog import manifest as catalog
 from backups.catalog import own_database
 from backups.catalog.own_database import is_postgresql, is_sqlite
@@ -40,6 +43,11 @@ log = logging.getLogger(__name__)
 
 SELF_PREFIX = "lifeboat_selfbackup_"
 SELF_SUFFIX = ".sqlite3.zst"
+SELF_SUFFIXES = (SELF_SUFFIX, SELF_SUFFIX + encryption.SUFFIX)
+
+
+def is_self_backup_name(name: str) -> bool:
+    return Path(name).name.startswith(SELF_PREFIX) and name.endswith(SELF_SUFFIXES)
 # --- PostgreSQL: the dashboard's database is a protected database ------------------------------------------
 
 
@@ -83,7 +91,7 @@ BEFORE_MIGRATE = "_before_migrate"
 
 
 def self_backup_name(now: datetime, tag: str = "") -> str:
-    return f"{SELF_PREFIX}{now:%Y%m%d_%H%M%S}{tag}{SELF_SUFFIX}"
+    return f"{SELF_PREFIX}{now:%Y%m%d_%H%M%S}{tag}{SELF_SUFFIX}{encryption.suffix()}"
 
 
 def taken_at(name: str) -> datetime | None:
@@ -108,8 +116,10 @@ def make_sqlite_copy(directory: Path, now: datetime, tag: str = "") -> SelfBacku
     # A connection of its own, read-only: Django's may be inside a transaction (the copy would wait on itself).
     source = (sqlite3.connect(name_or_uri, uri=True) if name_or_uri.startswith("file:")
               else sqlite3.connect(f"file:{Path(name_or_uri).resolve()}?mode=ro", uri=True, timeout=20))
+    recipients = encryption.configured_recipients()
+    # Encrypted copies are taken in memory: no plaintext copy of the dashboard's secrets touches disk.
     raw_copy = directory / "copy.sqlite3"
-    target = sqlite3.connect(raw_copy)
+    target = sqlite3.connect(":memory:" if recipients else raw_copy)
     try:
         source.backup(target)
         if target.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
@@ -117,19 +127,22 @@ def make_sqlite_copy(directory: Path, now: datetime, tag: str = "") -> SelfBacku
         schema_version = _newest_migration(target)
         counts = {table: target.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]  # noqa: S608 (fixed names)
                   for table in ("backups_backuprun", "backups_database", "dashboard_auditevent", "auth_user")}
+        image = target.serialize() if recipients else None
     finally:
         source.close()
         target.close()
     name = self_backup_name(now, tag)
     compressor = zstandard.ZstdCompressor(level=settings.LIFEBOAT_ZSTD_LEVEL, write_checksum=True)
-    with open(raw_copy, "rb") as src, atomic_file(directory / name) as out:
-        compressor.copy_stream(src, out, read_size=CHUNK)
+    with (io.BytesIO(image) if image is not None else open(raw_copy, "rb")) as src, \
+            atomic_file(directory / name) as out, encryption.sealing(out, recipients) as sink:
+        compressor.copy_stream(src, sink, read_size=CHUNK)
     stored = StoredCopy(location=str(directory / name), size_bytes=out.size, sha256=out.sha256)
-    raw_size = raw_copy.stat().st_size
-    raw_copy.unlink()
+    raw_size = len(image) if image is not None else raw_copy.stat().st_size
+    raw_copy.unlink(missing_ok=True)
     manifest = {
         "format_version": catalog.FORMAT_VERSION, "kind": catalog.KIND_SELF_BACKUP, "name": name,
-        "created_at": now.isoformat(), "engine": "sqlite3", "compression": "zstd", "encryption_key_id": None,
+        "created_at": now.isoformat(), "engine": "sqlite3", "compression": "zstd",
+        "encryption": "age" if recipients else None, "encryption_recipients": recipients,
         "raw_size_bytes": raw_size, "size_bytes": stored.size_bytes, "sha256": stored.sha256,
         "app_schema_version": schema_version or None, "row_counts": counts,
     }
@@ -142,14 +155,14 @@ def self_backup_tiers() -> list[Tier]:
 
 def _self_copies(storage: Storage) -> list:
     """The tier's SQLite self-backups, oldest first (names sort by time)."""
-    return sorted((obj for obj in storage.list_names(SELF_SUFFIX) if Path(obj.name).name.startswith(SELF_PREFIX)),
+    return sorted((obj for obj in storage.list_names() if is_self_backup_name(obj.name)),
                   key=lambda obj: Path(obj.name).name)
 
 
 def prune(storage: Storage, keep_days: int, keep_at_least: int, now: datetime) -> list[str]:
     """Delete self-backups older than `keep_days` (and their sidecars), never the newest `keep_at_least`."""
     copies = _self_copies(storage)
-    sidecars = {obj.name: obj for obj in storage.list_names(SELF_SUFFIX + catalog.MANIFEST_SUFFIX)}
+    sidecars = {obj.name: obj for obj in storage.list_names(catalog.MANIFEST_SUFFIX)}
     cutoff = now - timedelta(days=keep_days)
     removed = []
     for obj in copies[: max(len(copies) - keep_at_least, 0)]:
@@ -236,7 +249,7 @@ def sqlite_self_backup(now: datetime | None = None, *, tag: str = "", reason: st
 def newest_self_backup(storage: Storage, name: str = "") -> tuple[str, str, dict[str, Any]]:
     """(location, name, sidecar) of the newest (or the named) SQLite self-backup in a tier."""
     found = {obj.name: obj for obj in storage.list_names() if Path(obj.name).name.startswith(SELF_PREFIX)}
-    candidates = sorted(n for n in found if n.endswith(SELF_SUFFIX))
+    candidates = sorted(n for n in found if is_self_backup_name(n))
     if name:
         candidates = [n for n in candidates if Path(n).name == name]
     if not candidates:
@@ -266,12 +279,13 @@ def restore_sqlite(storage: Storage, name: str = "", *, force: bool = False) -> 
     if not force and db_path.exists() and _holds_data(db_path):
         raise ConfigurationError(f"{db_path} already holds users or backup runs; use --force to replace it")
     incoming = db_path.with_name(db_path.name + ".restoring")
-    with storage.open(location) as raw, open(incoming, "wb") as out:
-        hashing = HashingReader(raw)
-        zstandard.ZstdDecompressor().copy_stream(hashing, out, read_size=CHUNK)
-        out.flush()
-        os.fsync(out.fileno())
     try:
+        with storage.open(location) as raw, open(incoming, "wb") as out:
+            hashing = HashingReader(raw)
+            with encryption.opened(hashing, chosen) as plain:
+                zstandard.ZstdDecompressor().copy_stream(plain, out, read_size=CHUNK)
+            out.flush()
+            os.fsync(out.fileno())
         if hashing.sha256 != manifest.get("sha256"):
             raise RestoreFailed(f"checksum mismatch: {chosen} hashes to {hashing.sha256}, "
                                 f"its manifest says {manifest.get('sha256')}")

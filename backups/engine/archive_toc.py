@@ -14,6 +14,7 @@ from typing import BinaryIO
 
 import zstandard
 
+from backups import encryption
 from backups.errors import RestoreFailed
 from backups.storage import open_artifact
 from backups.storage.interface import CHUNK
@@ -139,8 +140,8 @@ def read_toc(fh: BinaryIO) -> ArchiveToc:
 
 def read_artifact_toc(artifact) -> ArchiveToc:
     """The table of contents of a stored copy: only the head of the archive is read and decompressed."""
-    with open_artifact(artifact) as raw:
-        with zstandard.ZstdDecompressor().stream_reader(raw, read_size=CHUNK) as data:
+    with open_artifact(artifact) as raw, encryption.opened(raw, artifact.location) as plain:
+        with zstandard.ZstdDecompressor().stream_reader(plain, read_size=CHUNK) as data:
             try:
                 return read_toc(data)
             except zstandard.ZstdError as exc:

@@ -1,4 +1,4 @@
-"""The backup pipeline: pg_dump -> zstd -> SHA-256 -> `<name>.partial` -> fsync -> rename, then other tiers.
+"""The backup pipeline: pg_dump -> zstd -> [age] -> SHA-256 -> `<name>.partial` -> fsync -> rename, then other tiers.
 
 A run is `succeeded` only when pg_dump exited 0, its output is a complete custom-format archive, every byte was
 written and synced, and the checksum is recorded. Memory stays flat: data moves in 1 MiB chunks.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -19,6 +19,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from audit import trail
+from backups import encryption
 from backups.catalog import manifest as catalog
 from backups.engine import pgtools
 from backups.engine.snapshot import SnapshotSession
@@ -36,6 +37,8 @@ from core.heartbeat import error_text, heartbeat
 log = logging.getLogger(__name__)
 
 PGDMP_MAGIC = b"PGDMP"
+DUMP_SUFFIX = ".dump.zst"
+GLOBALS_SUFFIX = ".globals.sql"
 PROGRESS_EVERY_SECONDS = 2.0
 
 
@@ -96,6 +99,7 @@ class DumpResult:
     local_path: Path
     raw_size: int
     stored: StoredCopy
+    recipients: list[str] = field(default_factory=list)  # public age recipients; empty for a plain copy
 
 
 class _Progress:
@@ -131,8 +135,8 @@ def dump_to(run: BackupRun, session: SnapshotSession, final: Path, progress: _Pr
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     stderr = pgtools.StderrDrain(proc.stderr)
     try:
-        with atomic_file(final, run.pk) as out:
-            with compressor.stream_writer(out, closefd=False) as z:
+        with atomic_file(final, run.pk) as out, encryption.sealing(out, _recipients_for(final)) as sink:
+            with compressor.stream_writer(sink, closefd=False) as z:
                 while chunk := proc.stdout.read(CHUNK):
                     if len(head) < len(PGDMP_MAGIC):
                         head += chunk[: len(PGDMP_MAGIC)]
@@ -154,7 +158,33 @@ def dump_to(run: BackupRun, session: SnapshotSession, final: Path, progress: _Pr
             proc.wait()
         proc.stdout.close()
     progress(raw, force=True)
-    return DumpResult(final, raw, StoredCopy(location=str(final), size_bytes=out.size, sha256=out.sha256))
+    return DumpResult(final, raw, StoredCopy(location=str(final), size_bytes=out.size, sha256=out.sha256),
+                      _recipients_for(final))
+
+
+def _recipients_for(final: Path) -> list[str]:
+    """Whom a new file is encrypted to: the configured recipients when its name says `.age`, else nobody."""
+    if not encryption.is_encrypted(final.name):
+        return []
+    recipients = encryption.configured_recipients()
+    if not recipients:
+        raise BackupFailed(f"{final.name} is to be encrypted but LIFEBOAT_ENCRYPTION_RECIPIENTS is empty")
+    return recipients
+
+
+def globals_path_for(dump_path: Path) -> Path:
+    """`<stem>.globals.sql[.age]` beside `<stem>.dump.zst[.age]`, encrypted alike."""
+    sealed = encryption.is_encrypted(dump_path.name)
+    stem = dump_path.name.removesuffix(encryption.SUFFIX).removesuffix(DUMP_SUFFIX)
+    return dump_path.with_name(stem + GLOBALS_SUFFIX + (encryption.SUFFIX if sealed else ""))
+
+
+def refusal_for(tier: Tier, dump: DumpResult) -> str:
+    """Why `tier` must not take this copy, or "" (a tier that requires encryption refuses plain copies)."""
+    if tier.requires_encryption and not encryption.is_encrypted(dump.local_path.name):
+        return (f"tier {tier} requires encryption and this copy is plain: "
+                "set LIFEBOAT_ENCRYPTION_RECIPIENTS to the age public keys")
+    return ""
 
 
 def dump_globals(run: BackupRun, session: SnapshotSession, final: Path) -> StoredCopy | None:
@@ -171,8 +201,8 @@ def dump_globals(run: BackupRun, session: SnapshotSession, final: Path) -> Store
     for extra in ([], ["--no-role-passwords"]):
         proc = subprocess.run([*base, *extra], capture_output=True, env=env, stdin=subprocess.DEVNULL)
         if proc.returncode == 0:
-            with atomic_file(final, run.pk) as out:
-                out.write(proc.stdout)
+            with atomic_file(final, run.pk) as out, encryption.sealing(out, _recipients_for(final)) as sink:
+                sink.write(proc.stdout)
             if extra:
                 run.append_log("globals saved without role passwords (no superuser access to pg_authid)")
             return StoredCopy(location=str(final), size_bytes=out.size, sha256=out.sha256)
@@ -193,6 +223,8 @@ def _copy_to_tier(run: BackupRun, tier: Tier, dump: DumpResult, globals_copy: St
         "lifeboat-run-id": str(run.pk),
     }
     try:
+        if refusal := refusal_for(tier, dump):
+            raise StorageError(refusal)
         copy = storage.put(dump.local_path, dump.local_path.name, metadata)
         stored.append(copy)
         if copy.sha256 != dump.stored.sha256:
@@ -224,6 +256,7 @@ def _copy_to_tier(run: BackupRun, tier: Tier, dump: DumpResult, globals_copy: St
         run=run, tier=tier, location=copy.location, size_bytes=copy.size_bytes, sha256=copy.sha256,
         version_id=copy.version_id, etag=copy.etag, storage_class=copy.storage_class,
         remote_checksum=copy.extra.get("remote_checksum", ""), globals_location=globals_location,
+        encryption_recipients=dump.recipients, kms_key_id=copy.extra.get("kms_key_id", ""),
         manifest_location=manifest_location,
     )
 
@@ -262,12 +295,11 @@ def _execute(run: BackupRun, tiers: list[Tier] | None = None) -> BackupRun:
             identity.record_for_backup(run, session.conn)  # before the counting thread takes the connection
             counter = session.count_rows_in_background()
             stem = artifact_stem(database, run.started_at)
-            dump = dump_to(run, session, local.unique_path(stem, ".dump.zst"), _Progress(run))
+            dump = dump_to(run, session, local.unique_path(stem, DUMP_SUFFIX + encryption.suffix()), _Progress(run))
             staged.append(dump.local_path)
             run.row_counts = counter.result()
             run.app_schema_version = session.app_schema_version()
-        globals_copy = dump_globals(run, session, dump.local_path.with_name(
-            dump.local_path.name.removesuffix(".dump.zst") + ".globals.sql"))
+        globals_copy = dump_globals(run, session, globals_path_for(dump.local_path))
         if globals_copy:
             staged.append(Path(globals_copy.location))
             run.globals_name = Path(globals_copy.location).name
@@ -278,7 +310,8 @@ def _execute(run: BackupRun, tiers: list[Tier] | None = None) -> BackupRun:
         run.append_log(f"dumped {dump.raw_size} bytes, stored {dump.stored.size_bytes} (sha256 {dump.stored.sha256})")
         manifest = catalog.write_json(
             dump.local_path.with_name(catalog.manifest_name(dump.local_path.name)),
-            catalog.build_manifest(run, dump.local_path.name, is_self=database.is_lifeboat_self), run.pk)
+            catalog.build_manifest(run, dump.local_path.name, is_self=database.is_lifeboat_self,
+                                  recipients=dump.recipients), run.pk)
         staged.append(Path(manifest.location))
         artifacts = [_copy_to_tier(run, tier, dump, globals_copy, manifest) for tier in tiers]
         if not any(a.is_live for a in artifacts):

@@ -253,6 +253,11 @@ class Artifact(models.Model):
     manifest_location = models.CharField(max_length=1000, blank=True, help_text="The sidecar <name>.json.")
     size_bytes = models.BigIntegerField(null=True, blank=True)
     sha256 = models.CharField(max_length=64, blank=True)
+    encryption_recipients = models.JSONField(
+        default=list, blank=True,
+        help_text="The public age recipients (age1...) this copy is encrypted to; empty for a plain copy.")
+    kms_key_id = models.CharField("SSE-KMS key", max_length=300, blank=True,
+                                  help_text="The KMS key S3 reports for this object's server-side encryption.")
     remote_checksum = models.CharField(
         max_length=200, blank=True, help_text="The store's own checksum (S3: SHA-256, composite for multipart).")
     error = models.TextField(blank=True)

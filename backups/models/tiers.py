@@ -59,6 +59,9 @@ class Tier(models.Model):
         "freshness needs verification", default=False,
         help_text="When on, only verified copies count towards this tier's freshness.",
     )
+    requires_encryption = models.BooleanField(
+        default=False, help_text="Refuse plain copies: only age-encrypted artifacts (LIFEBOAT_ENCRYPTION_RECIPIENTS) "
+                                 "are stored here.")
     # local
     path = models.CharField(
         max_length=500, blank=True, help_text="Local directory; empty means LIFEBOAT_BACKUP_ROOT."
@@ -69,6 +72,10 @@ class Tier(models.Model):
     region = models.CharField(max_length=30, blank=True, default="us-east-1")
     endpoint_url = models.CharField(max_length=300, blank=True, help_text="For S3-compatible stores.")
     storage_class = models.CharField(max_length=30, blank=True, default="STANDARD_IA")
+    kms_key_id = models.CharField(
+        "SSE-KMS key", max_length=300, blank=True,
+        help_text="A customer-managed KMS key (ARN or id): uploads ask for aws:kms server-side encryption with it, "
+                  "and the declared bucket policy makes it the bucket's default encryption.")
     # rds
     rds_instance = models.CharField("RDS instance identifier", max_length=63, blank=True)
     # s3 bucket policy, declared here, applied by `manage.py apply_bucket_policy`, compared daily (drift)

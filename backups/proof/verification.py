@@ -28,11 +28,12 @@ from django.conf import settings
 from django.utils import timezone
 
 from audit import trail
+from backups import encryption
 from backups.conninfo import ConnectionOptions, password_from_env
 from backups.engine import pgtools
 from backups.engine.archive_toc import read_toc
 from backups.engine.snapshot import count_rows
-from backups.errors import ConfigurationError, LifeboatError, RestoreFailed, SourceUnreachable
+from backups.errors import ConfigurationError, EncryptionError, LifeboatError, RestoreFailed, SourceUnreachable
 from backups.models import Artifact, BackupRun, Database, Verification
 from backups.proof import objects, parallel_load
 from backups.recovery import database_properties, restore_role
@@ -170,6 +171,8 @@ class _Feeder(threading.Thread):
                     self.sink.write(chunk)
         except BrokenPipeError:
             pass
+        except EncryptionError as exc:
+            self.error = str(exc)
         except (zstandard.ZstdError, OSError) as exc:
             self.error = f"cannot decompress the archive: {exc}"
         finally:
@@ -304,7 +307,8 @@ def _verify(record: Verification, artifact: Artifact, server: ConnectionOptions,
             raise restore_role.NotVerifiableHere(f"not verifiable here: {exc}") from None
         record.restored_as = loader.role
         record.server_system_identifier = loader.identity.system_identifier
-        with (checked_copy(artifact, checks, record.pk) as archive,
+        with (checked_copy(artifact, checks, record.pk) as stored,
+              encryption.opened(stored, artifact.location) as archive,
               table_of_contents(archive, env, record.pk) as (listing, head)):
             archive_toc = _archive_toc(head)
             blocked = restore_role.not_restorable_by(loader, listing)

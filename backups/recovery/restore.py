@@ -17,6 +17,7 @@ from django.utils import timezone
 from psycopg import sql
 
 from audit import trail
+from backups import encryption
 from backups.conninfo import ConnectionOptions
 from backups.engine import archive_toc, pgtools
 from backups.errors import ConfigurationError, LifeboatError, RestoreFailed
@@ -78,7 +79,8 @@ def stream_artifact(artifact: Artifact, argv: list[str], env: dict[str, str]) ->
     try:
         with open_artifact(artifact) as raw:
             hashing = HashingReader(raw)
-            with zstandard.ZstdDecompressor().stream_reader(hashing, read_size=CHUNK) as data:
+            with encryption.opened(hashing, artifact.location) as plain, \
+                    zstandard.ZstdDecompressor().stream_reader(plain, read_size=CHUNK) as data:
                 while chunk := data.read(CHUNK):
                     try:
                         proc.stdin.write(chunk)
@@ -92,6 +94,9 @@ def stream_artifact(artifact: Artifact, argv: list[str], env: dict[str, str]) ->
     except zstandard.ZstdError as exc:
         proc.kill()
         raise RestoreFailed(f"the artifact is corrupt (zstd: {exc})") from None
+    except BaseException:  # e.g. EncryptionError (no or the wrong identity): pg_restore must not wait for more
+        proc.kill()
+        raise
     finally:
         returncode = proc.wait()
         message = stderr.join().strip()
@@ -99,6 +104,13 @@ def stream_artifact(artifact: Artifact, argv: list[str], env: dict[str, str]) ->
         raise RestoreFailed(f"{argv[0].rsplit('/', 1)[-1]} exited with status {returncode}: {message or 'no message'}")
     if artifact.sha256 and hashing.sha256 != artifact.sha256:
         raise RestoreFailed(f"checksum mismatch: artifact is {hashing.sha256}, recorded {artifact.sha256}")
+
+
+def check_decryptable(artifact: Artifact) -> None:
+    """A copy we hold no key for fails here in one line, before any database is created, dropped or renamed."""
+    if encryption.is_encrypted(artifact.location):
+        with open_artifact(artifact) as raw:
+            encryption.check_readable(raw, artifact.location)
 
 
 def _validate_tables(tables: Sequence[str]) -> list[TableName]:
@@ -130,8 +142,9 @@ def restore_globals(artifact: Artifact, server: ConnectionOptions, record: Resto
     storage = storage_for(artifact.tier)
     argv = [pgtools.pg_binary("psql"), *server.cli_args(dbname="postgres", application_name="lifeboat-restore"),
             "--no-psqlrc", "--quiet", "--file=-"]
-    with storage.open(artifact.globals_location) as fh:
-        proc = subprocess.run(argv, stdin=fh, capture_output=True, env=server.env())
+    with storage.open(artifact.globals_location) as fh, encryption.opened(fh, artifact.globals_location) as plain:
+        statements = plain.read()  # roles and tablespaces: small, and decrypted before psql starts
+    proc = subprocess.run(argv, input=statements, capture_output=True, env=server.env())
     if proc.returncode != 0:
         raise RestoreFailed(f"psql could not apply the globals: {proc.stderr.decode(errors='replace').strip()}")
     notes = proc.stderr.decode(errors="replace").strip()
@@ -180,6 +193,7 @@ def restore(artifact: Artifact, target_database: str, *, target: ConnectionOptio
         record.save()
     jobs.start_heartbeat(record)  # stopped by _finish, whatever the outcome
     try:
+        check_decryptable(artifact)
         toc = archive_toc.read_artifact_toc(artifact)  # an unknown table is refused before anything changes
         chosen = table_selection.select_tables(toc, parsed_tables) if parsed_tables else None
         properties = database_properties.from_toc(toc)

@@ -15,13 +15,16 @@ from backups.models import Tier
 AWS_ERRORS = (BotoCoreError, ClientError)
 
 
-def client_for(tier: Tier, service: str = "s3"):
-    """A client with botocore's standard retry mode (exponential backoff with jitter) and bounded timeouts."""
+def client_for(tier: Tier, service: str = "s3", profile: str = ""):
+    """A client with botocore's standard retry mode (exponential backoff with jitter) and bounded timeouts.
+
+    `profile` names a shared-config profile: the separate admin identity that may change bucket configuration
+    (`apply_bucket_policy --profile`), which the runtime identity may not."""
     config = Config(
         retries={"mode": "standard", "max_attempts": settings.LIFEBOAT_AWS_MAX_ATTEMPTS},
         connect_timeout=settings.LIFEBOAT_AWS_TIMEOUT_SECONDS, read_timeout=settings.LIFEBOAT_AWS_TIMEOUT_SECONDS,
     )
-    session = boto3.session.Session()
+    session = boto3.session.Session(profile_name=profile or None)
     return session.client(service, region_name=tier.region or None, endpoint_url=tier.endpoint_url or None,
                           config=config)
 

@@ -1,5 +1,6 @@
 """An S3 tier's bucket policy as configuration: declared on the Tier, applied by `manage.py apply_bucket_policy`,
-and compared daily with the live bucket (versioning, lifecycle, Object Lock, public access block).
+and compared daily with the live bucket (versioning, lifecycle, Object Lock, public access block, default
+encryption, and a bucket policy statement refusing every request not made over TLS).
 
 Only Lifeboat's own lifecycle rules (IDs `lifeboat-<tier>` and `lifeboat-<tier>-archive`) are managed; another
 rule is reported, and replaced on apply, only when it also applies to the tier's prefixes, because it could
@@ -8,7 +9,8 @@ expire copies that retention means to keep.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 
 from audit import trail
 from backups.errors import StorageError
@@ -17,6 +19,36 @@ from backups.signals import bucket_drift_checked
 from backups.storage.aws import AWS_ERRORS, client_for, error_code, error_text
 
 PUBLIC_ACCESS_FLAGS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
+TLS_ONLY_SID = "LifeboatDenyInsecureTransport"
+
+
+def declared_encryption(tier: Tier) -> dict:
+    """Default encryption: SSE-KMS with the tier's customer-managed key, else SSE-S3 (AES256)."""
+    if tier.kms_key_id:
+        default = {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": tier.kms_key_id}
+        return {"ApplyServerSideEncryptionByDefault": default, "BucketKeyEnabled": True}
+    return {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
+
+
+def tls_only_statement(bucket: str) -> dict:
+    """Deny every request made without TLS (moto does not evaluate policies: the document itself is tested)."""
+    return {"Sid": TLS_ONLY_SID, "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+            "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+
+
+def declared_policy(tier: Tier, live_statements: list[dict] | None = None) -> dict:
+    """The bucket policy document: the live statements that are not Lifeboat's, plus Lifeboat's TLS-only one."""
+    others = [s for s in live_statements or [] if s.get("Sid") != TLS_ONLY_SID]
+    return {"Version": "2012-10-17", "Statement": [*others, tls_only_statement(tier.bucket)]}
+
+
+def _describe_encryption(rule: dict | None) -> str:
+    if not rule:
+        return "off"
+    default = rule.get("ApplyServerSideEncryptionByDefault", {})
+    key = default.get("KMSMasterKeyID")
+    return default.get("SSEAlgorithm", "?") + (f" with key {key}" if key else "")
 
 
 def declared_rules(tier: Tier) -> list[dict]:
@@ -69,6 +101,8 @@ class BucketState:
     object_lock: tuple[str, int] | None  # default retention (mode, days)
     object_lock_enabled: bool
     public_access: dict[str, bool]
+    encryption: dict | None = None  # the first default-encryption rule, None when none is set
+    policy_statements: list[dict] = field(default_factory=list)
 
 
 def read_bucket(client, bucket: str) -> BucketState:
@@ -95,7 +129,41 @@ def read_bucket(client, bucket: str) -> BucketState:
         if error_code(exc) != "NoSuchPublicAccessBlockConfiguration":
             raise
         public = {}
-    return BucketState(versioning, rules, lock, lock_enabled, {f: bool(public.get(f)) for f in PUBLIC_ACCESS_FLAGS})
+    return BucketState(versioning, rules, lock, lock_enabled, {f: bool(public.get(f)) for f in PUBLIC_ACCESS_FLAGS},
+                       _read_encryption(client, bucket), _read_policy_statements(client, bucket))
+
+
+def _read_encryption(client, bucket: str) -> dict | None:
+    try:
+        rules = client.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"].get("Rules", [])
+    except AWS_ERRORS as exc:
+        if error_code(exc) != "ServerSideEncryptionConfigurationNotFoundError":
+            raise
+        return None
+    return rules[0] if rules else None
+
+
+def _read_policy_statements(client, bucket: str) -> list[dict]:
+    try:
+        document = json.loads(client.get_bucket_policy(Bucket=bucket)["Policy"])
+    except AWS_ERRORS as exc:
+        if error_code(exc) != "NoSuchBucketPolicy":
+            raise
+        return []
+    statements = document.get("Statement", [])
+    return statements if isinstance(statements, list) else [statements]
+
+
+def _same_statement(have: dict, want: dict) -> bool:
+    """Equal as S3 means it: a one-item list equals its item, order of resources does not matter."""
+    def norm(value):
+        if isinstance(value, list):
+            items = sorted((norm(v) for v in value), key=json.dumps)
+            return items[0] if len(items) == 1 else items
+        if isinstance(value, dict):
+            return {k: norm(v) for k, v in value.items()}
+        return value
+    return norm(have) == norm(want)
 
 
 def _overlaps(a: str, b: str) -> bool:
@@ -134,6 +202,15 @@ def differences(tier: Tier, live: BucketState) -> list[str]:
     for flag, on in live.public_access.items():
         if not on:
             found.append(f"public access block {flag} is off, declared on")
+    want_encryption, have_encryption = (_describe_encryption(declared_encryption(tier)),
+                                        _describe_encryption(live.encryption))
+    if want_encryption != have_encryption:
+        found.append(f"default encryption is {have_encryption}, declared {want_encryption}")
+    ours = [s for s in live.policy_statements if s.get("Sid") == TLS_ONLY_SID]
+    if not ours:
+        found.append("the bucket policy does not deny requests without TLS (aws:SecureTransport false)")
+    elif not _same_statement(ours[0], tls_only_statement(tier.bucket)):
+        found.append(f"the bucket policy statement {TLS_ONLY_SID} differs from the declared one")
     return found
 
 
@@ -149,17 +226,25 @@ def check_drift(tier: Tier) -> BucketDriftCheck:
     return check
 
 
-def apply_policy(tier: Tier, actor=None) -> list[str]:
-    """Make the live bucket match the declaration; returns what was changed. Audited."""
+def apply_policy(tier: Tier, actor=None, profile: str = "") -> list[str]:
+    """Make the live bucket match the declaration; returns what was changed. Audited.
+
+    Needs the admin identity (`admin_iam_policy`, e.g. `--profile`): the runtime identity may not change
+    versioning, lifecycle, Object Lock, encryption or the bucket policy."""
     if not tier.can(Feature.BUCKET_POLICY):
         raise StorageError(f"tier {tier} is not an S3 tier")
-    client = client_for(tier, "s3")
+    client = client_for(tier, "s3", profile)
     bucket = tier.bucket
     try:
         live = read_bucket(client, bucket)
         before = differences(tier, live)
         actions = _apply(client, tier, live)
     except AWS_ERRORS as exc:
+        if error_code(exc) == "AccessDenied":
+            raise StorageError(f"cannot apply the bucket policy to {bucket}: this identity may not change the "
+                               f"bucket's configuration (by design for the runtime identity); run "
+                               f"`manage.py apply_bucket_policy {tier.name} --profile ADMIN` as the admin identity, "
+                               "or hand the policy shown on the tier page to the operator") from None
         raise StorageError(f"cannot apply the bucket policy to {bucket}: {error_text(exc)}") from None
     trail.record("bucket.policy_applied", actor=actor, target=tier,
                  summary=f"bucket policy applied to s3://{bucket}/{tier.prefix}: {len(actions)} changes",
@@ -196,28 +281,51 @@ def _apply(client, tier: Tier, live: BucketState) -> list[str]:
             "ObjectLockEnabled": "Enabled",
             "Rule": {"DefaultRetention": {"Mode": want_lock[0], "Days": want_lock[1]}}})
         actions.append(f"Object Lock default retention {want_lock[0]} for {want_lock[1]} days")
+    if _describe_encryption(live.encryption) != _describe_encryption(declared_encryption(tier)):
+        client.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={
+            "Rules": [declared_encryption(tier)]})
+        actions.append(f"default encryption {_describe_encryption(declared_encryption(tier))}")
+    ours = [s for s in live.policy_statements if s.get("Sid") == TLS_ONLY_SID]
+    if not (ours and _same_statement(ours[0], tls_only_statement(bucket))):
+        client.put_bucket_policy(Bucket=bucket, Policy=json.dumps(declared_policy(tier, live.policy_statements)))
+        actions.append("bucket policy denies requests without TLS")
     return actions
 
 
+READ_BUCKET_CONFIG = ["s3:ListBucketMultipartUploads", "s3:GetBucketVersioning", "s3:GetLifecycleConfiguration",
+                      "s3:GetBucketObjectLockConfiguration", "s3:GetBucketPublicAccessBlock",
+                      "s3:GetEncryptionConfiguration", "s3:GetBucketPolicy"]
+WRITE_BUCKET_CONFIG = ["s3:PutBucketVersioning", "s3:PutLifecycleConfiguration", "s3:PutBucketObjectLockConfiguration",
+                       "s3:PutBucketPublicAccessBlock", "s3:PutEncryptionConfiguration", "s3:PutBucketPolicy"]
+
+
 def iam_policy(tier: Tier) -> dict:
-    """The least privilege this tier needs, scoped to its bucket and prefixes (admins copy it from the page)."""
+    """The least privilege the runtime (web and worker) identity needs, scoped to the bucket and prefixes.
+
+    It deletes only by delete markers (no s3:DeleteObjectVersion) and may read, never change, the bucket's
+    configuration: a compromised host can neither wipe the history nor shorten the lifecycle's grace period.
+    """
     bucket_arn = f"arn:aws:s3:::{tier.bucket}"
     prefixes = [tier.prefix] + ([tier.archive_prefix] if tier.archive_prefix else [])
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Sid": "LifeboatCopies", "Effect": "Allow",
-             "Action": ["s3:PutObject", "s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectAttributes",
-                        "s3:GetObjectVersionAttributes", "s3:DeleteObject", "s3:DeleteObjectVersion",
-                        "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
-             "Resource": [f"{bucket_arn}/{p}*" for p in prefixes]},
-            {"Sid": "LifeboatListing", "Effect": "Allow", "Action": ["s3:ListBucket", "s3:ListBucketVersions"],
-             "Resource": bucket_arn, "Condition": {"StringLike": {"s3:prefix": [f"{p}*" for p in prefixes]}}},
-            {"Sid": "LifeboatBucketPolicy", "Effect": "Allow",
-             "Action": ["s3:ListBucketMultipartUploads", "s3:GetBucketVersioning", "s3:PutBucketVersioning",
-                        "s3:GetLifecycleConfiguration", "s3:PutLifecycleConfiguration",
-                        "s3:GetBucketObjectLockConfiguration", "s3:PutBucketObjectLockConfiguration",
-                        "s3:GetBucketPublicAccessBlock", "s3:PutBucketPublicAccessBlock"],
-             "Resource": bucket_arn},
-        ],
-    }
+    statements = [
+        {"Sid": "LifeboatCopies", "Effect": "Allow",
+         "Action": ["s3:PutObject", "s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectAttributes",
+                    "s3:GetObjectVersionAttributes", "s3:DeleteObject",
+                    "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
+         "Resource": [f"{bucket_arn}/{p}*" for p in prefixes]},
+        {"Sid": "LifeboatListing", "Effect": "Allow", "Action": ["s3:ListBucket", "s3:ListBucketVersions"],
+         "Resource": bucket_arn, "Condition": {"StringLike": {"s3:prefix": [f"{p}*" for p in prefixes]}}},
+        {"Sid": "LifeboatBucketPolicyRead", "Effect": "Allow", "Action": READ_BUCKET_CONFIG, "Resource": bucket_arn},
+    ]
+    if tier.kms_key_id:  # SSE-KMS uploads and reads use the customer-managed key
+        statements.append({"Sid": "LifeboatKmsKey", "Effect": "Allow",
+                           "Action": ["kms:GenerateDataKey", "kms:Decrypt"], "Resource": tier.kms_key_id})
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def admin_iam_policy(tier: Tier) -> dict:
+    """The separate admin identity that applies the declared configuration (`apply_bucket_policy --profile`)."""
+    bucket_arn = f"arn:aws:s3:::{tier.bucket}"
+    return {"Version": "2012-10-17", "Statement": [
+        {"Sid": "LifeboatBucketPolicyAdmin", "Effect": "Allow", "Action": READ_BUCKET_CONFIG + WRITE_BUCKET_CONFIG,
+         "Resource": bucket_arn}]}

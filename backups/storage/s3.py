@@ -97,9 +97,15 @@ class S3Storage:
         config = TransferConfig(multipart_threshold=MIN_PART, multipart_chunksize=part_size,
                                 max_concurrency=settings.LIFEBOAT_S3_CONCURRENCY, use_threads=True)
         extra = {"StorageClass": self.tier.storage_class or DEFAULT_STORAGE_CLASS, "Metadata": metadata,
-                 "ChecksumAlgorithm": "SHA256"}
+                 "ChecksumAlgorithm": "SHA256", **self.server_side_encryption()}
         self._upload_with_retries(source, key, extra, config, multipart=size >= MIN_PART)
         return self._stored_copy(source, key, part_size)
+
+    def server_side_encryption(self) -> dict[str, str]:
+        """SSE-KMS with the tier's customer-managed key, when it names one (S3's default SSE-S3 otherwise)."""
+        if not self.tier.kms_key_id:
+            return {}
+        return {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": self.tier.kms_key_id}
 
     def _upload_with_retries(self, source: Path, key: str, extra: dict, config: TransferConfig,
                              multipart: bool = True) -> None:
@@ -188,7 +194,8 @@ class S3Storage:
             etag=head.get("ETag", "").strip('"'),
             storage_class=head.get("StorageClass") or attrs.get("StorageClass") or "STANDARD",
             extra={"remote_checksum": f"sha256:{expected}", "bucket": self.bucket,
-                   "metadata": head.get("Metadata", {})},
+                   "metadata": head.get("Metadata", {}),
+                   "kms_key_id": head.get("SSEKMSKeyId", "") if head.get("ServerSideEncryption") == "aws:kms" else ""},
         )
 
     # --- reading, deleting, listing --------------------------------------------------------------------
@@ -207,10 +214,24 @@ class S3Storage:
             yield body
 
     def delete(self, location: str, version_id: str = "") -> None:
-        """Delete one version for good (a versioned bucket would otherwise only add a delete marker)."""
+        """Delete by writing a delete marker (DeleteObject without a VersionId), never a version for good.
+
+        In a versioned bucket the bytes stay as a noncurrent version until the lifecycle removes them after the
+        tier's grace period (`noncurrent_expire_days`): the runtime identity needs no s3:DeleteObjectVersion, so
+        a compromised host cannot wipe the history. `version_id` names the version meant; when it is no longer
+        the current one it is already history and nothing is written.
+        """
         try:
-            self.client.delete_object(Bucket=self.bucket, Key=location,
-                                      **({"VersionId": version_id} if version_id else {}))
+            if version_id:
+                try:
+                    current = self.client.head_object(Bucket=self.bucket, Key=location).get("VersionId") or ""
+                except AWS_ERRORS as exc:
+                    if error_code(exc) in ("404", "NoSuchKey", "NotFound"):
+                        return  # already deleted (a delete marker is current)
+                    raise
+                if current and current != version_id:
+                    return
+            self.client.delete_object(Bucket=self.bucket, Key=location)
         except AWS_ERRORS as exc:
             raise StorageError(f"cannot delete {self.url(location)}: {error_text(exc)}") from None
 
@@ -290,7 +311,7 @@ class S3Storage:
         try:
             self.client.copy(source, self.bucket, target, ExtraArgs={
                 "StorageClass": self.tier.storage_class or DEFAULT_STORAGE_CLASS, "MetadataDirective": "COPY",
-                "ChecksumAlgorithm": "SHA256"})
+                "ChecksumAlgorithm": "SHA256", **self.server_side_encryption()})
             head = self.client.head_object(Bucket=self.bucket, Key=target)
         except (*UPLOAD_ERRORS, ValueError) as exc:
             self._abort_or_remember(target)

@@ -49,6 +49,10 @@ def tier_detail(request, pk: int):
         "drift": tier.drift_checks.first(),
         "rules": bucket_policy.declared_rules(tier) if tier.can(Feature.BUCKET_POLICY) else [],
         "iam": json.dumps(bucket_policy.iam_policy(tier), indent=2) if tier.can(Feature.BUCKET_POLICY) else "",
+        "admin_iam": (json.dumps(bucket_policy.admin_iam_policy(tier), indent=2)
+                      if tier.can(Feature.BUCKET_POLICY) else ""),
+        "bucket_policy_document": (json.dumps(bucket_policy.declared_policy(tier), indent=2)
+                                   if tier.can(Feature.BUCKET_POLICY) else ""),
         "rds": rds.read_status(tier) if tier.can(Feature.PROVIDER_BACKUPS) and tier.enabled else None,
     }
     template = "backups/tier_detail.html#preview" if request.htmx else "backups/tier_detail.html"

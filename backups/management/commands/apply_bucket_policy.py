@@ -9,21 +9,25 @@ from backups.storage.bucket_policy import apply_policy, check_drift
 
 class Command(LifeboatCommand):
     help = ("Make each S3 tier's bucket match its declared policy (versioning, lifecycle, Object Lock, public "
-            "access block), then check it again. --check only reports the drift (exit 1 when there is some).")
+            "access block, default encryption, TLS-only bucket policy), then check it again. --check only reports "
+            "the drift (exit 1 when there is some). Run it as the admin identity (--profile).")
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("tier", nargs="?", help="only this tier (default: every enabled S3 tier)")
         parser.add_argument("--check", action="store_true", help="report differences, change nothing")
         parser.add_argument("--json", action="store_true")
+        parser.add_argument("--profile", default="",
+                            help="the AWS profile of the admin identity allowed to change bucket configuration "
+                                 "(the runtime identity is not)")
 
-    def handle(self, *args, tier: str | None, check: bool, json: bool, **options) -> None:
+    def handle(self, *args, tier: str | None, check: bool, json: bool, profile: str = "", **options) -> None:
         tiers = Tier.objects.that_can(Feature.BUCKET_POLICY)
         tiers = list(tiers.filter(name=tier) if tier else tiers.filter(enabled=True))
         if tier and not tiers:
             raise CommandError(f"unknown S3 tier {tier!r}")
         results = []
         for t in tiers:
-            actions = [] if check else apply_policy(t)
+            actions = [] if check else apply_policy(t, profile=profile)
             drift = check_drift(t)
             results.append({"tier": t.name, "bucket": t.bucket, "actions": actions,
                             "differences": drift.differences})
