@@ -76,8 +76,12 @@ def apply_bucket_policy(request, pk: int):
 @permission_required(MANAGE_STORAGE, raise_exception=True)
 def check_drift(request, pk: int):
     tier = get_object_or_404(Tier, pk=pk, kind=Tier.Kind.S3)
-    check = bucket_policy.check_drift(tier)
-    messages.info(request, f"Bucket {tier.bucket}: {check.status}.")
+    try:
+        check = bucket_policy.check_drift(tier)
+    except LifeboatError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.info(request, f"Bucket {tier.bucket}: {check.status}.")
     return back_to(request, tier)
 
 
@@ -88,6 +92,9 @@ def apply_retention(request, pk: int):
     from django_q.tasks import async_task
 
     tier = get_object_or_404(Tier.objects.exclude(kind=Tier.Kind.RDS), pk=pk)
+    if not tier.enabled:
+        messages.error(request, f"Tier {tier.name} is disabled: its retention does not run.")
+        return back_to(request, tier)
     async_task("backups.tasks.apply_retention_to_tier", tier.pk, request.user.pk, task_name=f"retention {tier.name}")
     messages.info(request, f"Retention of {tier.name} queued.")
     return back_to(request, tier)
