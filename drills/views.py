@@ -15,7 +15,7 @@ from core.roles import CONDUCT_DRILL
 from drills import conduct, health
 from drills.errors import DrillError
 from drills.forms import FollowUpForm, ScheduleForm, SignOffForm, TickForm
-from drills.models import Contact, Drill, Scenario
+from drills.models import Contact, Drill, Participant, Scenario
 from drills.record import canonical_record, record_sha256
 
 VIEW_DRILL = "drills.view_drill"
@@ -56,9 +56,11 @@ def schedule(request):
 
 def drill_context(drill: Drill) -> dict:
     now = timezone.now()
+    participants = list(drill.participants.select_related("user"))
     return {"drill": drill, "now": now, "status": drill.status(now), "criteria": drill.criteria(),
             "result": drill.result(), "steps": list(drill.steps.select_related("ticked_by")),
-            "participants": list(drill.participants.select_related("user")),
+            "participants": participants,
+            "approver": next((p for p in participants if p.role == Participant.Role.APPROVER), None),
             "follow_ups": list(drill.follow_ups.select_related("owner")),
             "notes": list(drill.notes.select_related("author")), "timeline": drill.timeline(),
             "tick_form": TickForm(), "follow_up_form": FollowUpForm(), "sign_off_form": SignOffForm(),
