@@ -5,6 +5,7 @@ from django.contrib import admin, messages
 
 from alerts import delivery
 from alerts.models import ALERT_KINDS, Alert, AlertEvent, Channel, Kind, Notification
+from core.admin import ReadOnlyAdmin
 from core.roles import SEND_TEST_ALERT
 
 
@@ -61,19 +62,6 @@ class ChannelAdmin(admin.ModelAdmin):
         return readonly
 
     # Adding, changing and deleting a channel is audited with before and after by audit.config_audit.
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Alerts and deliveries are records of what happened: shown, never edited."""
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 class AlertEventInline(admin.TabularInline):

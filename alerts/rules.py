@@ -88,7 +88,7 @@ def freshness(now: datetime) -> Iterator[Condition]:
     longer than its RPO: a database added a minute ago is not yet late.
     """
     for database in Database.objects.filter(enabled=True):
-        rpo = timedelta(hours=database.rpo_hours)
+        rpo = database.rpo
         for tier in database.backup_tiers():
             report = database.freshness(tier, now)
             if report.status == Freshness.LATE:

@@ -8,7 +8,10 @@ at the end, or the whole chain rewritten).
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass, field
+
+from django.conf import settings
 
 from audit.models import GENESIS_HASH, AuditChainHead, AuditEvent
 
@@ -23,6 +26,7 @@ class ChainReport:
     broken_event_id: int | None = None
     problem: str = ""
     warnings: list[str] = field(default_factory=list)
+    tagged_from: int | None = None  # the first event carrying an HMAC tag
 
     @property
     def intact(self) -> bool:
@@ -43,7 +47,7 @@ def _describe(event: AuditEvent) -> str:
     return f"event #{event.pk} ({event.created_at:%Y-%m-%d %H:%M:%S} {event.action} by {event.actor})"
 
 
-def _walk(report: ChainReport, events, anchor: dict | None) -> None:
+def _walk(report: ChainReport, events, anchor: dict | None, key: str) -> None:
     """Check events in id order after what the report has seen; set report.problem at the first break."""
     anchor_count = int(anchor["count"]) if anchor else 0
     for event in events.iterator(chunk_size=CHUNK):
@@ -58,6 +62,8 @@ def _walk(report: ChainReport, events, anchor: dict | None) -> None:
             report.broken_event_id = event.pk
             report.problem = f"{_describe(event)} was edited: its content no longer matches its hash"
             return
+        if key and _tag_problem(report, event, key):
+            return
         report.count += 1
         report.last_hash, report.last_event_id = event.hash, event.pk
         if anchor and report.count == anchor_count and event.hash != anchor["last_hash"]:
@@ -68,15 +74,33 @@ def _walk(report: ChainReport, events, anchor: dict | None) -> None:
             return
 
 
-def verify_chain(anchor: dict | None = None) -> ChainReport:
+def _tag_problem(report: ChainReport, event: AuditEvent, key: str) -> bool:
+    """Events before the key was set carry no tag; from the first tagged event on, every tag must verify."""
+    if event.mac:
+        if not hmac.compare_digest(event.mac, AuditEvent.tag(event.hash, key)):
+            report.broken_event_id = event.pk
+            report.problem = (f"{_describe(event)} carries an HMAC tag that LIFEBOAT_AUDIT_KEY does not produce: "
+                              "the event was rewritten by someone without the key (or the key changed)")
+            return True
+        report.tagged_from = report.tagged_from or event.pk
+    elif report.tagged_from:
+        report.broken_event_id = event.pk
+        report.problem = (f"{_describe(event)} has no HMAC tag although event #{report.tagged_from} and later "
+                          "ones are tagged: it was written or rewritten without the key")
+        return True
+    return False
+
+
+def verify_chain(anchor: dict | None = None, key: str | None = None) -> ChainReport:
     """Walk every event in id order; stop at the first break. `anchor`: a head recorded outside earlier
     ({"count", "last_hash"}): the event at that position must still carry that hash.
 
     Events appended while the walk runs are fine: when the head (read after the walk) is ahead, the walk
     continues from where it stopped. Only a head the chain cannot reach is a break."""
+    key = settings.LIFEBOAT_AUDIT_KEY if key is None else key
     report = ChainReport()
     events = AuditEvent.objects.order_by("id")
-    _walk(report, events, anchor)
+    _walk(report, events, anchor, key)
     for _ in range(5):
         if report.problem:
             return report
@@ -84,7 +108,7 @@ def verify_chain(anchor: dict | None = None) -> ChainReport:
         if head is None or (head.count == report.count and head.last_hash == report.last_hash):
             break
         if head.count > report.count and events.filter(id__gt=report.last_event_id or 0).exists():
-            _walk(report, events.filter(id__gt=report.last_event_id or 0), anchor)  # appended meanwhile
+            _walk(report, events.filter(id__gt=report.last_event_id or 0), anchor, key)  # appended meanwhile
             continue
         report.problem = (f"the chain ends at event #{report.last_event_id} after {report.count} events, but the "
                           f"chain head records {head.count} events ending at #{head.last_event_id}: "
@@ -93,4 +117,7 @@ def verify_chain(anchor: dict | None = None) -> ChainReport:
     if anchor and report.count < int(anchor["count"]):
         report.problem = (f"the chain has {report.count} events but the outside anchor written at "
                           f"{anchor.get('written_at', '?')} recorded {anchor['count']}: events were deleted")
+    if not key:
+        report.warnings.append("events carry no HMAC tag (LIFEBOAT_AUDIT_KEY is not set): the chain proves order "
+                               "and content, but whoever owns the database could rewrite it with the anchors")
     return report

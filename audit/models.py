@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -36,6 +37,9 @@ class AuditEvent(models.Model):
     details = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64, unique=True)
+    # HMAC-SHA256 of `hash` keyed with LIFEBOAT_AUDIT_KEY, a secret kept outside the database: whoever owns the
+    # table can recompute the public hashes of a rewritten chain, but not these tags. Empty when no key is set.
+    mac = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
         ordering = ["id"]
@@ -69,3 +73,7 @@ class AuditEvent(models.Model):
 
     def compute_hash(self) -> str:
         return hashlib.sha256(self.canonical()).hexdigest()
+
+    @staticmethod
+    def tag(event_hash: str, key: str) -> str:
+        return hmac.new(key.encode(), event_hash.encode(), hashlib.sha256).hexdigest()

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models, transaction
 from django.utils import timezone
@@ -89,6 +90,8 @@ def record(action: str, *, summary: str, actor=None, target: models.Model | None
             prev_hash=head.last_hash,
         )
         event.hash = event.compute_hash()
+        if settings.LIFEBOAT_AUDIT_KEY:
+            event.mac = AuditEvent.tag(event.hash, settings.LIFEBOAT_AUDIT_KEY)
         event.save()
         AuditChainHead.objects.filter(pk=head.pk).update(
             last_hash=event.hash, last_event_id=event.pk, count=models.F("count") + 1

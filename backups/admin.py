@@ -20,7 +20,7 @@ class DatabaseAdmin(admin.ModelAdmin):
     filter_horizontal = ("tiers",)
     fieldsets = (
         (None, {"fields": ("name", "enabled")}),
-        ("Connection", {"fields": ("host", "port", "dbname", "user", "password_env", "passfile"),
+        ("Connection", {"fields": ("host", "port", "dbname", "user", "libpq_options", "password_env", "passfile"),
                         "description": "The password is never stored here: name the environment variable "
                                        "that holds it, or a pgpass file."}),
         ("Protection", {"fields": ("rpo_hours", "schedule", "tiers")}),
@@ -112,7 +112,7 @@ class ServerAdmin(admin.ModelAdmin):
     search_fields = ("name", "host")
     fieldsets = (
         (None, {"fields": ("name", "discover", "exclude")}),
-        ("Connection", {"fields": ("host", "port", "user", "password_env", "passfile"),
+        ("Connection", {"fields": ("host", "port", "user", "libpq_options", "password_env", "passfile"),
                         "description": "The password is never stored here: name the environment variable "
                                        "that holds it, or a pgpass file."}),
         ("Discovered databases", {"fields": ("rpo_hours", "schedule")}),

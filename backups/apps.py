@@ -12,6 +12,12 @@ class BackupsConfig(AppConfig):
 
         audit_anchor_sites.plug_in()  # the audit chain head is also kept in the tiers
 
+        from audit import config_audit
+        from backups.models import Artifact
+
+        # A legal hold set or lifted on one copy is a configuration change (tiers' holds are audited as a whole).
+        config_audit.register(Artifact, tracked_fields=("legal_hold",))
+
         # After migrate: the dashboard's own PostgreSQL database becomes a protected database (self-backup).
         post_migrate.connect(_protect_self, sender=self, dispatch_uid="lifeboat-protect-self")
 

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from backups.models import BackupRun, Database, Tier
+from backups.models import BackupRun, Database
 from backups.schedules import remove_database_schedule, sync_database_schedule
 from backups.signals import backup_finished
 
@@ -30,7 +30,7 @@ def _verify_new_backup(sender, run: BackupRun, **kwargs) -> None:
     from backups.tasks import queue_verification
 
     copies = sorted(run.artifacts.live().select_related("tier", "run__database"),
-                    key=lambda a: (a.tier.kind != Tier.Kind.LOCAL, a.tier.position))
+                    key=lambda a: a.tier.nearness)
     if copies:
         queue_verification(copies[0])
 

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
+from django.core.exceptions import ValidationError
 from django_q.models import Schedule
 
 from backups.models import Database
+from backups.models.common import validate_cron
+
+log = logging.getLogger(__name__)
 
 # Periodic housekeeping every installation needs: name -> (function, cron).
 MAINTENANCE = {
@@ -56,10 +62,19 @@ def ensure_maintenance_schedules() -> None:
         )
 
 
-def sync_all() -> None:
+def sync_all() -> list[str]:
+    """Register every database's schedule; one that cannot be scheduled (a row saved before its cron was checked)
+    is logged, left as it was and reported in the returned problems, and the others are synced all the same."""
     ensure_maintenance_schedules()
-    names = set()
+    names, problems = set(), []
     for database in Database.objects.all():
-        sync_database_schedule(database)
-        names.add(database.schedule_name)
+        names.add(database.schedule_name)  # a schedule that cannot be synced keeps its last good registration
+        try:
+            validate_cron(database.schedule)
+            sync_database_schedule(database)
+        except (ValidationError, ValueError) as exc:  # croniter's errors are ValueErrors
+            message = "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+            problems.append(f"{database.name}: schedule {database.schedule!r} not synced: {message}")
+            log.error("%s", problems[-1])
     Schedule.objects.filter(name__startswith="backup:").exclude(name__in=names).delete()
+    return problems

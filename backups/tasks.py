@@ -82,12 +82,12 @@ def cleanup_scratch_databases() -> int:
 
     seen, dropped = set(), 0
     for database in Database.objects.all():
-        server, env = verification_server_for(database)
+        server = verification_server_for(database)
         if server.dsn in seen:
             continue
         seen.add(server.dsn)
         try:
-            dropped += len(cleanup_stale_scratch(server, env, timedelta(hours=6)))
+            dropped += len(cleanup_stale_scratch(server, timedelta(hours=6)))
         except Exception:  # an unreachable server must not stop the sweep of the others
             log.warning("scratch cleanup on %s failed", server.dsn, exc_info=True)
     return dropped
@@ -157,10 +157,11 @@ def apply_retention_to_tier(tier_id: int, user_id: int | None = None) -> int:
 
 def check_bucket_drift_all() -> int:
     """Daily: compare every enabled S3 tier's bucket with its declared policy; returns how many drifted."""
-    from backups.models import Tier
+    from backups.models import Feature, Tier
     from backups.storage.bucket_policy import check_drift
 
-    return sum(bool(check_drift(tier).differences) for tier in Tier.objects.filter(kind=Tier.Kind.S3, enabled=True))
+    tiers = Tier.objects.filter(enabled=True).that_can(Feature.BUCKET_POLICY)
+    return sum(bool(check_drift(tier).differences) for tier in tiers)
 
 def self_backup() -> str:
     from backups.catalog.selfbackup import sqlite_self_backup

@@ -54,13 +54,15 @@ def main() -> None:
     args = parser.parse_args()
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
+    from backups.conninfo import ConnectionOptions
     from backups.engine import pgtools
 
-    server = pgtools.parse_dsn(args.dsn)
+    server = ConnectionOptions.parse(args.dsn)
     dbname = f"lb_bench_{uuid.uuid4().hex[:8]}"
     work = Path(tempfile.mkdtemp(prefix="lifeboat-bench-"))
-    conn_args = server.cli_args()
-    pg_env = pgtools.client_env()
+    # The plan's stock commands take the server as -h/-p/-U (no DSN options in a bench).
+    conn_args = ["--host", server.host, "--port", str(server.port), "--username", server.user, "--no-password"]
+    pg_env = server.env()
     python = sys.executable
     env = {**os.environ, "LIFEBOAT_VAR_DIR": str(work / "var"), "LIFEBOAT_BACKUP_ROOT": str(work / "backups")}
     env.pop("DATABASE_URL", None)

@@ -96,13 +96,15 @@ def main() -> None:
 
 
 def bench_one(dataset: str, scale: int, dsn: str, work: Path) -> tuple[str, str, float, float, float]:
+    from backups.conninfo import ConnectionOptions
     from backups.engine import pgtools, pipeline
     from backups.models import Database
     from backups.proof.verification import verify_artifact
 
-    server = pgtools.parse_dsn(dsn)
-    conn_args = server.cli_args()
-    env = pgtools.client_env()
+    server = ConnectionOptions.parse(dsn)
+    # The plan's stock commands take the server as -h/-p/-U (no DSN options in a bench).
+    conn_args = ["--host", server.host, "--port", str(server.port), "--username", server.user, "--no-password"]
+    env = server.env()
     source = f"lb_rbench_{uuid.uuid4().hex[:8]}"
     plan_target = f"{source}_plan"
 
@@ -113,7 +115,7 @@ def bench_one(dataset: str, scale: int, dsn: str, work: Path) -> tuple[str, str,
     def quiesce() -> None:
         # Neither contender pays for the other's leftovers: wait until autovacuum has finished with what the
         # last restore loaded, then flush dirty pages, before each timed restore.
-        with pgtools.connect(server, {}) as conn:
+        with server.connect() as conn:
             deadline = time.monotonic() + 120
             while time.monotonic() < deadline and conn.execute(
                     "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'").fetchone()[0]:
@@ -128,7 +130,7 @@ def bench_one(dataset: str, scale: int, dsn: str, work: Path) -> tuple[str, str,
                            check=True, env=env, capture_output=True)
         else:
             psql("-d", source, "-v", f"s={scale}", input=LEARNING_SQL.encode(), capture_output=True)
-        with pgtools.connect(server.with_dbname(source), {}) as conn:
+        with server.connect(dbname=source) as conn:
             size = conn.execute("SELECT pg_size_pretty(pg_database_size(current_database()))").fetchone()[0]
         database = Database.objects.create(name=f"bench-{dataset}", host=server.host, port=server.port,
                                            user=server.user, dbname=source)

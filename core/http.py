@@ -10,3 +10,8 @@ from django_htmx.http import HttpResponseClientRedirect
 def back_to(request, to) -> HttpResponse:
     """`to` is a model (its get_absolute_url), a URL name or a URL, as for django.shortcuts.redirect."""
     return HttpResponseClientRedirect(resolve_url(to)) if request.htmx else redirect(to)
+
+
+def form_errors(form) -> str:
+    """Every error of an invalid form in one line, for a refusal message."""
+    return "; ".join(e for errors in form.errors.values() for e in errors)

@@ -15,6 +15,7 @@ from pathlib import Path
 from django.conf import settings
 from psycopg import sql
 
+from backups.conninfo import ConnectionOptions
 from backups.engine import pgtools
 from backups.errors import LifeboatError
 
@@ -41,9 +42,9 @@ INSERT INTO problems (lesson_id, title, difficulty)
 """
 
 
-def _reachable(target: pgtools.Target) -> bool:
+def _reachable(target: ConnectionOptions) -> bool:
     try:
-        pgtools.connect(target).close()
+        target.connect().close()
         return True
     except LifeboatError:
         return False
@@ -56,7 +57,7 @@ def _as_postgres_user(argv: list[str]) -> list[str]:
     return argv
 
 
-def private_cluster() -> pgtools.Target:
+def private_cluster() -> ConnectionOptions:
     """Initialise (once) and start a cluster under var/pg listening on 127.0.0.1:54329."""
     root = Path(settings.VAR_DIR) / "pg"
     data = root / "data"
@@ -70,7 +71,7 @@ def private_cluster() -> pgtools.Target:
     if not (data / "PG_VERSION").exists():
         subprocess.run(_as_postgres_user([str(initdb), "-D", str(data), "-U", "postgres", "--auth=trust",
                                           "--encoding=UTF8"]), check=True, capture_output=True)
-    target = pgtools.Target("127.0.0.1", PRIVATE_PORT, "postgres", "postgres")
+    target = ConnectionOptions("127.0.0.1", PRIVATE_PORT, "postgres", "postgres")
     if not _reachable(target):
         options = f"-p {PRIVATE_PORT} -c listen_addresses=127.0.0.1 -k {root}"
         subprocess.run(_as_postgres_user([str(pg_ctl), "-D", str(data), "-l", str(root / "server.log"),
@@ -86,19 +87,19 @@ def _has(program: str) -> bool:
         return False
 
 
-def demo_server() -> pgtools.Target:
+def demo_server() -> ConnectionOptions:
     configured = os.environ.get("LIFEBOAT_DEMO_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
-    target = pgtools.parse_dsn(configured)
+    target = ConnectionOptions.parse(configured)
     return target if _reachable(target) else private_cluster()
 
 
-def create_demo_database(server: pgtools.Target) -> pgtools.Target:
-    with pgtools.connect(server) as conn:
+def create_demo_database(server: ConnectionOptions) -> ConnectionOptions:
+    with server.connect() as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DEMO_DB,)).fetchone()
         if not exists:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DEMO_DB)))
     target = server.with_dbname(DEMO_DB)
-    with pgtools.connect(target) as conn:
+    with target.connect() as conn:
         conn.execute(SCHEMA)
     return target
 

@@ -157,6 +157,9 @@ WHITENOISE_USE_FINDERS = DEBUG
 LIFEBOAT_BACKUP_ROOT = Path(env_str("LIFEBOAT_BACKUP_ROOT", str(VAR_DIR / "backups")))
 # Directory holding pg_dump/pg_restore/pg_dumpall/psql; empty means "search PATH, then /usr/lib/postgresql".
 LIFEBOAT_PG_BIN = env_str("LIFEBOAT_PG_BIN", "")
+# The only directory a DSN's file options (sslrootcert, sslcert, sslkey, sslcrl, passfile) may name; empty refuses
+# them all, so a DSN typed in the admin cannot make the worker read an arbitrary file as a certificate or key.
+LIFEBOAT_PG_CERT_DIR = env_str("LIFEBOAT_PG_CERT_DIR", "")
 # zstd level for artifacts: 3 is zstd's default and keeps compression faster than pg_dump produces data.
 LIFEBOAT_ZSTD_LEVEL = env_int("LIFEBOAT_ZSTD_LEVEL", 3)
 # A running backup that has not reported progress for this long is marked abandoned.
@@ -240,6 +243,9 @@ LOGGING["handlers"]["console"]["formatter"] = env_str("LOG_FORMAT", "plain")
 # appended (default: a file in the first local tier's directory). Evidence packages are written under
 # LIFEBOAT_EVIDENCE_DIR.
 LIFEBOAT_AUDIT_ANCHOR_PATH = env_str("LIFEBOAT_AUDIT_ANCHOR_PATH", "")
+# Each event also carries an HMAC tag keyed with this secret (or LIFEBOAT_AUDIT_KEY_FILE), kept outside the
+# database, so the database's owner cannot rewrite history and recompute it. Unset: events are not tagged.
+LIFEBOAT_AUDIT_KEY = env_secret("LIFEBOAT_AUDIT_KEY") or ""
 LIFEBOAT_EVIDENCE_DIR = Path(env_str("LIFEBOAT_EVIDENCE_DIR", str(VAR_DIR / "evidence")))
 
 # Lifeboat backs itself up (catalog): on PostgreSQL its own database becomes a protected database; on SQLite a

@@ -5,7 +5,7 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from alerts.models import Alert
-from backups.models import Tier
+from backups.models import Feature, Tier
 from backups.web import overview
 from dashboard import safety
 from drills.health import next_drill_due
@@ -18,7 +18,7 @@ OPEN_ALERTS = 20
 def home(request):
     """The overview: are we safe right now? Its parts refresh themselves (htmx polling of named partials)."""
     now = timezone.now()
-    tiers = list(Tier.objects.filter(enabled=True).exclude(kind=Tier.Kind.RDS).order_by("position", "name"))
+    tiers = list(Tier.objects.filter(enabled=True).that_can(Feature.ARTIFACTS).order_by("position", "name"))
     rows = overview.cell_states(overview.freshness_matrix(tiers, now))
     alerts = list(Alert.objects.open().select_related(None).order_by("-opened_at")[:OPEN_ALERTS])
     context = {"now": now, "tiers": tiers, "rows": rows, "verdict": safety.verdict(rows, tiers, alerts, now),

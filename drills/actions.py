@@ -13,7 +13,7 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_POST
 
 from backups.errors import LifeboatError
-from core.http import back_to
+from core.http import back_to, form_errors
 from core.roles import CONDUCT_DRILL, SIGN_OFF_DRILL
 from drills import conduct, recovery
 from drills.errors import DrillError
@@ -65,7 +65,7 @@ def tick(request, pk: int, step_id: int):
     form = TickForm(request.POST)
     try:
         if not form.is_valid():
-            raise DrillError("; ".join(e for errors in form.errors.values() for e in errors))
+            raise DrillError(form_errors(form))
         conduct.tick(step, request.user, status=form.cleaned_data["status"], notes=form.cleaned_data["notes"])
     except DrillError as exc:
         _refused(request, exc)

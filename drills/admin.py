@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from audit import config_audit, trail
+from core.admin import ReadOnlyAdmin
 from drills.models import (
     ChecklistItem,
     ChecklistTemplate,
@@ -114,6 +116,16 @@ class DrillAdmin(admin.ModelAdmin):
             return False
         return super().has_change_permission(request, obj)
 
+    def save_model(self, request, obj, form, change) -> None:
+        before = config_audit.snapshot(Drill._base_manager.get(pk=obj.pk)) if change else None
+        super().save_model(request, obj, form, change)
+        config_audit.record_admin_edit(obj, before)
+
+    def delete_model(self, request, obj) -> None:
+        trail.record("config.drill.deleted", target=obj, summary=f"drill {obj} deleted in the admin",
+                     details={"before": config_audit.snapshot(obj), "after": None, "via": "admin"})
+        super().delete_model(request, obj)
+
     def has_delete_permission(self, request, obj=None) -> bool:
         if obj is not None and obj.is_signed:
             return False
@@ -124,15 +136,6 @@ class DrillAdmin(admin.ModelAdmin):
 
 
 @admin.register(SignOff)
-class SignOffAdmin(admin.ModelAdmin):
+class SignOffAdmin(ReadOnlyAdmin):
     list_display = ("drill", "signed_by", "signed_at", "record_sha256")
     readonly_fields = [f.name for f in SignOff._meta.fields]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

@@ -17,10 +17,10 @@ from django.dispatch import receiver
 from django.utils import timezone
 
 from audit import trail
-from backups.engine import pgtools
+from backups.conninfo import ConnectionOptions
 from backups.engine.snapshot import count_rows
 from backups.errors import LifeboatError
-from backups.models import Artifact, BackupRun, Restore, Tier
+from backups.models import Artifact, BackupRun, Restore
 from backups.proof.verification import verification_server_for
 from backups.recovery.restore import drop_database, restore, validate_request
 from drills import conduct
@@ -39,7 +39,7 @@ def latest_backup(database) -> Artifact | None:
     if newest is None:
         return None
     same_run = [a for a in copies if a.run_id == newest.run_id]
-    return min(same_run, key=lambda a: (a.tier.kind != Tier.Kind.LOCAL, a.tier.position))
+    return min(same_run, key=lambda a: a.tier.nearness)
 
 
 def target_name(drill: Drill) -> str:
@@ -61,7 +61,7 @@ def queue_restore(drill: Drill, user) -> Restore:
     artifact = latest_backup(drill.database)
     if artifact is None:
         raise DrillError(f"{drill.database.name} has no good backup to restore: back it up first")
-    server, _env = verification_server_for(drill.database)
+    server = verification_server_for(drill.database)
     name = target_name(drill)
     validate_request(artifact, name, target=server)
     conduct.start(drill, user)
@@ -91,22 +91,22 @@ def run(drill_id: int, restore_id: int) -> str:
     record = Restore.objects.select_related("artifact__run__database", "artifact__tier", "requested_by").get(
         pk=restore_id)
     drill = Drill.objects.select_related("database", "scenario").get(pk=drill_id)
-    server, env = verification_server_for(drill.database)
+    server = verification_server_for(drill.database)
     with trail.acting_as(record.requested_by):  # the drill lead who pressed "Restore" acts in every event below
-        return _run_claimed(drill, record, server, env)
+        return _run_claimed(drill, record, server)
 
 
-def _run_claimed(drill: Drill, record: Restore, server, env) -> str:
+def _run_claimed(drill: Drill, record: Restore, server) -> str:
     restore_id = record.pk
     try:
-        record = restore(record.artifact, record.target_database, target=server, target_env=env, no_owner=True,
+        record = restore(record.artifact, record.target_database, target=server, no_owner=True,
                          user=record.requested_by, record=record)
     except LifeboatError as exc:  # refused before it began (say, the server became unreachable)
         Restore.objects.filter(pk=restore_id).update(status=Restore.Status.FAILED, error=str(exc),
                                                      finished_at=timezone.now())
         record.refresh_from_db()
     if record.status == Restore.Status.SUCCEEDED:
-        measure(drill, record, server, env)
+        measure(drill, record, server)
     else:
         failed = (DrillStep.Status.FAILED, f"restore failed: {record.error}")
         _mark_steps(drill, record.requested_by, {"restore": failed})
@@ -116,11 +116,11 @@ def _run_claimed(drill: Drill, record: Restore, server, env) -> str:
     return record.status
 
 
-def measure(drill: Drill, record: Restore, server: pgtools.Target, env: dict[str, str]) -> None:
+def measure(drill: Drill, record: Restore, server: ConnectionOptions) -> None:
     """Count every table of the restored database and set the drill's measurements."""
     expected = record.artifact.run.row_counts or {}
     try:
-        with pgtools.connect(server.with_dbname(record.target_database), env, autocommit=False) as conn:
+        with server.connect(dbname=record.target_database, autocommit=False, application_name="lifeboat-drill") as conn:
             actual = count_rows(conn)
     except (LifeboatError, psycopg.Error) as exc:
         actual = {}
@@ -170,9 +170,9 @@ def drop_restored(drill: Drill, user) -> None:
         raise DrillError("this drill has no restored database to drop")
     if drill.restore_active:
         raise DrillError("the restore is still running; drop its database when it has finished")
-    server, env = verification_server_for(drill.database)
+    server = verification_server_for(drill.database)
     try:
-        drop_database(server, env, drill.restored_database)
+        drop_database(server, drill.restored_database)
     except LifeboatError as exc:
         raise DrillError(f"could not drop {drill.restored_database}: {exc}") from None
     drill.restored_dropped_at = timezone.now()

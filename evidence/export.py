@@ -6,7 +6,6 @@ The zip is written to `<output>.partial` and renamed when complete: a file with 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import zipfile
@@ -22,6 +21,7 @@ from django.utils import timezone
 from audit import trail
 from audit.chain import verify_chain
 from audit.models import AuditChainHead
+from core.hashing import sha256_of
 from evidence import populations as registry
 from evidence.controls import CONTROLS
 from evidence.models import EvidenceExport
@@ -40,14 +40,6 @@ def app_version() -> str:
         return metadata.version("lifeboat")
     except metadata.PackageNotFoundError:
         return "unknown"
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def build_package(scope: Scope, output: Path, *, exported_by: str, progress: Progress | None = None) -> dict:
@@ -122,7 +114,7 @@ def export_to_file(scope: Scope, output: Path, *, user=None, exported_by: str | 
     """Build the package and record the export in the audit trail; (manifest, sha256, size)."""
     who = exported_by or trail.actor_name(user)
     manifest = build_package(scope, output, exported_by=who, progress=progress)
-    sha256, size = _sha256_file(output), output.stat().st_size
+    size, sha256 = sha256_of(output)
     trail.record("evidence.exported", actor=user if user is not None else who,
                  summary=f"evidence package {scope.since}..{scope.until} exported ({size} bytes)",
                  details={"period": scope.describe(), "file": output.name, "sha256": sha256, "size": size,

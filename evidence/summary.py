@@ -10,7 +10,7 @@ from django.db.models.functions import TruncMonth
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from backups.models import BackupRun, Database, Freshness, Restore, Tier, Verification
+from backups.models import BackupRun, Database, Feature, Freshness, Restore, Tier, Verification
 from evidence.period import Scope
 
 LIST_LIMIT = 100  # the summary lists this many exceptions of a kind; the CSV files hold all of them
@@ -63,7 +63,7 @@ def open_exceptions(scope: Scope) -> list[dict[str, str]]:
                       "what": f"verification #{check.pk} of {check.artifact.run.database}",
                       "when": check.created_at.isoformat(), "detail": check.error[:200]})
     now = timezone.now()
-    tiers = list(Tier.objects.filter(enabled=True).exclude(kind=Tier.Kind.RDS))
+    tiers = list(Tier.objects.filter(enabled=True).that_can(Feature.ARTIFACTS))
     for database in databases.filter(enabled=True):
         for tier in tiers:
             report = database.freshness(tier, now)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from backups.models import Tier
+from backups.models import Feature, Tier
 from backups.storage import bucket_policy
 from backups.storage.aws import AWS_ERRORS, client_for, error_text
 
@@ -18,7 +18,7 @@ from backups.storage.aws import AWS_ERRORS, client_for, error_text
 def live_bucket_settings() -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
     """(one entry per S3 tier, omissions)."""
     found, omissions = [], []
-    for tier in Tier.objects.filter(kind=Tier.Kind.S3).order_by("id"):
+    for tier in Tier.objects.that_can(Feature.BUCKET_POLICY).order_by("id"):
         try:
             state = bucket_policy.read_bucket(client_for(tier, "s3"), tier.bucket)
         except AWS_ERRORS as exc:

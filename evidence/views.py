@@ -16,7 +16,7 @@ from django_q.tasks import async_task
 
 from audit import trail
 from backups.models import BackupRun
-from core.http import back_to
+from core.http import back_to, form_errors
 from core.roles import EXPORT_EVIDENCE
 from evidence import sampling
 from evidence.forms import SampleForm, ScopeForm
@@ -45,7 +45,7 @@ def index(request):
 def export_create(request):
     form = ScopeForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Export refused: " + "; ".join(e for errs in form.errors.values() for e in errs))
+        messages.error(request, "Export refused: " + form_errors(form))
         return back_to(request, "evidence:index")
     scope = form.cleaned_data["scope"]
     export = EvidenceExport.objects.create(requested_by=request.user, requested_by_name=request.user.get_username(),
@@ -87,7 +87,7 @@ def population(request):
 def sample_create(request):
     form = SampleForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Sample refused: " + "; ".join(e for errs in form.errors.values() for e in errs))
+        messages.error(request, "Sample refused: " + form_errors(form))
         return back_to(request, "evidence:population")
     sample = sampling.take_sample(form.cleaned_data["scope"], form.cleaned_data["size"],
                                   seed=form.cleaned_data["seed"], user=request.user)

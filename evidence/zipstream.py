@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import zipfile
 from collections.abc import Iterable, Iterator
@@ -12,6 +11,8 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from django.core.serializers.json import DjangoJSONEncoder
+
+from core.hashing import HashingWriter
 
 
 @dataclass
@@ -22,17 +23,14 @@ class Entry:
     rows: int | None = None
 
 
-class HashingWriter:
-    """A text sink over a zip entry: encodes, hashes, counts and writes through."""
+class TextSink:
+    """A text sink over a zip entry: encodes, then hashes, counts and writes through."""
 
     def __init__(self, raw: IO[bytes]):
-        self.raw, self.hash, self.size = raw, hashlib.sha256(), 0
+        self.bytes = HashingWriter(raw)
 
     def write(self, text: str) -> int:
-        data = text.encode("utf-8")
-        self.raw.write(data)
-        self.hash.update(data)
-        self.size += len(data)
+        self.bytes.write(text.encode("utf-8"))
         return len(text)
 
 
@@ -42,11 +40,11 @@ class PackageWriter:
         self.entries: list[Entry] = []
 
     @contextmanager
-    def entry(self, name: str) -> Iterator[HashingWriter]:
+    def entry(self, name: str) -> Iterator[TextSink]:
         with self.archive.open(name, "w", force_zip64=True) as raw:
-            writer = HashingWriter(raw)
+            writer = TextSink(raw)
             yield writer
-        self.entries.append(Entry(name, writer.hash.hexdigest(), writer.size))
+        self.entries.append(Entry(name, writer.bytes.sha256, writer.bytes.size))
 
     def write_text(self, name: str, text: str) -> Entry:
         with self.entry(name) as out:

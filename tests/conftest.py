@@ -16,18 +16,22 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from backups.engine import pgtools
+from backups.conninfo import ConnectionOptions
 
 DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 @dataclass(frozen=True)
 class PgServer:
-    target: pgtools.Target
-    env: dict[str, str]
+    target: ConnectionOptions  # carries the password, if any
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The environment for a client program (no ambient PG*, the password if any)."""
+        return self.target.env()
 
     def connect(self, dbname: str = "postgres", autocommit: bool = True) -> psycopg.Connection:
-        return pgtools.connect(self.target.with_dbname(dbname), self.env, autocommit=autocommit)
+        return self.target.connect(dbname=dbname, autocommit=autocommit)
 
     def create_database(self, prefix: str = "lbt") -> str:
         name = f"{prefix}_{uuid.uuid4().hex[:10]}"
@@ -56,11 +60,10 @@ def _docker_available() -> bool:
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[PgServer]:
     dsn = os.environ.get("LIFEBOAT_TEST_PG_DSN", DEFAULT_DSN)
-    target = pgtools.parse_dsn(dsn)
-    env = {"PGPASSWORD": os.environ["LIFEBOAT_TEST_PG_PASSWORD"]} if os.environ.get("LIFEBOAT_TEST_PG_PASSWORD") else {}
+    target = ConnectionOptions.parse(dsn, password=os.environ.get("LIFEBOAT_TEST_PG_PASSWORD", ""))
     try:
-        pgtools.connect(target, env).close()
-        yield PgServer(target, env)
+        target.connect().close()
+        yield PgServer(target)
         return
     except Exception as exc:
         reason = f"PostgreSQL at {dsn} is unreachable: {exc}"
@@ -68,8 +71,9 @@ def pg_server() -> Iterator[PgServer]:
         from testcontainers.postgres import PostgresContainer
 
         with PostgresContainer("postgres:15", username="postgres", password="postgres", dbname="postgres") as pg:
-            target = pgtools.Target(pg.get_container_host_ip(), int(pg.get_exposed_port(5432)), "postgres", "postgres")
-            yield PgServer(target, {"PGPASSWORD": "postgres"})
+            target = ConnectionOptions(pg.get_container_host_ip(), int(pg.get_exposed_port(5432)), "postgres",
+                                       "postgres", password="postgres")
+            yield PgServer(target)
             return
     if os.environ.get("CI"):
         pytest.fail(f"{reason} (CI is set: a missing PostgreSQL is a failure, not a skip)")
@@ -216,3 +220,12 @@ def _flush_lifts_audit_triggers():
 
 # AWS fixtures (dummy credentials only inside them; moto in-process or on a loopback port): see tests/aws.py.
 from tests.aws import aws_env, moto_s3, moto_server, s3_outage, s3_tier  # noqa: E402, F401
+
+
+@pytest.fixture(scope="session")
+def tls_server():
+    """A private PostgreSQL that accepts TLS only (hostssl), with its own CA; stopped and removed at the end."""
+    from tests.tls_cluster import tls_cluster
+
+    with tls_cluster() as cluster:
+        yield cluster

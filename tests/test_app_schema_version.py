@@ -45,7 +45,7 @@ INSERT INTO app.alembic_version VALUES ('4f2e1c9ab7d3');
 
 
 def session_for(pg_server, dbname: str) -> SnapshotSession:
-    return SnapshotSession(pg_server.target.with_dbname(dbname), pg_server.env)
+    return SnapshotSession(pg_server.target.with_dbname(dbname))
 
 
 @pytest.mark.parametrize("kind", sorted(OTHERS))

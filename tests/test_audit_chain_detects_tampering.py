@@ -178,8 +178,8 @@ def test_events_appended_during_the_walk_are_not_a_break(chain, monkeypatch):
 
     real_walk, calls = audit_chain._walk, []
 
-    def walk_then_append(report, events, anchor):
-        real_walk(report, events, anchor)
+    def walk_then_append(report, events, anchor, key):
+        real_walk(report, events, anchor, key)
         if not calls:
             calls.append(trail.record("test.meanwhile", summary="appended while the check ran"))
 

@@ -32,7 +32,7 @@ def test_bad_input_is_refused_clearly(db, args, message):
 
 def test_add_database_creates_then_updates(db):
     code, out, _ = run_command("add_database", "dsa", "--dsn", "postgresql://dsa_user@db.internal:5433/dsa_learning",
-                               "--password-env", "LIFEBOAT_DSA_DB_PASSWORD", "--rpo-hours", "4")
+                               "--password-env", "LIFEBOAT_DSA_DB_PASSWORD", "--rpo-hours", "4", "--no-check")
     assert code == 0 and "added dsa" in out
     database = Database.objects.get(name="dsa")
     assert (database.host, database.port, database.user, database.dbname) == (
@@ -41,7 +41,7 @@ def test_add_database_creates_then_updates(db):
     assert database.schedule == "0 2 * * *"
 
     code, out, _ = run_command("add_database", "dsa", "--dsn", "postgresql://dsa_user@db.internal:5433/dsa_learning",
-                               "--schedule", "30 1 * * *")
+                               "--schedule", "30 1 * * *", "--no-check")
     assert code == 0 and "updated dsa" in out
     database.refresh_from_db()
     assert database.schedule == "30 1 * * *" and database.rpo_hours == 4

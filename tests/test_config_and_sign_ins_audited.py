@@ -77,11 +77,12 @@ def test_saving_without_a_change_records_nothing(local_tier):
 
 
 def test_command_line_changes_are_recorded_too(db):
-    code, _, err = run_command("add_database", "billing", "--dsn", "postgresql://postgres@127.0.0.1:5432/billing")
+    code, _, err = run_command("add_database", "billing", "--dsn", "postgresql://postgres@127.0.0.1:5432/billing",
+                               "--no-check")
     assert code == 0, err
     assert last("config.database.created").actor == f"os:{getpass.getuser()}"
     run_command("add_database", "billing", "--dsn", "postgresql://postgres@127.0.0.1:5432/billing",
-                "--rpo-hours", "2")
+                "--rpo-hours", "2", "--no-check")
     assert last("config.database.updated").details["changed"] == {"rpo_hours": {"before": 24, "after": 2}}
 
 

@@ -76,8 +76,8 @@ UNION ALL SELECT 'add_cents', public.add_cents(2, 3)::text
 def schema_of(pg_server, dbname: str) -> str:
     """pg_dump --schema-only, without the lines that differ between any two dumps (comments, restrict keys)."""
     t = pg_server.target
-    out = subprocess.run([pgtools.pg_binary("pg_dump"), *t.cli_args(), "--schema-only", f"--dbname={dbname}"],
-                         check=True, capture_output=True, text=True, env=pgtools.client_env(pg_server.env)).stdout
+    out = subprocess.run([pgtools.pg_binary("pg_dump"), *t.cli_args(dbname=dbname), "--schema-only"],
+                         check=True, capture_output=True, text=True, env=t.env()).stdout
     return "\n".join(line for line in out.splitlines()
                      if not line.startswith(("--", "\\restrict", "\\unrestrict")) and line.strip())
 

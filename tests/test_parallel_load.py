@@ -77,9 +77,9 @@ def dump_and_prepare(pg_server, make_source_db, tmp_path) -> tuple[str, str, obj
     t = pg_server.target
     args = ["--host", t.host, "--port", str(t.port), "--username", t.user]
     subprocess.run([pgtools.pg_binary("pg_dump"), *args, "--format=custom", f"--file={archive}", source],
-                   check=True, env=pgtools.client_env(pg_server.env))
+                   check=True, env=pg_server.env)
     subprocess.run([pgtools.pg_binary("pg_restore"), *args, "--section=pre-data", "--exit-on-error",
-                    f"--dbname={target}", str(archive)], check=True, env=pgtools.client_env(pg_server.env))
+                    f"--dbname={target}", str(archive)], check=True, env=pg_server.env)
     return source, target, archive
 
 
@@ -88,7 +88,7 @@ def test_a_data_section_loads_over_several_streams_exactly(pg_server, make_sourc
     script = subprocess.run([pgtools.pg_binary("pg_restore"), "--section=data", "--file=-", str(archive)],
                             check=True, capture_output=True).stdout
 
-    stats = load_data_section(io.BytesIO(script), pg_server.target.with_dbname(target), pg_server.env, jobs=3,
+    stats = load_data_section(io.BytesIO(script), pg_server.target.with_dbname(target), jobs=3,
                               chunk=64 * 1024)
 
     assert stats.streams == 3 and stats.tables == 1 and stats.bytes > 1_000_000  # many chunks, three connections
@@ -105,7 +105,7 @@ def test_a_bad_row_fails_naming_the_table_and_leaves_no_connection(pg_server, ma
     script = b"COPY public.t (id, name) FROM stdin;\n" + rows + b"\\.\n"
 
     with pytest.raises(RestoreFailed, match=r"COPY public\.t .*invalid input syntax for type integer"):
-        load_data_section(io.BytesIO(script), pg_server.target.with_dbname(target), pg_server.env, jobs=2,
+        load_data_section(io.BytesIO(script), pg_server.target.with_dbname(target), jobs=2,
                           chunk=4096)
 
     assert pg_server.query("postgres", "SELECT count(*) FROM pg_stat_activity WHERE datname = %s "
@@ -116,4 +116,4 @@ def test_a_failing_statement_outside_copy_fails_with_psqls_message(pg_server, ma
     target = make_source_db(prefix="lbt_pload_psql")
     with pytest.raises(RestoreFailed, match="psql exited with status 3.*no_such_function"):
         load_data_section(io.BytesIO(b"SELECT no_such_function();\n"), pg_server.target.with_dbname(target),
-                          pg_server.env, jobs=2)
+                          jobs=2)

@@ -51,6 +51,6 @@ def test_restore_refuses_a_foreign_target_password_variable(db):
 def test_existing_rows_outside_the_set_keep_working_and_are_listed_by_check(db, monkeypatch):
     legacy = Database.objects.create(name="legacy", host="127.0.0.1", dbname="legacy", password_env="OLD_DB_PW")
     monkeypatch.setenv("OLD_DB_PW", "s3cret")
-    assert legacy.libpq_env()["PGPASSWORD"] == "s3cret"  # still works
+    assert legacy.connection_options().env({})["PGPASSWORD"] == "s3cret"  # still works
     warnings = secret_references_outside_the_allowed_set()
     assert [w.id for w in warnings] == ["lifeboat.W001"] and "OLD_DB_PW" in warnings[0].msg

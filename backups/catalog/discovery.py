@@ -22,8 +22,7 @@ OWN_PREFIXES = (SCRATCH_PREFIX, "lifeboat_drill_")
 
 
 def server_databases(server: Server) -> list[str]:
-    target = pgtools.Target(server.host, server.port, server.user, "postgres")
-    with pgtools.connect(target, server.libpq_env(), application_name="lifeboat-discovery") as conn:
+    with server.connection_options().connect(application_name="lifeboat-discovery") as conn:
         return [row[0] for row in conn.execute(LIST_SQL)]
 
 
@@ -49,7 +48,8 @@ def discover(server: Server) -> list[Database]:
             continue
         database = Database.objects.create(
             name=name, host=server.host, port=server.port, user=server.user, dbname=dbname, server=server,
-            password_env=server.password_env, passfile=server.passfile, rpo_hours=server.rpo_hours,
+            password_env=server.password_env, passfile=server.passfile, libpq_options=server.libpq_options,
+            rpo_hours=server.rpo_hours,
             schedule=server.schedule,
         )
         trail.record("config.database.discovered", target=database,

@@ -8,7 +8,6 @@ flagged, as is a manifest whose artifact is missing.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import asdict, dataclass, field
 
@@ -20,9 +19,9 @@ from audit import trail
 from backups.catalog import manifest as catalog
 from backups.engine import pgtools
 from backups.errors import ConfigurationError, LifeboatError
-from backups.models import Artifact, BackupRun, Database, Tier
+from backups.models import Artifact, BackupRun, Database, Feature, Tier
 from backups.storage import storage_for
-from backups.storage.interface import CHUNK, ListedObject, Storage
+from backups.storage.interface import ListedObject, Storage, sha256_of
 
 log = logging.getLogger(__name__)
 
@@ -57,13 +56,8 @@ class ImportReport:
 
 
 def stream_sha256(storage: Storage, location: str) -> tuple[int, str]:
-    sha = hashlib.sha256()
-    size = 0
     with storage.open(location) as fh:
-        while chunk := fh.read(CHUNK):
-            sha.update(chunk)
-            size += len(chunk)
-    return size, sha.hexdigest()
+        return sha256_of(fh)
 
 
 def _read(storage: Storage, location: str) -> bytes:
@@ -79,7 +73,8 @@ def _database_for(manifest: catalog.Manifest) -> Database:
         return existing
     pgtools.validate_dbname(info["dbname"])
     database = Database(name=info["name"], host=info["host"], port=int(info["port"]), user=info["user"],
-                        dbname=info["dbname"], password_env=info.get("password_env") or "", enabled=False)
+                        dbname=info["dbname"], libpq_options=info.get("libpq_options") or "",
+                        password_env=info.get("password_env") or "", enabled=False)
     database.full_clean()
     database.save()
     return database
@@ -168,7 +163,7 @@ def _import_one(storage: Storage, tier: Tier, manifest: catalog.Manifest,
 
 def import_catalog(tier: Tier, *, dry_run: bool = False, user=None) -> ImportReport:
     """Read every manifest in the tier and record what the dashboard does not know yet."""
-    if tier.kind == Tier.Kind.RDS:
+    if not tier.can(Feature.ARTIFACTS):
         raise ConfigurationError(f"tier {tier.name} is an RDS view: it holds no Lifeboat manifests")
     storage = storage_for(tier)
     listing = {obj.name: obj for obj in storage.list_names()}

@@ -46,7 +46,8 @@ def build_manifest(run: BackupRun, artifact_name: str, *, is_self: bool = False)
         "run_id": run.pk,
         "database": {
             "name": database.name, "host": database.host, "port": database.port, "user": database.user,
-            "dbname": database.dbname, "dsn": database.dsn, "password_env": database.password_env,
+            "dbname": database.dbname, "dsn": database.dsn, "libpq_options": database.libpq_options,
+            "password_env": database.password_env,
             "lifeboat_self": is_self,
         },
         "trigger": run.trigger,

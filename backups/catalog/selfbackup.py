@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import sqlite3
@@ -31,9 +30,9 @@ from backups.catalog import manifest as catalog
 from backups.catalog import own_database
 from backups.catalog.own_database import is_postgresql, is_sqlite
 from backups.errors import ConfigurationError, RestoreFailed, StorageError
-from backups.models import Database, Tier
+from backups.models import Database, Feature, Tier
 from backups.storage import storage_for
-from backups.storage.interface import CHUNK, Storage, StoredCopy, atomic_file
+from backups.storage.interface import CHUNK, HashingReader, Storage, StoredCopy, atomic_file
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +123,7 @@ def make_sqlite_copy(directory: Path, now: datetime) -> SelfBackup:
 
 
 def self_backup_tiers() -> list[Tier]:
-    return list(Tier.objects.filter(enabled=True, kind__in=[Tier.Kind.LOCAL, Tier.Kind.S3]))
+    return list(Tier.objects.filter(enabled=True).that_can(Feature.ARTIFACTS))
 
 
 def prune(storage: Storage, keep: int) -> list[str]:
@@ -207,15 +206,14 @@ def restore_sqlite(storage: Storage, name: str = "", *, force: bool = False) -> 
     if not force and db_path.exists() and _holds_data(db_path):
         raise ConfigurationError(f"{db_path} already holds users or backup runs; use --force to replace it")
     incoming = db_path.with_name(db_path.name + ".restoring")
-    sha = hashlib.sha256()
     with storage.open(location) as raw, open(incoming, "wb") as out:
-        hashing = _HashingReader(raw, sha)
+        hashing = HashingReader(raw)
         zstandard.ZstdDecompressor().copy_stream(hashing, out, read_size=CHUNK)
         out.flush()
         os.fsync(out.fileno())
     try:
-        if sha.hexdigest() != manifest.get("sha256"):
-            raise RestoreFailed(f"checksum mismatch: {chosen} hashes to {sha.hexdigest()}, "
+        if hashing.sha256 != manifest.get("sha256"):
+            raise RestoreFailed(f"checksum mismatch: {chosen} hashes to {hashing.sha256}, "
                                 f"its manifest says {manifest.get('sha256')}")
         check = sqlite3.connect(incoming)
         try:
@@ -255,7 +253,7 @@ def restore_postgresql(storage: Storage, *, force: bool = False) -> dict[str, An
 
     Refuses a database with tables in its public schema unless `force`, which drops and recreates that schema.
     """
-    from backups.engine import pgtools
+    from backups.conninfo import ConnectionOptions
     from backups.models import Artifact
     from backups.recovery.restore import pg_restore_argv, stream_artifact
 
@@ -264,11 +262,10 @@ def restore_postgresql(storage: Storage, *, force: bool = False) -> dict[str, An
     if manifest.artifact_name not in listed:
         raise RestoreFailed(f"{manifest.artifact_name} (named by {manifest.name}) is missing from the tier")
     own = own_database.own_settings()
-    target = pgtools.Target(own.get("HOST") or "127.0.0.1", int(own.get("PORT") or 5432),
-                            own.get("USER") or "postgres", own["NAME"])
-    env = {"PGPASSWORD": own["PASSWORD"]} if own.get("PASSWORD") else {}
+    target = ConnectionOptions(own.get("HOST") or "127.0.0.1", int(own.get("PORT") or 5432),
+                               own.get("USER") or "postgres", own["NAME"], password=own.get("PASSWORD") or "")
     connections.close_all()
-    with pgtools.connect(target, env) as conn:
+    with target.connect() as conn:
         tables = conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").fetchone()[0]
         if tables and not force:
             raise ConfigurationError(f"{target.dsn} already has {tables} tables; restore into an empty database "
@@ -278,7 +275,7 @@ def restore_postgresql(storage: Storage, *, force: bool = False) -> dict[str, An
             conn.execute("CREATE SCHEMA public")
     copy = Artifact(tier=storage.tier, location=listed[manifest.artifact_name].location,
                     sha256=manifest.artifact["sha256"])
-    stream_artifact(copy, pg_restore_argv(target, no_owner=True), env)
+    stream_artifact(copy, pg_restore_argv(target, no_owner=True), target.env())
     return {"name": manifest.artifact["name"], "sha256": manifest.artifact["sha256"], "database": target.dsn,
             "created_at": manifest.data.get("started_at"),
             "app_schema_version": manifest.data.get("app_schema_version")}
@@ -292,14 +289,3 @@ def _holds_data(db_path: Path) -> bool:
                    for table in ("auth_user", "backups_backuprun"))
     finally:
         db.close()
-
-
-class _HashingReader:
-    def __init__(self, fh, sha) -> None:
-        self._fh = fh
-        self._sha = sha
-
-    def read(self, size: int = -1) -> bytes:
-        data = self._fh.read(size)
-        self._sha.update(data)
-        return data

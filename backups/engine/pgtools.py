@@ -1,23 +1,42 @@
-"""PostgreSQL client plumbing: finding the binaries, their versions, DSNs and connections.
-
-Arguments are always lists and secrets always travel in the environment (PGPASSWORD/PGPASSFILE), never in argv.
-"""
+"""PostgreSQL client programs: finding the binaries and their versions (connections: backups.conninfo)."""
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
-from dataclasses import dataclass
+import threading
 from functools import cache
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from typing import IO
 
-import psycopg
 from django.conf import settings
 
-from backups.errors import ConfigurationError, SourceUnreachable
+from backups.errors import ConfigurationError
+
+STDERR_LIMIT = 64 * 1024  # what a client program's error message may hold; the rest is dropped
+
+
+class StderrDrain:
+    """Reads a client program's stderr on a thread, so the program never blocks on a full pipe while its stdout or
+    stdin is busy, and keeps the first STDERR_LIMIT bytes for the error message."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self.data = bytearray()
+        self._stream = stream
+        self._thread = threading.Thread(target=self._read, daemon=True, name="stderr-drain")
+        self._thread.start()
+
+    def _read(self) -> None:
+        for line in iter(self._stream.readline, b""):
+            if len(self.data) < STDERR_LIMIT:
+                self.data.extend(line)
+        self._stream.close()
+
+    def join(self) -> str:
+        """Wait until the program closed its stderr (call after it exited); what it said."""
+        self._thread.join()
+        return self.data.decode(errors="replace")
 
 
 @cache
@@ -55,94 +74,7 @@ def major(version: str) -> tuple[int, ...]:
     return tuple(parts[:2]) if parts and parts[0] < 10 else tuple(parts[:1])
 
 
-@dataclass(frozen=True)
-class Target:
-    """A PostgreSQL connection target without secrets."""
-
-    host: str
-    port: int
-    user: str
-    dbname: str
-
-    @property
-    def dsn(self) -> str:
-        return f"postgresql://{self.user}@{self.host}:{self.port}/{self.dbname}"
-
-    def with_dbname(self, dbname: str) -> Target:
-        return Target(self.host, self.port, self.user, dbname)
-
-    def conninfo(self, application_name: str = "lifeboat") -> str:
-        return psycopg.conninfo.make_conninfo(
-            host=self.host, port=str(self.port), user=self.user, dbname=self.dbname,
-            application_name=application_name, connect_timeout="10",
-        )
-
-    def cli_args(self) -> list[str]:
-        """Connection options for pg_dump/pg_restore/psql (dbname passed separately)."""
-        return ["--host", self.host, "--port", str(self.port), "--username", self.user, "--no-password"]
-
-
 _SAFE_IDENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.$-]*$")
-_SAFE_HOST = re.compile(r"^[A-Za-z0-9_.:/\[\]-]+$")
-
-
-def parse_dsn(dsn: str) -> Target:
-    """Parse postgresql://USER@HOST:PORT/DBNAME. A password in it is refused: secrets never reach our records."""
-    parts = urlsplit(dsn)
-    if parts.scheme not in ("postgresql", "postgres"):
-        raise ConfigurationError(f"malformed DSN {dsn!r}: expected postgresql://USER@HOST:PORT/DBNAME")
-    if parts.password is not None:
-        raise ConfigurationError(
-            "the DSN contains a password; Lifeboat never stores passwords. "
-            "Remove it and pass --password-env VAR (or use a pgpass file)"
-        )
-    try:
-        port = parts.port or 5432
-    except ValueError:
-        raise ConfigurationError(f"malformed DSN {dsn!r}: the port is not a number") from None
-    host = unquote(parts.hostname or "")
-    user = unquote(parts.username or "")
-    dbname = unquote(parts.path.lstrip("/"))
-    if not host or not user or not dbname:
-        raise ConfigurationError(
-            f"malformed DSN {dsn!r}: expected postgresql://USER@HOST:PORT/DBNAME (user, host and database needed)"
-        )
-    for label, value, pattern in (("host", host, _SAFE_HOST), ("user", user, _SAFE_IDENT),
-                                  ("database", dbname, _SAFE_IDENT)):
-        if not pattern.match(value):
-            raise ConfigurationError(f"malformed DSN: {label} {value!r} contains characters Lifeboat does not accept")
-    return Target(host=host, port=port, user=user, dbname=dbname)
-
-
-def connect(target: Target, env: dict[str, str] | None = None, *, autocommit: bool = True,
-            application_name: str = "lifeboat") -> psycopg.Connection:
-    """Connect with the secret from env (PGPASSWORD/PGPASSFILE) without touching os.environ."""
-    kwargs: dict[str, str] = {}
-    env = env or {}
-    if "PGPASSWORD" in env:
-        kwargs["password"] = env["PGPASSWORD"]
-    if "PGPASSFILE" in env:
-        kwargs["passfile"] = env["PGPASSFILE"]
-    try:
-        return psycopg.connect(target.conninfo(application_name), autocommit=autocommit, **kwargs)
-    except psycopg.OperationalError as exc:
-        message = " ".join(str(exc).split())
-        raise SourceUnreachable(f"cannot connect to {target.dsn}: {message}") from None
-
-
-def client_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The process environment for a libpq program, minus any stray PG* variables that could redirect it."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
-    env.update(extra or {})
-    return env
-
-
-def server_version(conn: psycopg.Connection) -> str:
-    """'15.20' from server_version_num 150020 (and '9.6.24' from 90624)."""
-    num = conn.info.server_version
-    if num >= 100000:
-        return f"{num // 10000}.{num % 10000}"
-    return f"{num // 10000}.{(num // 100) % 100}.{num % 100}"
 
 
 def check_client_not_older(server: str, client: str, program: str = "pg_dump") -> None:

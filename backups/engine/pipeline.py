@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import subprocess
-import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,7 +23,7 @@ from backups.catalog import manifest as catalog
 from backups.engine import pgtools
 from backups.engine.snapshot import SnapshotSession
 from backups.errors import AlreadyRunning, BackupFailed, LifeboatError, StorageError
-from backups.models import Artifact, BackupRun, Database, Tier
+from backups.models import Artifact, BackupRun, Database, Feature, Tier
 from backups.signals import artifact_failed, backup_finished
 from backups.storage import storage_for
 from backups.storage.interface import CHUNK, StoredCopy, atomic_file
@@ -35,7 +34,6 @@ log = logging.getLogger(__name__)
 
 PGDMP_MAGIC = b"PGDMP"
 PROGRESS_EVERY_SECONDS = 2.0
-STDERR_LIMIT = 64 * 1024
 
 
 def artifact_stem(database: Database, started: datetime) -> str:
@@ -111,29 +109,19 @@ class _Progress:
             BackupRun.objects.filter(pk=self.run_id).update(bytes_done=raw_bytes, heartbeat_at=timezone.now())
 
 
-def _drain(stream, sink: bytearray) -> None:
-    for line in iter(stream.readline, b""):
-        if len(sink) < STDERR_LIMIT:
-            sink.extend(line)
-    stream.close()
-
-
 def dump_to(run: BackupRun, session: SnapshotSession, final: Path, progress: _Progress) -> DumpResult:
     """Stream pg_dump (in the session's snapshot) through zstd and SHA-256 into `final`, atomically."""
-    database = run.database
     target = session.target
     argv = [
-        pgtools.pg_binary("pg_dump"), *target.cli_args(), "--format=custom", "--compress=0",
-        f"--snapshot={session.snapshot_id}", f"--dbname={target.dbname}",
+        pgtools.pg_binary("pg_dump"), *target.cli_args(application_name=f"lifeboat-pg_dump-run-{run.pk}"),
+        "--format=custom", "--compress=0", f"--snapshot={session.snapshot_id}",
     ]
-    env = pgtools.client_env({**database.libpq_env(), "PGAPPNAME": f"lifeboat-pg_dump-run-{run.pk}"})
+    env = target.env()
     compressor = zstandard.ZstdCompressor(level=settings.LIFEBOAT_ZSTD_LEVEL, write_checksum=True)
-    stderr = bytearray()
     raw = 0
     head = b""
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    drain = threading.Thread(target=_drain, args=(proc.stderr, stderr), daemon=True)
-    drain.start()
+    stderr = pgtools.StderrDrain(proc.stderr)
     try:
         with atomic_file(final) as out:
             with compressor.stream_writer(out, closefd=False) as z:
@@ -144,8 +132,7 @@ def dump_to(run: BackupRun, session: SnapshotSession, final: Path, progress: _Pr
                     raw += len(chunk)
                     progress(raw)
             returncode = proc.wait()
-            drain.join()
-            message = stderr.decode(errors="replace").strip()
+            message = stderr.join().strip()
             if returncode != 0:
                 reason = f"signal {-returncode}" if returncode < 0 else f"status {returncode}"
                 raise BackupFailed(f"pg_dump exited with {reason}: {message or 'no message'}")
@@ -169,8 +156,9 @@ def dump_globals(run: BackupRun, session: SnapshotSession, final: Path) -> Store
     A missing globals file is logged, not fatal: the database dump itself is still good.
     """
     target = session.target
-    env = pgtools.client_env(run.database.libpq_env())
-    base = [pgtools.pg_binary("pg_dumpall"), *target.cli_args(), f"--database={target.dbname}", "--globals-only"]
+    env = target.env()
+    base = [pgtools.pg_binary("pg_dumpall"), *target.cli_args(application_name=f"lifeboat-pg_dumpall-run-{run.pk}"),
+            f"--database={target.dbname}", "--globals-only"]
     for extra in ([], ["--no-role-passwords"]):
         proc = subprocess.run([*base, *extra], capture_output=True, env=env, stdin=subprocess.DEVNULL)
         if proc.returncode == 0:
@@ -243,7 +231,7 @@ def _execute(run: BackupRun, tiers: list[Tier] | None = None) -> BackupRun:
     """Take the dump for a claimed (running) run and store it in every tier. Never raises for a failed dump."""
     database = run.database
     tiers = tiers if tiers is not None else database.backup_tiers()
-    local_tiers = [t for t in tiers if t.kind == Tier.Kind.LOCAL]
+    local_tiers = [t for t in tiers if t.can(Feature.LOCAL_PATH)]
     # The first local tier receives the dump; without one, a staging directory does and is emptied after.
     staging_tier = local_tiers[0] if local_tiers else Tier(name="staging", kind=Tier.Kind.LOCAL,
                                                           path=str(settings.LIFEBOAT_BACKUP_ROOT / ".staging"))
@@ -254,9 +242,9 @@ def _execute(run: BackupRun, tiers: list[Tier] | None = None) -> BackupRun:
         if not tiers:
             raise BackupFailed("no enabled tier to store the backup in")
         run.pg_dump_version = pgtools.client_version("pg_dump")
-        target = pgtools.Target(database.host, database.port, database.user, database.dbname)
+        target = database.connection_options()
         local = LocalStorage(staging_tier)
-        with SnapshotSession(target, database.libpq_env(), run_id=run.pk) as session:
+        with SnapshotSession(target, run_id=run.pk) as session:
             run.server_version = session.server_version
             run.snapshot_id = session.snapshot_id
             pgtools.check_client_not_older(run.server_version, run.pg_dump_version)

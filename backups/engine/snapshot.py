@@ -12,7 +12,7 @@ from concurrent.futures import Future
 import psycopg
 from psycopg import sql
 
-from backups.engine import pgtools
+from backups.conninfo import ConnectionOptions, server_version
 from backups.errors import BackupFailed
 
 # Tables whose data pg_dump writes: ordinary tables and partitions, materialized views (refreshed on restore);
@@ -70,9 +70,8 @@ def count_rows(conn: psycopg.Connection) -> dict[str, int]:
 
 
 class SnapshotSession:
-    def __init__(self, target: pgtools.Target, env: dict[str, str], run_id: int | None = None) -> None:
+    def __init__(self, target: ConnectionOptions, run_id: int | None = None) -> None:
         self.target = target
-        self.env = env
         self.run_id = run_id
         self.conn: psycopg.Connection | None = None
         self.snapshot_id = ""
@@ -80,11 +79,10 @@ class SnapshotSession:
         self._lock = threading.Lock()
 
     def __enter__(self) -> SnapshotSession:
-        self.conn = pgtools.connect(self.target, self.env, autocommit=False,
-                                    application_name=f"lifeboat-snapshot-run-{self.run_id}")
+        self.conn = self.target.connect(autocommit=False, application_name=f"lifeboat-snapshot-run-{self.run_id}")
         self.conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         self.conn.read_only = True
-        self.server_version = pgtools.server_version(self.conn)
+        self.server_version = server_version(self.conn)
         with self.conn.cursor() as cur:
             self.snapshot_id = cur.execute("SELECT pg_export_snapshot()").fetchone()[0]
         return self

@@ -15,10 +15,10 @@ from backups.models.runs import (
     run_log,
 )
 from backups.models.sources import Database, Server
-from backups.models.tiers import BucketDriftCheck, RetentionPolicy, Tier
+from backups.models.tiers import BucketDriftCheck, Feature, RetentionPolicy, Tier, TierQuerySet
 
 __all__ = [
     "ENV_NAME_RE", "NAME_RE", "Artifact", "ArtifactQuerySet", "BackupRun", "BackupRunQuerySet", "BucketDriftCheck",
-    "Database", "Freshness", "FreshnessReport", "Restore", "RetentionPolicy", "Server", "Tier", "Verification",
-    "name_validator", "run_log", "validate_cron",
+    "Database", "Feature", "Freshness", "FreshnessReport", "Restore", "RetentionPolicy", "Server", "Tier",
+    "TierQuerySet", "Verification", "name_validator", "run_log", "validate_cron",
 ]

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from backups.models.common import Timed
 
-class Verification(models.Model):
+
+class Verification(Timed, models.Model):
     """One restore test of an artifact into a scratch database."""
 
     class Status(models.TextChoices):
@@ -43,14 +43,8 @@ class Verification(models.Model):
     def __str__(self) -> str:
         return f"verification #{self.pk} of {self.artifact}: {self.status}"
 
-    @property
-    def duration(self) -> timedelta | None:
-        if self.started_at and self.finished_at:
-            return self.finished_at - self.started_at
-        return None
 
-
-class Restore(models.Model):
+class Restore(Timed, models.Model):
     """One restore of an artifact somewhere: who asked, what, where, how long, and how it ended."""
 
     class Mode(models.TextChoices):
@@ -70,7 +64,7 @@ class Restore(models.Model):
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    target_dsn = models.CharField(max_length=400, blank=True, help_text="Target server, without secrets.")
+    target_dsn = models.CharField(max_length=1000, blank=True, help_text="Target server, without secrets.")
     target_database = models.CharField(max_length=63)
     tables = models.JSONField(default=list, blank=True)
     with_globals = models.BooleanField(default=False)
@@ -86,9 +80,3 @@ class Restore(models.Model):
 
     def __str__(self) -> str:
         return f"restore #{self.pk} of {self.artifact} into {self.target_database}: {self.status}"
-
-    @property
-    def duration(self) -> timedelta | None:
-        if self.started_at and self.finished_at:
-            return self.finished_at - self.started_at
-        return None

@@ -13,6 +13,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
 from django.utils import timezone
 
+from backups.models.common import Timed
 from backups.models.tiers import Tier
 
 run_log = logging.getLogger("lifeboat.run")
@@ -61,7 +62,7 @@ class BackupRunQuerySet(models.QuerySet):
         return self.filter(status__in=BackupRun.ACTIVE)
 
 
-class BackupRun(models.Model):
+class BackupRun(Timed, models.Model):
     """One pg_dump of one database, and everything we learnt while taking it."""
 
     class Status(models.TextChoices):
@@ -91,7 +92,7 @@ class BackupRun(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
-    source_dsn = models.CharField(max_length=400, blank=True)
+    source_dsn = models.CharField(max_length=1000, blank=True)
     pg_dump_version = models.CharField(max_length=100, blank=True)
     server_version = models.CharField(max_length=100, blank=True)
     raw_size_bytes = models.BigIntegerField(null=True, blank=True, help_text="pg_dump output, uncompressed.")
@@ -139,12 +140,6 @@ class BackupRun(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("backups:run_detail", args=[self.pk])
-
-    @property
-    def duration(self) -> timedelta | None:
-        if self.started_at and self.finished_at:
-            return self.finished_at - self.started_at
-        return None
 
     @property
     def is_active(self) -> bool:

@@ -3,20 +3,29 @@
 from __future__ import annotations
 
 import fnmatch
-import os
 from datetime import datetime, timedelta
 
 from croniter import croniter
-from django.core.validators import MinValueValidator, RegexValidator
+from django.core.validators import RegexValidator
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
-from backups.errors import ConfigurationError
-from backups.models.common import ENV_NAME_RE, name_validator, validate_cron
+from backups.conninfo import ConnectionOptions, format_dsn, password_from_env
+from backups.models.common import (
+    ENV_NAME_RE,
+    RPO_MAX_HOURS,
+    name_validator,
+    validate_cron,
+    validate_libpq_options,
+    validate_rpo_hours,
+)
 from backups.models.runs import Artifact, BackupRun, FreshnessReport
-from backups.models.tiers import Tier
+from backups.models.tiers import Feature, Tier
 from core.env import validate_secret_env
+
+LIBPQ_OPTIONS_HELP = ("libpq options as in a DSN's query, e.g. sslmode=verify-full&sslrootcert=/etc/lifeboat/pg/ca.pem "
+                      "(files under LIFEBOAT_PG_CERT_DIR; no password).")
 
 
 class Database(models.Model):
@@ -33,14 +42,18 @@ class Database(models.Model):
         blank=True,
         validators=[RegexValidator(ENV_NAME_RE, "An environment variable name, e.g. LIFEBOAT_DSA_DB_PASSWORD."),
                     validate_secret_env],
-        help_text="Name of the environment variable holding the password (PGPASSWORD is set from it).",
+        help_text="Name of the environment variable holding the password (given to libpq as PGPASSWORD).",
     )
     passfile = models.CharField(
-        "pgpass file", max_length=500, blank=True, help_text="Path to a pgpass file (PGPASSFILE)."
+        "pgpass file", max_length=500, blank=True, help_text="Path to a pgpass file (libpq's passfile)."
+    )
+    libpq_options = models.CharField(
+        "connection options", max_length=1000, blank=True, validators=[validate_libpq_options],
+        help_text=LIBPQ_OPTIONS_HELP,
     )
     rpo_hours = models.PositiveIntegerField(
-        "RPO (hours)", default=24, validators=[MinValueValidator(1)],
-        help_text="A tier is late when its newest good copy is older than this.",
+        "RPO (hours)", default=24, validators=[validate_rpo_hours],
+        help_text="A tier is late when its newest good copy is older than this (1 to 8760 hours).",
     )
     schedule = models.CharField(
         max_length=100, default="0 2 * * *", validators=[validate_cron], help_text="Cron, in UTC."
@@ -68,8 +81,8 @@ class Database(models.Model):
 
     @property
     def dsn(self) -> str:
-        """Connection target without any secret, safe to show and to record."""
-        return f"postgresql://{self.user}@{self.host}:{self.port}/{self.dbname}"
+        """Connection target with its options, without any secret: safe to show and to record."""
+        return format_dsn(self.host, self.port, self.user, self.dbname, self.libpq_options)
 
     @property
     def is_lifeboat_self(self) -> bool:
@@ -82,24 +95,23 @@ class Database(models.Model):
     def schedule_name(self) -> str:
         return f"backup:{self.name}"
 
-    def libpq_env(self) -> dict[str, str]:
-        """Environment for libpq clients (pg_dump, psycopg): the secret travels here, never in argv."""
-        env: dict[str, str] = {}
-        if self.password_env:
-            password = os.environ.get(self.password_env)
-            if password is None:
-                raise ConfigurationError(
-                    f"environment variable {self.password_env} (password of {self.name}) is not set"
-                )
-            env["PGPASSWORD"] = password
-        if self.passfile:
-            env["PGPASSFILE"] = self.passfile
-        return env
+    def connection_options(self, dbname: str | None = None) -> ConnectionOptions:
+        """How every client reaches this database: its DSN options and its password (read from the environment
+        now; ConfigurationError when the variable is not set)."""
+        return ConnectionOptions.build(
+            self.host, self.port, self.user, dbname or self.dbname, self.libpq_options,
+            password=password_from_env(self.password_env, self.name), passfile=self.passfile,
+        )
+
+    @property
+    def rpo(self) -> timedelta:
+        """The RPO as a duration, within 1 hour..a year even for a row saved before those bounds were checked."""
+        return timedelta(hours=min(max(self.rpo_hours, 1), RPO_MAX_HOURS))
 
     def backup_tiers(self) -> list[Tier]:
         chosen = list(self.tiers.filter(enabled=True)) if self.pk else []
-        tiers = chosen or list(Tier.objects.filter(enabled=True).exclude(kind=Tier.Kind.RDS))
-        return sorted(tiers, key=lambda t: (t.kind != Tier.Kind.LOCAL, t.position, t.name))
+        tiers = chosen or list(Tier.objects.filter(enabled=True).that_can(Feature.ARTIFACTS))
+        return sorted(tiers, key=lambda t: (*t.nearness, t.name))
 
     def next_run_after(self, now: datetime) -> datetime:
         return croniter(self.schedule, now).get_next(datetime)
@@ -117,7 +129,7 @@ class Database(models.Model):
         newest_verified = good.verified().first() if newest else None
         return FreshnessReport.evaluate(
             newest=newest, newest_verified=newest_verified, require_verified=tier.require_verified,
-            rpo=timedelta(hours=self.rpo_hours), now=now,
+            rpo=self.rpo, now=now,
         )
 
 
@@ -136,13 +148,17 @@ class Server(models.Model):
         help_text="Name of the environment variable holding the password; the password is never stored.",
     )
     passfile = models.CharField("pgpass file", max_length=500, blank=True)
+    libpq_options = models.CharField(
+        "connection options", max_length=1000, blank=True, validators=[validate_libpq_options],
+        help_text=LIBPQ_OPTIONS_HELP,
+    )
     discover = models.BooleanField("auto-discover databases", default=True)
     exclude = models.TextField(
         blank=True, default="postgres",
         help_text="Database names not to protect, one per line or comma-separated; shell patterns (rds*) allowed.",
     )
     rpo_hours = models.PositiveIntegerField("RPO of discovered databases (hours)", default=24,
-                                            validators=[MinValueValidator(1)])
+                                            validators=[validate_rpo_hours], help_text="1 to 8760 hours.")
     schedule = models.CharField("schedule of discovered databases", max_length=100, default="0 2 * * *",
                                 validators=[validate_cron], help_text="Cron, in UTC.")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -155,7 +171,7 @@ class Server(models.Model):
 
     @property
     def dsn(self) -> str:
-        return f"postgresql://{self.user}@{self.host}:{self.port}/postgres"
+        return format_dsn(self.host, self.port, self.user, "postgres", self.libpq_options)
 
     def excluded_patterns(self) -> list[str]:
         return [p.strip() for p in self.exclude.replace(",", "\n").splitlines() if p.strip()]
@@ -163,5 +179,8 @@ class Server(models.Model):
     def is_excluded(self, dbname: str) -> bool:
         return any(fnmatch.fnmatchcase(dbname, pattern) for pattern in self.excluded_patterns())
 
-    def libpq_env(self) -> dict[str, str]:
-        return Database(name=self.name, password_env=self.password_env, passfile=self.passfile).libpq_env()
+    def connection_options(self, dbname: str = "postgres") -> ConnectionOptions:
+        return ConnectionOptions.build(
+            self.host, self.port, self.user, dbname, self.libpq_options,
+            password=password_from_env(self.password_env, self.name), passfile=self.passfile,
+        )

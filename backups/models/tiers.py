@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from pathlib import Path
 
 from django.conf import settings
@@ -13,6 +14,28 @@ from django.utils import timezone
 from backups.models.common import name_validator
 
 
+class Feature(enum.Flag):
+    """What a tier's storage can do, as pgBackRest's StorageFeature: code asks `tier.can(Feature.X)`, not its kind.
+
+    Declared per kind in `Tier.FEATURES`, so asking never builds a client or imports a cloud SDK.
+    """
+
+    ARTIFACTS = enum.auto()  # holds Lifeboat's own artifacts: backups write there; verify, restore, retention read
+    LOCAL_PATH = enum.auto()  # a copy is a file on this host, opened in place (nearest to read, can stage a dump)
+    REMOTE = enum.auto()  # off this host
+    VERSIONS = enum.auto()  # object versions: a delete leaves a noncurrent version behind
+    BUCKET_POLICY = enum.auto()  # declared lifecycle, versioning and Object Lock, applied and checked for drift
+    STORAGE_CLASSES = enum.auto()  # copies are stored in a chosen storage class
+    ARCHIVE_PREFIX = enum.auto()  # monthly copies can move to a prefix the lifecycle never expires
+    PROVIDER_BACKUPS = enum.auto()  # backups made and kept by the provider (RDS): status read, snapshots requested
+
+
+class TierQuerySet(models.QuerySet):
+    def that_can(self, feature: Feature) -> TierQuerySet:
+        """Tiers whose kind has every one of `feature`'s capabilities."""
+        return self.filter(kind__in=[kind for kind, has in Tier.FEATURES.items() if feature in has])
+
+
 class Tier(models.Model):
     """Where copies live: a local directory, an S3 bucket and prefix, or an RDS instance (read only)."""
 
@@ -20,6 +43,13 @@ class Tier(models.Model):
         LOCAL = "local", "Local directory"
         S3 = "s3", "Amazon S3"
         RDS = "rds", "AWS RDS automated backups"
+
+    FEATURES: dict[str, Feature] = {
+        Kind.LOCAL: Feature.ARTIFACTS | Feature.LOCAL_PATH,
+        Kind.S3: (Feature.ARTIFACTS | Feature.REMOTE | Feature.VERSIONS | Feature.BUCKET_POLICY
+                  | Feature.STORAGE_CLASSES | Feature.ARCHIVE_PREFIX),
+        Kind.RDS: Feature.REMOTE | Feature.PROVIDER_BACKUPS,
+    }
 
     name = models.CharField(max_length=63, unique=True, validators=[name_validator])
     kind = models.CharField(max_length=10, choices=Kind.choices)
@@ -59,6 +89,8 @@ class Tier(models.Model):
         max_length=200, blank=True,
         help_text="Monthly copies move here, outside the lifecycle's prefix, so the lifecycle never expires them.")
 
+    objects = TierQuerySet.as_manager()
+
     class Meta:
         ordering = ["position", "name"]
 
@@ -67,6 +99,24 @@ class Tier(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("backups:tier_detail", args=[self.pk])
+
+    @property
+    def features(self) -> Feature:
+        return self.FEATURES.get(self.kind, Feature(0))
+
+    def can(self, feature: Feature) -> bool:
+        """True when this tier's storage has every capability in `feature`."""
+        return feature in self.features
+
+    @property
+    def capabilities(self) -> dict[str, bool]:
+        """Every feature by name, for templates (which cannot pass an argument): `tier.capabilities.VERSIONS`."""
+        return {feature.name: feature in self.features for feature in Feature}
+
+    @property
+    def nearness(self) -> tuple[bool, int]:
+        """Sort key for choosing a copy to read: copies on this host first, then by display position."""
+        return (not self.can(Feature.LOCAL_PATH), self.position)
 
     def clean(self) -> None:
         if self.kind == self.Kind.S3 and not self.bucket:

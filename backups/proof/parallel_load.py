@@ -24,11 +24,12 @@ from typing import BinaryIO
 
 import psycopg
 
+from backups.conninfo import ConnectionOptions
 from backups.engine import pgtools
 from backups.errors import RestoreFailed
-from backups.recovery.restore import STDERR_LIMIT
 from backups.storage.interface import CHUNK
 
+APPLICATION_NAME = "lifeboat-verify-load"  # the COPY streams; psql's side channel is lifeboat-verify-psql
 END_OF_COPY = b"\\.\n"
 COPY_START = re.compile(rb"^COPY .+ FROM stdin;\n$")
 # Session settings pg_restore writes before the data (client_encoding, standard_conforming_strings, search_path,
@@ -156,19 +157,12 @@ class _CopyStream:
 class _SideChannel:
     """psql, fed every line that is not COPY data, so statements are parsed by PostgreSQL's own client."""
 
-    def __init__(self, target: pgtools.Target, env: dict[str, str]) -> None:
-        argv = [pgtools.pg_binary("psql"), *target.cli_args(), "--no-psqlrc", "--quiet", "--set=ON_ERROR_STOP=1",
-                "--output=/dev/null", f"--dbname={target.dbname}"]
+    def __init__(self, target: ConnectionOptions) -> None:
+        argv = [pgtools.pg_binary("psql"), *target.cli_args(application_name="lifeboat-verify-psql"), "--no-psqlrc",
+                "--quiet", "--set=ON_ERROR_STOP=1", "--output=/dev/null"]
         self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, env=pgtools.client_env(env))
-        self.stderr = bytearray()
-        self._drain = threading.Thread(target=self._read_stderr, daemon=True)
-        self._drain.start()
-
-    def _read_stderr(self) -> None:
-        for line in iter(self.proc.stderr.readline, b""):
-            if len(self.stderr) < STDERR_LIMIT:
-                self.stderr.extend(line)
+                                     stderr=subprocess.PIPE, env=target.env())
+        self.stderr = pgtools.StderrDrain(self.proc.stderr)
 
     def write(self, line: bytes) -> None:
         try:
@@ -182,18 +176,18 @@ class _SideChannel:
         except BrokenPipeError:
             pass
         code = self.proc.wait()
-        self._drain.join()
+        said = self.stderr.join()
         if code != 0:
-            message = " ".join(self.stderr.decode(errors="replace").split())
+            message = " ".join(said.split())
             raise RestoreFailed(f"psql exited with status {code} in the data section: {message or 'no message'}")
 
     def kill(self) -> None:
         self.proc.kill()
         self.proc.wait()
-        self._drain.join()
+        self.stderr.join()
 
 
-def load_data_section(script: BinaryIO, target: pgtools.Target, env: dict[str, str], jobs: int,
+def load_data_section(script: BinaryIO, target: ConnectionOptions, jobs: int,
                       session: tuple[str, ...] = (), chunk: int = CHUNK) -> LoadStats:
     """Run a data-section script read from `script` against target, each table's rows over `jobs` connections.
 
@@ -202,12 +196,12 @@ def load_data_section(script: BinaryIO, target: pgtools.Target, env: dict[str, s
     """
     stats = LoadStats(streams=max(1, jobs))
     reader = ScriptReader(script, chunk)
-    side = _SideChannel(target, env)
+    side = _SideChannel(target)
     streams: list[_CopyStream] = []
     settings: list[bytes] = [s.encode() for s in session]
     try:
         for _ in range(stats.streams):
-            streams.append(_CopyStream(pgtools.connect(target, env, application_name="lifeboat-verify-load")))
+            streams.append(_CopyStream(target.connect(application_name=APPLICATION_NAME)))
         with ThreadPoolExecutor(len(streams), thread_name_prefix="copy") as pool:
             while line := reader.line():
                 start = COPY_START.match(line)

@@ -8,9 +8,7 @@ into unlogged tables) and the indexes and constraints (post-data). The scratch d
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import os
 import re
 import subprocess
 import tempfile
@@ -31,6 +29,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from audit import trail
+from backups.conninfo import ConnectionOptions, password_from_env
 from backups.engine import pgtools
 from backups.engine.snapshot import count_rows
 from backups.errors import LifeboatError, RestoreFailed
@@ -39,7 +38,7 @@ from backups.proof import parallel_load
 from backups.recovery.restore import create_database, drop_database
 from backups.signals import verification_finished
 from backups.storage import open_artifact
-from backups.storage.interface import CHUNK
+from backups.storage.interface import CHUNK, HashingReader
 
 log = logging.getLogger(__name__)
 
@@ -118,17 +117,16 @@ def restored_objects(conn: psycopg.Connection) -> set[TocObject]:
     return {TocObject(kind, f"{schema} {name}") for kind, schema, name in conn.execute(CATALOG_SQL).fetchall()}
 
 
-def verification_server_for(database: Database) -> tuple[pgtools.Target, dict[str, str]]:
+def verification_server_for(database: Database) -> ConnectionOptions:
     """Where scratch databases go: LIFEBOAT_VERIFY_DSN when set, else the source server itself."""
     dsn = settings.LIFEBOAT_VERIFY_DSN
     if dsn:
-        env_name = settings.LIFEBOAT_VERIFY_PASSWORD_ENV
-        env = {"PGPASSWORD": os.environ[env_name]} if env_name and env_name in os.environ else {}
-        return pgtools.parse_dsn(dsn).with_dbname("postgres"), env
-    return pgtools.Target(database.host, database.port, database.user, "postgres"), database.libpq_env()
+        password = password_from_env(settings.LIFEBOAT_VERIFY_PASSWORD_ENV, "LIFEBOAT_VERIFY_DSN")
+        return ConnectionOptions.parse(dsn, password=password).with_dbname("postgres")
+    return database.connection_options("postgres")
 
 
-def verification_server(artifact: Artifact) -> tuple[pgtools.Target, dict[str, str]]:
+def verification_server(artifact: Artifact) -> ConnectionOptions:
     return verification_server_for(artifact.run.database)
 
 
@@ -177,16 +175,14 @@ def checked_copy(artifact: Artifact, checks: _Checks) -> Iterator[BinaryIO]:
             local = src
         else:
             local = stack.enter_context(tempfile.TemporaryFile(prefix="lifeboat-verify-", dir=_scratch_dir()))
-        sha = hashlib.sha256()
-        size = 0
-        while chunk := src.read(CHUNK):
-            sha.update(chunk)
-            size += len(chunk)
+        hashing = HashingReader(src)
+        for chunk in hashing.chunks(CHUNK):
             if not in_place:
                 local.write(chunk)
+        size = hashing.size
         size_ok = checks.add("size", size == artifact.size_bytes,
                              f"{size} bytes stored, {artifact.size_bytes} recorded")
-        digest = sha.hexdigest()
+        digest = hashing.sha256
         sha_ok = checks.add("sha256", digest == artifact.sha256, f"{digest} stored, {artifact.sha256} recorded")
         if not (size_ok and sha_ok):
             raise RestoreFailed("the stored copy differs from the recorded one (size or SHA-256); not restored")
@@ -228,13 +224,14 @@ class _Feeder(threading.Thread):
 @contextmanager
 def pg_restore_streaming(archive: BinaryIO, args: list[str], env: dict[str, str],
                          keep: BinaryIO | None = None) -> Iterator[subprocess.Popen]:
-    """pg_restore reading the decompressed archive on stdin; yields the process (its stdout is a pipe)."""
+    """pg_restore reading the decompressed archive on stdin; yields the process (its stdout is a pipe).
+
+    `env` is its whole environment (ConnectionOptions.env()).
+    """
     proc = subprocess.Popen([pgtools.pg_binary("pg_restore"), *args], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=pgtools.client_env(env))
-    stderr = bytearray()
-    drain = threading.Thread(target=lambda: stderr.extend(proc.stderr.read()), daemon=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    stderr = pgtools.StderrDrain(proc.stderr)
     feeder = _Feeder(archive, proc.stdin, keep)
-    drain.start()
     feeder.start()
     try:
         yield proc
@@ -245,10 +242,10 @@ def pg_restore_streaming(archive: BinaryIO, args: list[str], env: dict[str, str]
         proc.stdout.close()
         code = proc.wait()
         feeder.join()
-        drain.join()
+        stderr.join()
     if feeder.error:
         raise RestoreFailed(feeder.error)
-    _check_exit(code, stderr)
+    _check_exit(code, stderr.data)
 
 
 def can_load_unlogged(listing: str, partitioned: list[str]) -> bool:
@@ -277,8 +274,8 @@ def table_of_contents(archive: BinaryIO, env: dict[str, str]) -> Iterator[tuple[
 
 
 def _pg_restore_file(args: list[str], env: dict[str, str]) -> None:
-    proc = subprocess.run([pgtools.pg_binary("pg_restore"), *args], capture_output=True,
-                          env=pgtools.client_env(env), stdin=subprocess.DEVNULL)
+    proc = subprocess.run([pgtools.pg_binary("pg_restore"), *args], capture_output=True, env=env,
+                          stdin=subprocess.DEVNULL)
     _check_exit(proc.returncode, proc.stderr)
 
 
@@ -288,52 +285,55 @@ def _check_exit(code: int, stderr: bytes | bytearray) -> None:
         raise RestoreFailed(f"pg_restore exited with status {code}: {message or 'no message'}")
 
 
-def restore_scratch(archive: BinaryIO, head: Path, target: pgtools.Target, env: dict[str, str],
+def restore_scratch(archive: BinaryIO, head: Path, target: ConnectionOptions,
                     listing: str) -> tuple[parallel_load.LoadStats, bool]:
     """Definitions and indexes through pg_restore; the rows through parallel_load, several COPY streams a table."""
     jobs = settings.LIFEBOAT_VERIFY_JOBS
-    options = {**env, "PGOPTIONS": SCRATCH_OPTIONS}
-    into = [*target.cli_args(), "--exit-on-error", "--no-owner", "--no-acl", f"--dbname={target.dbname}"]
-    _pg_restore_file(["--section=pre-data", *into, str(head)], options)
-    with pgtools.connect(target, env, autocommit=False) as conn:
+    env = target.env()
+    loading = target.with_session_options(SCRATCH_OPTIONS)
+    into = [*loading.cli_args(application_name="lifeboat-verify"), "--exit-on-error", "--no-owner", "--no-acl"]
+    _pg_restore_file(["--section=pre-data", *into, str(head)], env)
+    with target.connect(autocommit=False, application_name="lifeboat-verify") as conn:
         unlogged = can_load_unlogged(listing, [name for (name,) in conn.execute(PARTITIONED_SQL).fetchall()])
         if unlogged:
             for (statement,) in conn.execute(UNLOGGED_SQL).fetchall():
                 conn.execute(statement)
     with pg_restore_streaming(archive, ["--section=data", "--file=-"], env) as proc:
-        stats = parallel_load.load_data_section(proc.stdout, target, env, jobs, session=SCRATCH_SESSION)
-    _pg_restore_file(["--section=post-data", f"--jobs={stats.streams}", *into, str(head)], options)
+        stats = parallel_load.load_data_section(proc.stdout, target, jobs, session=SCRATCH_SESSION)
+    _pg_restore_file(["--section=post-data", f"--jobs={stats.streams}", *into, str(head)], env)
     return stats, unlogged
 
 
 def verify_artifact(artifact: Artifact, *, user=None, verification: Verification | None = None) -> Verification:
     """Run every check on one artifact and record the outcome. Never raises for a failed verification."""
-    server, env = verification_server(artifact)
+    server = verification_server(artifact)
+    env = server.env()
     scratch = scratch_name(artifact)
     record = verification or Verification(artifact=artifact, requested_by=user)
     record.status = Verification.Status.RUNNING
     record.started_at = timezone.now()
     record.scratch_database = scratch
-    record.server = server.dsn.rsplit("/", 1)[0]
+    record.server = server.server_label
     record.save()
     checks = _Checks()
     created = False
     try:
         with checked_copy(artifact, checks) as archive, table_of_contents(archive, env) as (listing, head):
             expected_objects = parse_toc(listing)
-            create_database(server, env, scratch)
+            create_database(server, scratch)
             created = True
             target = server.with_dbname(scratch)
             started = time.monotonic()
-            loaded, unlogged = restore_scratch(archive, head, target, env, listing)
+            loaded, unlogged = restore_scratch(archive, head, target, listing)
             record.restore_seconds = round(time.monotonic() - started, 3)
             checks.add("restore", True, f"restored in {record.restore_seconds} s: rows of {loaded.tables} tables "
                                         f"({loaded.bytes} bytes) over {loaded.streams} connections"
                                         f"{' into unlogged tables' if unlogged else ''}")
         # ANALYZE (SHARE UPDATE EXCLUSIVE) and the counts (ACCESS SHARE) do not block each other: run them side by side.
         with ThreadPoolExecutor(1, thread_name_prefix="verify-analyze") as pool:
-            analyzed = pool.submit(_analyze, target, env)
-            with pgtools.connect(target, env, autocommit=False) as conn:  # count_rows uses savepoints
+            analyzed = pool.submit(_analyze, target)
+            # count_rows uses savepoints
+            with target.connect(autocommit=False, application_name="lifeboat-verify") as conn:
                 actual = count_rows(conn)
                 present = restored_objects(conn)
             analyzed.result()
@@ -353,7 +353,7 @@ def verify_artifact(artifact: Artifact, *, user=None, verification: Verification
     finally:
         if created:
             try:
-                drop_database(server, env, scratch)
+                drop_database(server, scratch)
             except LifeboatError as exc:  # recorded; the stale sweep retries later
                 log.warning("could not drop scratch database %s: %s", scratch, exc)
     record.checks = checks.items
@@ -363,8 +363,8 @@ def verify_artifact(artifact: Artifact, *, user=None, verification: Verification
     return record
 
 
-def _analyze(target: pgtools.Target, env: dict[str, str]) -> None:
-    with pgtools.connect(target, env) as conn:
+def _analyze(target: ConnectionOptions) -> None:
+    with target.connect(application_name="lifeboat-verify") as conn:
         conn.execute("ANALYZE")
 
 
@@ -388,16 +388,16 @@ def _announce(record: Verification, user) -> None:
     verification_finished.send(sender=Verification, verification=record)
 
 
-def cleanup_stale_scratch(server: pgtools.Target, env: dict[str, str], older_than: timedelta) -> list[str]:
+def cleanup_stale_scratch(server: ConnectionOptions, older_than: timedelta) -> list[str]:
     """Drop scratch databases a crashed verification left behind (their name carries their creation time)."""
     cutoff = time.time() - older_than.total_seconds()
-    with pgtools.connect(server.with_dbname("postgres"), env) as conn:
+    with server.connect(dbname="postgres") as conn:
         names = [r[0] for r in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE %s",
                                             (SCRATCH_PREFIX.replace("_", r"\_") + "%",)).fetchall()]
     dropped = []
     for name in names:
         stamp = name[len(SCRATCH_PREFIX):].split("_", 1)[0]
         if stamp.isdigit() and int(stamp) < cutoff:
-            drop_database(server, env, name)
+            drop_database(server, name)
             dropped.append(name)
     return dropped

@@ -5,10 +5,8 @@ Data never sits in memory whole: the artifact is read, hashed and decompressed i
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import subprocess
-import threading
 from collections.abc import Sequence
 
 import psycopg
@@ -17,43 +15,43 @@ from django.utils import timezone
 from psycopg import sql
 
 from audit import trail
+from backups.conninfo import ConnectionOptions
 from backups.engine import pgtools
 from backups.errors import ConfigurationError, LifeboatError, RestoreFailed
 from backups.models import Artifact, Restore
 from backups.signals import restore_finished
 from backups.storage import open_artifact, storage_for
-from backups.storage.interface import CHUNK
+from backups.storage.interface import CHUNK, HashingReader
 
 log = logging.getLogger(__name__)
-STDERR_LIMIT = 64 * 1024
 
 
-def source_target(artifact: Artifact) -> tuple[pgtools.Target, dict[str, str]]:
-    database = artifact.run.database
-    return pgtools.Target(database.host, database.port, database.user, database.dbname), database.libpq_env()
+def source_target(artifact: Artifact) -> ConnectionOptions:
+    return artifact.run.database.connection_options()
 
 
-def database_exists(server: pgtools.Target, env: dict[str, str], name: str) -> bool:
-    with pgtools.connect(server.with_dbname("postgres"), env) as conn:
+def database_exists(server: ConnectionOptions, name: str) -> bool:
+    with server.connect(dbname="postgres") as conn:
         return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is not None
 
 
-def create_database(server: pgtools.Target, env: dict[str, str], name: str, *, template: str | None = None) -> None:
+def create_database(server: ConnectionOptions, name: str, *, template: str | None = None) -> None:
     query = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
     if template:
         query += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
-    with pgtools.connect(server.with_dbname("postgres"), env) as conn:
+    with server.connect(dbname="postgres") as conn:
         conn.execute(query)
 
 
-def drop_database(server: pgtools.Target, env: dict[str, str], name: str) -> None:
+def drop_database(server: ConnectionOptions, name: str) -> None:
     """DROP ... WITH (FORCE) terminates remaining connections first (PostgreSQL 13+)."""
-    with pgtools.connect(server.with_dbname("postgres"), env) as conn:
+    with server.connect(dbname="postgres") as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
-def pg_restore_argv(target: pgtools.Target, *, tables: Sequence[str] = (), no_owner: bool = False) -> list[str]:
-    argv = [pgtools.pg_binary("pg_restore"), *target.cli_args(), "--exit-on-error", f"--dbname={target.dbname}"]
+def pg_restore_argv(target: ConnectionOptions, *, tables: Sequence[str] = (), no_owner: bool = False,
+                    application_name: str = "lifeboat-restore") -> list[str]:
+    argv = [pgtools.pg_binary("pg_restore"), *target.cli_args(application_name=application_name), "--exit-on-error"]
     if no_owner:
         argv += ["--no-owner", "--no-acl"]
     for table in tables:
@@ -62,23 +60,16 @@ def pg_restore_argv(target: pgtools.Target, *, tables: Sequence[str] = (), no_ow
 
 
 def stream_artifact(artifact: Artifact, argv: list[str], env: dict[str, str]) -> None:
-    """Decompress the artifact into a program's stdin; fail if it fails or if the bytes are not the recorded ones."""
-    stderr = bytearray()
-    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            env=pgtools.client_env(env))
+    """Decompress the artifact into a program's stdin; fail if it fails or if the bytes are not the recorded ones.
 
-    def drain() -> None:
-        for line in iter(proc.stderr.readline, b""):
-            if len(stderr) < STDERR_LIMIT:
-                stderr.extend(line)
-
-    reader = threading.Thread(target=drain, daemon=True)
-    reader.start()
-    sha = hashlib.sha256()
+    `env` is the program's whole environment (ConnectionOptions.env()).
+    """
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    stderr = pgtools.StderrDrain(proc.stderr)
     broken = False
     try:
         with open_artifact(artifact) as raw:
-            hashing = _HashingReader(raw, sha)
+            hashing = HashingReader(raw)
             with zstandard.ZstdDecompressor().stream_reader(hashing, read_size=CHUNK) as data:
                 while chunk := data.read(CHUNK):
                     try:
@@ -95,23 +86,11 @@ def stream_artifact(artifact: Artifact, argv: list[str], env: dict[str, str]) ->
         raise RestoreFailed(f"the artifact is corrupt (zstd: {exc})") from None
     finally:
         returncode = proc.wait()
-        reader.join()
-    message = stderr.decode(errors="replace").strip()
+        message = stderr.join().strip()
     if returncode != 0 or broken:
         raise RestoreFailed(f"{argv[0].rsplit('/', 1)[-1]} exited with status {returncode}: {message or 'no message'}")
-    if artifact.sha256 and sha.hexdigest() != artifact.sha256:
-        raise RestoreFailed(f"checksum mismatch: artifact is {sha.hexdigest()}, recorded {artifact.sha256}")
-
-
-class _HashingReader:
-    def __init__(self, fh, sha) -> None:
-        self._fh = fh
-        self._sha = sha
-
-    def read(self, size: int = -1) -> bytes:
-        data = self._fh.read(size)
-        self._sha.update(data)
-        return data
+    if artifact.sha256 and hashing.sha256 != artifact.sha256:
+        raise RestoreFailed(f"checksum mismatch: artifact is {hashing.sha256}, recorded {artifact.sha256}")
 
 
 def _validate_tables(tables: Sequence[str]) -> list[tuple[str, str]]:
@@ -126,15 +105,15 @@ def _validate_tables(tables: Sequence[str]) -> list[tuple[str, str]]:
     return parsed
 
 
-def restore_globals(artifact: Artifact, server: pgtools.Target, env: dict[str, str], record: Restore) -> None:
+def restore_globals(artifact: Artifact, server: ConnectionOptions, record: Restore) -> None:
     """Roles and tablespaces first (server-loss recovery). Existing roles only produce notices, kept in the log."""
     if not artifact.globals_location:
         raise RestoreFailed("this backup has no globals file to restore")
     storage = storage_for(artifact.tier)
-    argv = [pgtools.pg_binary("psql"), *server.with_dbname("postgres").cli_args(), "--dbname=postgres",
-            "--quiet", "--file=-"]
+    argv = [pgtools.pg_binary("psql"), *server.cli_args(dbname="postgres", application_name="lifeboat-restore"),
+            "--no-psqlrc", "--quiet", "--file=-"]
     with storage.open(artifact.globals_location) as fh:
-        proc = subprocess.run(argv, stdin=fh, capture_output=True, env=pgtools.client_env(env))
+        proc = subprocess.run(argv, stdin=fh, capture_output=True, env=server.env())
     if proc.returncode != 0:
         raise RestoreFailed(f"psql could not apply the globals: {proc.stderr.decode(errors='replace').strip()}")
     notes = proc.stderr.decode(errors="replace").strip()
@@ -142,21 +121,20 @@ def restore_globals(artifact: Artifact, server: pgtools.Target, env: dict[str, s
 
 
 def validate_request(artifact: Artifact, target_database: str, tables: Sequence[str] = (),
-                     target: pgtools.Target | None = None) -> list[tuple[str, str]]:
+                     target: ConnectionOptions | None = None) -> list[tuple[str, str]]:
     """Refuse a bad name, a bad table list, or the protected database itself; returns (schema, table) pairs."""
     database = artifact.run.database
-    source = pgtools.Target(database.host, database.port, database.user, database.dbname)
-    server = target or source
+    host, port = (target.host, target.port) if target else (database.host, database.port)
     pgtools.validate_dbname(target_database, "target database name")
-    if (server.host, server.port, target_database) == (source.host, source.port, source.dbname):
+    if (host, port, target_database) == (database.host, database.port, database.dbname):
         raise ConfigurationError(
             f"{target_database} is the protected database itself; restoring over it needs --replace"
         )
     return _validate_tables(tables)
 
 
-def restore(artifact: Artifact, target_database: str, *, target: pgtools.Target | None = None,
-            target_env: dict[str, str] | None = None, tables: Sequence[str] = (), with_globals: bool = False,
+def restore(artifact: Artifact, target_database: str, *, target: ConnectionOptions | None = None,
+            tables: Sequence[str] = (), with_globals: bool = False,
             force: bool = False, no_owner: bool = False, user=None, record: Restore | None = None) -> Restore:
     """Restore into a new database, on the source server or on `target` (another server, e.g. after its loss).
 
@@ -164,9 +142,7 @@ def restore(artifact: Artifact, target_database: str, *, target: pgtools.Target 
     Refuses an existing database unless force, and always refuses the protected database itself (see replace()).
     `record` is a queued Restore (from the dashboard) to fill in; without it a new one is created.
     """
-    source, source_env = source_target(artifact)
-    server = (target or source).with_dbname("postgres")
-    env = target_env if target is not None else source_env
+    server = (target or source_target(artifact)).with_dbname("postgres")
     parsed_tables = validate_request(artifact, target_database, tables, target=target)
     fields = dict(
         artifact=artifact, mode=Restore.Mode.TABLES if tables else Restore.Mode.NEW_DATABASE,
@@ -182,20 +158,20 @@ def restore(artifact: Artifact, target_database: str, *, target: pgtools.Target 
         record.save()
     try:
         if with_globals:
-            restore_globals(artifact, server, env, record)
-        if database_exists(server, env, target_database):
+            restore_globals(artifact, server, record)
+        if database_exists(server, target_database):
             if not force:
                 raise ConfigurationError(f"database {target_database} already exists (use --force to replace it)")
-            drop_database(server, env, target_database)
-        create_database(server, env, target_database)
+            drop_database(server, target_database)
+        create_database(server, target_database)
         argv = pg_restore_argv(server.with_dbname(target_database), no_owner=no_owner)
         for schema in sorted({s for s, _ in parsed_tables}):
             argv.append(f"--schema={schema}")
         argv += [f"--table={t}" for _, t in parsed_tables]
         try:
-            stream_artifact(artifact, argv, env)
+            stream_artifact(artifact, argv, server.env())
         except LifeboatError:
-            drop_database(server, env, target_database)  # a half-restored database is not left to be mistaken
+            drop_database(server, target_database)  # a half-restored database is not left to be mistaken
             raise
         record.status = Restore.Status.SUCCEEDED
     except (LifeboatError, psycopg.Error) as exc:
@@ -221,7 +197,7 @@ def replace(artifact: Artifact, *, confirm: str, user=None, no_owner: bool = Fal
     refused and terminated, production renamed to <db>_forensic_<time> (the untouched evidence) and the restored
     database renamed into its place. A failed restore leaves production as it was.
     """
-    source, env = source_target(artifact)
+    source = source_target(artifact)
     if confirm != source.dbname:
         raise ConfigurationError(
             f"replacing {source.dbname} needs its name typed again as confirmation (got {confirm!r})"
@@ -235,14 +211,14 @@ def replace(artifact: Artifact, *, confirm: str, user=None, no_owner: bool = Fal
     )
     server = source.with_dbname("postgres")
     try:
-        drop_database(server, env, incoming)
-        create_database(server, env, incoming)
+        drop_database(server, incoming)
+        create_database(server, incoming)
         try:
-            stream_artifact(artifact, pg_restore_argv(server.with_dbname(incoming), no_owner=no_owner), env)
+            stream_artifact(artifact, pg_restore_argv(server.with_dbname(incoming), no_owner=no_owner), server.env())
         except LifeboatError:
-            drop_database(server, env, incoming)
+            drop_database(server, incoming)
             raise
-        with pgtools.connect(server, env) as conn:
+        with server.connect() as conn:
             ident = sql.Identifier(source.dbname)
             conn.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS false").format(ident))
             conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "

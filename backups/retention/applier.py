@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from audit import trail
 from backups.errors import LifeboatError
-from backups.models import Artifact, BackupRun, RetentionPolicy, Tier, Verification
+from backups.models import Artifact, BackupRun, Feature, RetentionPolicy, Tier, Verification
 from backups.retention import planner as retention
 from backups.signals import retention_refused
 from backups.storage import storage_for
@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 def retention_tiers(name: str | None = None) -> list[Tier]:
     """Enabled tiers Lifeboat stores copies in (RDS keeps its own backups: read, never enforced)."""
-    tiers = Tier.objects.filter(enabled=True).exclude(kind=Tier.Kind.RDS).select_related("retention")
+    tiers = Tier.objects.filter(enabled=True).that_can(Feature.ARTIFACTS).select_related("retention")
     if name:
         tiers = Tier.objects.filter(name=name).select_related("retention")
     return list(tiers)
@@ -65,7 +65,7 @@ def copies_for(tier: Tier) -> list[retention.Copy]:
 def plan_for_tier(tier: Tier, now: datetime | None = None) -> retention.Plan:
     """The plan a run would carry out now: the dry run, the tier page and the real run all come here."""
     policy = policy_for(tier)
-    if policy is None or tier.kind == Tier.Kind.RDS:
+    if policy is None or not tier.can(Feature.ARTIFACTS):
         return retention.Plan()
     return retention.plan(copies_for(tier), policy, now or timezone.now())
 
@@ -105,7 +105,7 @@ def apply_retention(tier: Tier, *, now: datetime | None = None, actor=None, dry_
             if decision.delete:
                 delete_copy(storage, artifact, decision, actor, now)
                 report.deleted.append(decision)
-            elif decision.archive and tier.kind == Tier.Kind.S3 and tier.archive_prefix:
+            elif decision.archive and tier.can(Feature.ARCHIVE_PREFIX) and tier.archive_prefix:
                 archive_copy(storage, artifact, decision, actor)
                 report.archived.append(decision)
         except LifeboatError as exc:

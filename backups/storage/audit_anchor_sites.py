@@ -9,21 +9,22 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from backups.models import Tier
+from backups.models import Feature, Tier
 from backups.storage import storage_for
 
 log = logging.getLogger(__name__)
 
 
 def local_dir() -> Path | None:
-    tier = Tier.objects.filter(kind=Tier.Kind.LOCAL, enabled=True).order_by("position", "name").first()
+    tier = Tier.objects.filter(enabled=True).that_can(Feature.LOCAL_PATH).order_by("position", "name").first()
     return tier.local_root if tier else None
 
 
 def put_everywhere_off_host(path: Path, name: str, metadata: dict[str, str]) -> list[str]:
-    """Store the head file in every enabled S3 tier; a failure is logged (the head is anchored locally)."""
+    """Store the head file in every enabled off-host tier that holds artifacts (S3); a failure is logged (the head
+    is anchored locally)."""
     stored = []
-    for tier in Tier.objects.filter(kind=Tier.Kind.S3, enabled=True):
+    for tier in Tier.objects.filter(enabled=True).that_can(Feature.ARTIFACTS | Feature.REMOTE):
         try:
             stored.append(storage_for(tier).put(path, name, metadata).location)
         except Exception:  # the chain is intact and anchored locally; a missing remote copy is only logged

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from audit import trail
 from backups.errors import StorageError
-from backups.models import BucketDriftCheck, Tier
+from backups.models import BucketDriftCheck, Feature, Tier
 from backups.signals import bucket_drift_checked
 from backups.storage.aws import AWS_ERRORS, client_for, error_code, error_text
 
@@ -158,7 +158,7 @@ def check_drift(tier: Tier) -> BucketDriftCheck:
 
 def apply_policy(tier: Tier, actor=None) -> list[str]:
     """Make the live bucket match the declaration; returns what was changed. Audited."""
-    if tier.kind != Tier.Kind.S3:
+    if not tier.can(Feature.BUCKET_POLICY):
         raise StorageError(f"tier {tier} is not an S3 tier")
     refuse_disabled(tier)
     client = client_for(tier, "s3")

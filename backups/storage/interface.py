@@ -6,7 +6,6 @@ fsyncs and renames; S3Storage uses a multipart upload that is aborted on any fai
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,10 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Protocol
 
+# Re-exported: storage's users find the chunk size and the hashing wrappers beside the interface.
+from core.hashing import CHUNK, HashingReader, HashingWriter, sha256_of  # noqa: F401
+
 if TYPE_CHECKING:
     from backups.models import Tier
-
-CHUNK = 1024 * 1024
 
 
 @dataclass
@@ -31,28 +31,6 @@ class StoredCopy:
     etag: str = ""
     storage_class: str = ""
     extra: dict = field(default_factory=dict)
-
-
-class HashingWriter:
-    """A write-only file wrapper that counts and hashes what passes through it."""
-
-    def __init__(self, fh: BinaryIO) -> None:
-        self._fh = fh
-        self._sha = hashlib.sha256()
-        self.size = 0
-
-    def write(self, data: bytes) -> int:
-        self._sha.update(data)
-        self.size += len(data)
-        self._fh.write(data)
-        return len(data)
-
-    def flush(self) -> None:
-        self._fh.flush()
-
-    @property
-    def sha256(self) -> str:
-        return self._sha.hexdigest()
 
 
 def fsync_dir(path: Path) -> None:
@@ -83,17 +61,10 @@ def atomic_file(final: Path) -> Iterator[HashingWriter]:
         raise
 
 
-def file_sha256(path: Path) -> tuple[int, str]:
-    sha = hashlib.sha256()
-    size = 0
-    with open(path, "rb") as fh:
-        while chunk := fh.read(CHUNK):
-            sha.update(chunk)
-            size += len(chunk)
-    return size, sha.hexdigest()
-
-
 class Storage(Protocol):
+    """One backend per tier kind. What it can do is declared per kind (`Tier.FEATURES`, a `Feature` flag set):
+    ask `tier.can(Feature.X)`, which needs no client, rather than which kind the tier is."""
+
     tier: Tier
 
     def put(self, source: Path, name: str, metadata: dict[str, str]) -> StoredCopy: ...

@@ -10,7 +10,7 @@ from typing import BinaryIO
 
 from backups.errors import StorageError
 from backups.models import Tier
-from backups.storage.interface import CHUNK, ListedObject, StoredCopy, atomic_file, file_sha256
+from backups.storage.interface import CHUNK, ListedObject, StoredCopy, atomic_file, sha256_of
 
 
 class LocalStorage:
@@ -38,7 +38,7 @@ class LocalStorage:
     def put(self, source: Path, name: str, metadata: dict[str, str]) -> StoredCopy:
         final = self.path_for(name)
         if final == source.resolve():
-            size, sha = file_sha256(final)
+            size, sha = sha256_of(final)
             return StoredCopy(location=str(final), size_bytes=size, sha256=sha)
         with open(source, "rb") as src, atomic_file(final) as out:
             shutil.copyfileobj(src, out, CHUNK)

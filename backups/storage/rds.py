@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from audit import trail
 from backups.errors import StorageError
-from backups.models import Freshness, Tier
+from backups.models import Feature, Freshness, Tier
 from backups.storage.aws import AWS_ERRORS, client_for, error_text
 
 DUE_AFTER = timedelta(minutes=15)
@@ -84,7 +84,7 @@ def read_status(tier: Tier, now: datetime | None = None) -> RdsStatus:
 
 def take_snapshot(tier: Tier, actor=None, now: datetime | None = None) -> str:
     """Start a manual snapshot (RDS takes it in the background); returns its identifier. Audited."""
-    if tier.kind != Tier.Kind.RDS:
+    if not tier.can(Feature.PROVIDER_BACKUPS):
         raise StorageError(f"tier {tier} is not an RDS tier")
     if not tier.enabled:
         raise StorageError(f"tier {tier.name} is disabled: enable it in the admin first")

@@ -16,7 +16,7 @@ database is archived (scheduled backups off). Each is one more query for the who
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.db.models import Count, Exists, F, Max, Min, OuterRef, Q, QuerySet, Subquery
 
@@ -102,7 +102,7 @@ def freshness_matrix(tiers: list[Tier], now: datetime, databases: QuerySet[Datab
                 newest_verified = newest if newest is not None and newest.pk in proven else None
             cells.append(FreshnessReport.evaluate(
                 newest=newest, newest_verified=newest_verified, require_verified=tier.require_verified,
-                rpo=timedelta(hours=db.rpo_hours), now=now))
+                rpo=db.rpo, now=now))
         rows.append(MatrixRow(db, cells))
     return rows
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from backups.errors import LifeboatError
-from backups.models import Artifact, Tier
+from backups.models import Artifact, Feature, Tier
 from backups.retention.applier import plan_for_tier
 from backups.storage import bucket_policy, rds
 from core.http import back_to
@@ -31,7 +31,7 @@ def _tiers_with_totals():
 @permission_required("backups.view_tier", raise_exception=True)
 def tier_list(request):
     tiers = list(_tiers_with_totals())
-    rds_status = {t.pk: rds.read_status(t) for t in tiers if t.kind == Tier.Kind.RDS and t.enabled}
+    rds_status = {t.pk: rds.read_status(t) for t in tiers if t.can(Feature.PROVIDER_BACKUPS) and t.enabled}
     rows = [{"tier": t, "rds": rds_status.get(t.pk), "drift": t.drift_checks.first()} for t in tiers]
     return render(request, "backups/tier_list.html", {"rows": rows})
 
@@ -47,9 +47,9 @@ def tier_detail(request, pk: int):
         "tier": tier, "preview": preview, "deletions": [p for p in preview if p["decision"].delete],
         "refusals": [p for p in preview if p["decision"].refused], "now": timezone.now(),
         "drift": tier.drift_checks.first(),
-        "rules": bucket_policy.declared_rules(tier) if tier.kind == Tier.Kind.S3 else [],
-        "iam": json.dumps(bucket_policy.iam_policy(tier), indent=2) if tier.kind == Tier.Kind.S3 else "",
-        "rds": rds.read_status(tier) if tier.kind == Tier.Kind.RDS and tier.enabled else None,
+        "rules": bucket_policy.declared_rules(tier) if tier.can(Feature.BUCKET_POLICY) else [],
+        "iam": json.dumps(bucket_policy.iam_policy(tier), indent=2) if tier.can(Feature.BUCKET_POLICY) else "",
+        "rds": rds.read_status(tier) if tier.can(Feature.PROVIDER_BACKUPS) and tier.enabled else None,
     }
     template = "backups/tier_detail.html#preview" if request.htmx else "backups/tier_detail.html"
     return render(request, template, context)
@@ -59,7 +59,7 @@ def tier_detail(request, pk: int):
 @require_POST
 @permission_required(MANAGE_STORAGE, raise_exception=True)
 def apply_bucket_policy(request, pk: int):
-    tier = get_object_or_404(Tier, pk=pk, kind=Tier.Kind.S3)
+    tier = get_object_or_404(Tier.objects.that_can(Feature.BUCKET_POLICY), pk=pk)
     try:
         actions = bucket_policy.apply_policy(tier, actor=request.user)
     except LifeboatError as exc:
@@ -75,7 +75,7 @@ def apply_bucket_policy(request, pk: int):
 @require_POST
 @permission_required(MANAGE_STORAGE, raise_exception=True)
 def check_drift(request, pk: int):
-    tier = get_object_or_404(Tier, pk=pk, kind=Tier.Kind.S3)
+    tier = get_object_or_404(Tier.objects.that_can(Feature.BUCKET_POLICY), pk=pk)
     try:
         check = bucket_policy.check_drift(tier)
     except LifeboatError as exc:
@@ -91,7 +91,7 @@ def check_drift(request, pk: int):
 def apply_retention(request, pk: int):
     from django_q.tasks import async_task
 
-    tier = get_object_or_404(Tier.objects.exclude(kind=Tier.Kind.RDS), pk=pk)
+    tier = get_object_or_404(Tier.objects.that_can(Feature.ARTIFACTS), pk=pk)
     if not tier.enabled:
         messages.error(request, f"Tier {tier.name} is disabled: its retention does not run.")
         return back_to(request, tier)
@@ -104,7 +104,7 @@ def apply_retention(request, pk: int):
 @require_POST
 @permission_required(MANAGE_STORAGE, raise_exception=True)
 def rds_snapshot(request, pk: int):
-    tier = get_object_or_404(Tier, pk=pk, kind=Tier.Kind.RDS)
+    tier = get_object_or_404(Tier.objects.that_can(Feature.PROVIDER_BACKUPS), pk=pk)
     try:
         identifier = rds.take_snapshot(tier, actor=request.user)
     except LifeboatError as exc:

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 from backups import tasks
 from backups.engine import pipeline
 from backups.errors import AlreadyRunning, LifeboatError
-from backups.models import Artifact, BackupRun, Database, Tier
+from backups.models import Artifact, BackupRun, Database, Feature, Tier
 from backups.web import history, overview
 from backups.web.trends import Trends
 from core.http import back_to
@@ -39,7 +39,7 @@ def database_detail(request, name: str):
     """One database: where it stands in every tier, how its backups trend, and its newest runs."""
     database = get_object_or_404(Database, name=name)
     now = timezone.now()
-    tiers = list(Tier.objects.filter(enabled=True).exclude(kind=Tier.Kind.RDS).order_by("position", "name"))
+    tiers = list(Tier.objects.filter(enabled=True).that_can(Feature.ARTIFACTS).order_by("position", "name"))
     row = overview.freshness_matrix(tiers, now, databases=Database.objects.filter(pk=database.pk))[0]
     runs = BackupRun.objects.filter(database=database).select_related("database").order_by("-created_at")
     context = {"database": database, "now": now, "cells": list(zip(tiers, row.cells, strict=True)),

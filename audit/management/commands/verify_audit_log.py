@@ -30,5 +30,8 @@ class Command(AuditedCommand):
             self.stdout.write(report.line())
         else:
             self.stderr.write(report.line())
+        if not as_json:
+            for warning in report.warnings:
+                self.stderr.write(f"warning: {warning}")
         if not report.intact:
             raise SystemExit(1)

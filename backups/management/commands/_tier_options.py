@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.core.management.base import CommandError
 from django.db import DatabaseError
 
-from backups.models import Tier
+from backups.models import Feature, Tier
 
 
 def add_tier_arguments(parser) -> None:
@@ -28,7 +28,7 @@ def tier_from_options(options: dict, *, save: bool) -> tuple[Tier, bool]:
                                "or give the tier's --path or --bucket") from None
         tier = None
     if tier is not None:
-        where = str(tier.local_root) if tier.kind == Tier.Kind.LOCAL else tier.bucket
+        where = str(tier.local_root) if tier.can(Feature.LOCAL_PATH) else tier.bucket
         if (path and where != path) or (bucket and where != bucket):
             raise CommandError(f"tier {name} already exists and points elsewhere ({where}); "
                                "drop --path/--bucket or choose another tier name")

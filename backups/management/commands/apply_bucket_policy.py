@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.core.management.base import CommandError
 
 from backups.management.commands._base import LifeboatCommand
-from backups.models import Tier
+from backups.models import Feature, Tier
 from backups.storage.bucket_policy import apply_policy, check_drift
 
 
@@ -17,7 +17,7 @@ class Command(LifeboatCommand):
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args, tier: str | None, check: bool, json: bool, **options) -> None:
-        tiers = Tier.objects.filter(kind=Tier.Kind.S3)
+        tiers = Tier.objects.that_can(Feature.BUCKET_POLICY)
         tiers = list(tiers.filter(name=tier) if tier else tiers.filter(enabled=True))
         if tier and not tiers:
             raise CommandError(f"unknown S3 tier {tier!r}")

@@ -24,7 +24,7 @@ def run_json(run: BackupRun) -> dict:
             {"tier": a.tier.name, "location": a.location, "size_bytes": a.size_bytes, "sha256": a.sha256,
              "status": a.status, "version_id": a.version_id, "error": a.error}
             for a in sorted(run.artifacts.select_related("tier"),
-                            key=lambda a: (a.tier.kind != Tier.Kind.LOCAL, a.tier.position, a.tier.name))
+                            key=lambda a: (*a.tier.nearness, a.tier.name))
         ],
     }
 

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from django.core.management.base import CommandError
 
-from backups.engine import pgtools
+from backups.conninfo import ConnectionOptions, password_from_env
 from backups.management.commands._base import LifeboatCommand
-from backups.models import Artifact, BackupRun, Restore, Tier
+from backups.models import Artifact, BackupRun, Restore
 from backups.recovery import restore
 from core.roles import REPLACE_DATABASE
 
@@ -37,7 +37,7 @@ def pick_artifact(run_id: int, tier: str | None) -> Artifact:
     copies = run.artifacts.live().select_related("tier", "run__database")
     if tier:
         copies = copies.filter(tier__name=tier)
-    artifact = min(copies, key=lambda a: (a.tier.kind != Tier.Kind.LOCAL, a.tier.position), default=None)
+    artifact = min(copies, key=lambda a: a.tier.nearness, default=None)
     if artifact is None:
         raise CommandError(f"run {run_id} has no copy to restore" + (f" in tier {tier}" if tier else "")
                            + f" (status {run.status})")
@@ -83,17 +83,11 @@ class Command(LifeboatCommand):
         else:
             if not target_db:
                 raise CommandError("--target-db is required (or --replace)")
-            target, env = None, None
+            target = None
             if target_dsn:
-                target = pgtools.parse_dsn(target_dsn)
-                env = {}
-                if target_password_env:
-                    import os
-
-                    if target_password_env not in os.environ:
-                        raise CommandError(f"environment variable {target_password_env} is not set")
-                    env["PGPASSWORD"] = os.environ[target_password_env]
-            record = restore.restore(artifact, target_db, target=target, target_env=env, tables=table,
+                target = ConnectionOptions.parse(
+                    target_dsn, password=password_from_env(target_password_env or "", "--target-dsn"))
+            record = restore.restore(artifact, target_db, target=target, tables=table,
                                      with_globals=with_globals, force=force, no_owner=no_owner)
         if json:
             self.emit_json(restore_json(record))

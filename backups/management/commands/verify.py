@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.core.management.base import CommandError
 
 from backups.management.commands._base import LifeboatCommand, get_database
-from backups.models import Artifact, BackupRun, Tier, Verification
+from backups.models import Artifact, BackupRun, Verification
 from backups.proof.verification import verify_artifact
 
 
@@ -43,7 +43,7 @@ def choose_artifact(run_ref: str, database: str | None, tier: str | None) -> Art
     copies = run.artifacts.live().select_related("tier", "run__database")
     if tier:
         copies = copies.filter(tier__name=tier)
-    artifact = min(copies, key=lambda a: (a.tier.kind != Tier.Kind.LOCAL, a.tier.position), default=None)
+    artifact = min(copies, key=lambda a: a.tier.nearness, default=None)
     if artifact is None:
         raise CommandError(f"run {run.pk} has no live copy" + (f" in tier {tier}" if tier else ""))
     return artifact

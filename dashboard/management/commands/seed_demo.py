@@ -21,7 +21,8 @@ class Command(AuditedCommand):
             raise CommandError(str(exc)) from None
         database, created = Database.objects.update_or_create(
             name=demo.DEMO_DB,
-            defaults={"host": target.host, "port": target.port, "user": target.user, "dbname": target.dbname},
+            defaults={"host": target.host, "port": target.port, "user": target.user, "dbname": target.dbname,
+                      "libpq_options": target.query},
         )
         self.stdout.write(f"demo database: {database.dsn} ({'added' if created else 'already protected'})")
 
