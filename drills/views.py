@@ -123,9 +123,9 @@ def history(request):
         by_scenario[drill.scenario].append(drill)
     for item in sorted(by_scenario, key=lambda s: (s.rank, s.name)):
         drills = by_scenario[item]
-        points = [(d.validated_at, round(d.recovery_seconds / 60, 2)) for d in drills]
-        svg = time_series_svg(f"{item.name}: measured recovery time", {"recovery time (min)": points},
-                              y_title="minutes", target=item.rto_minutes, target_label=f"RTO {item.rto_label}")
+        points = [(d.validated_at, d.recovery_seconds) for d in drills]
+        svg = time_series_svg(f"{item.name}: measured recovery time", {"recovery time": points}, quantity="seconds",
+                              target=item.rto_minutes * 60, target_label=f"RTO {item.rto_label}")
         charts.append({"scenario": item, "svg": svg, "drills": drills})
     return render(request, "drills/history.html", {"charts": charts})
 
