@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from core.charts import time_series_svg
 from core.roles import CONDUCT_DRILL
-from drills import conduct, health
+from drills import conduct, health, plan_check
 from drills.errors import DrillError
 from drills.forms import FollowUpForm, ScheduleForm, SignOffForm, TickForm
 from drills.models import Contact, Drill, Participant, Scenario
@@ -102,7 +102,8 @@ def scenario(request, slug: str):
     item = get_object_or_404(Scenario, slug=slug)
     drills = item.drills.select_related("database", "signoff").order_by("-planned_at")[:20]
     return render(request, "drills/scenario.html", {"scenario": item, "contacts": Contact.objects.all(),
-                                                    "drills": drills, "now": timezone.now()})
+                                                    "drills": drills, "now": timezone.now(),
+                                                    "checks": plan_check.for_scenario(item)})
 
 
 @login_required
