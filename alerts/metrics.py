@@ -29,7 +29,8 @@ class LifeboatCollector(Collector):
                                     "When the backup behind the newest good copy in a tier finished (Unix time).",
                                     labels=PAIR)
         verified = GaugeMetricFamily("lifeboat_backup_last_verified_timestamp_seconds",
-                                     "When a copy in a tier last passed a restore test (Unix time).", labels=PAIR)
+                                     "When a copy in a tier that is verified now (its newest restore test passed) "
+                                     "last passed one (Unix time).", labels=PAIR)
         size = GaugeMetricFamily("lifeboat_backup_last_size_bytes", "Size of the newest good copy in a tier.",
                                  labels=PAIR)
         duration = GaugeMetricFamily("lifeboat_backup_last_duration_seconds",
@@ -51,8 +52,10 @@ class LifeboatCollector(Collector):
                         size.add_metric(labels, newest.size_bytes)
                     if newest.run.duration is not None:
                         duration.add_metric(labels, newest.run.duration.total_seconds())
-                last_pass = (Verification.objects.filter(artifact__run__database=database, artifact__tier=tier,
-                                                         status=Verification.Status.PASSED)
+                # Passes of copies that are verified now: a pass superseded by a failure of the same copy is void.
+                verified_now = Artifact.objects.filter(run__database=database, tier=tier).verified()
+                last_pass = (Verification.objects.filter(artifact__in=verified_now, status=Verification.Status.PASSED,
+                                                         finished_at__isnull=False)
                              .order_by("-finished_at").values_list("finished_at", flat=True).first())
                 if last_pass is not None:
                     verified.add_metric(labels, _ts(last_pass))

@@ -36,7 +36,9 @@ class Kind(models.TextChoices):
     """What an alert is about. The last three are notifications that are not alerts."""
 
     BACKUP_FAILED = "backup_failed", "Backup failed"
+    BACKUP_WARNINGS = "backup_warnings", "Backup succeeded with warnings"
     VERIFICATION_FAILED = "verification_failed", "Verification failed"
+    VERIFICATION_ERROR = "verification_error", "Verification could not run"
     FRESHNESS = "freshness", "No good copy within the RPO"
     UPLOAD_FAILED = "upload_failed", "Upload to a tier failed"
     RETENTION_REFUSED = "retention_refused", "Retention refused to delete"

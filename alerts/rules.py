@@ -54,6 +54,22 @@ def backup_failed(now: datetime) -> Iterator[Condition]:
         )
 
 
+def backup_warnings(now: datetime) -> Iterator[Condition]:
+    """The newest finished run of a database succeeded but lacks a part (its globals file...); a later complete
+    run ends it (a later failure too: backup_failed speaks then)."""
+    finished = [BackupRun.Status.SUCCEEDED, BackupRun.Status.FAILED, BackupRun.Status.ABANDONED]
+    for database in Database.objects.filter(Exists(BackupRun.objects.with_warnings().filter(database=OuterRef("pk")))):
+        run = database.runs.filter(status__in=finished).order_by("-created_at").first()
+        if run is None or not run.has_warnings:
+            continue
+        yield Condition(
+            key=f"{Kind.BACKUP_WARNINGS}:database:{database.pk}", kind=Kind.BACKUP_WARNINGS,
+            severity=Severity.WARNING, title=f"Backup of {database.name} succeeded with warnings",
+            message=f"Backup #{run.pk} of {database.name} succeeded with warnings: {'; '.join(run.warnings)}",
+            link=run.get_absolute_url(), database=database, details={"run_id": run.pk, "warnings": run.warnings},
+        )
+
+
 def verification_failed(now: datetime) -> Iterator[Condition]:
     """The newest finished verification of a database's copies in a tier failed; a later pass ends it."""
     # Start from the failures (rare) and drop those a later pass of the same database and tier superseded, rather
@@ -78,6 +94,29 @@ def verification_failed(now: datetime) -> Iterator[Condition]:
                      f"failed: {v.error or 'a check failed'}"),
             link=artifact.run.get_absolute_url(), database=database, tier=tier,
             details={"verification_id": v.pk, "run_id": artifact.run_id},
+        )
+
+
+def verification_error(now: datetime) -> Iterator[Condition]:
+    """The newest finished verification of a database's copies in a tier could not run (its server was down, its
+    worker was killed): a warning about the infrastructure, never "the backup failed its restore test"."""
+    ended = (Verification.Status.PASSED, Verification.Status.FAILED, Verification.Status.ERROR,
+             Verification.Status.ABANDONED)
+    later = Verification.objects.filter(
+        status__in=ended, artifact__tier=OuterRef("artifact__tier"),
+        artifact__run__database=OuterRef("artifact__run__database"), created_at__gt=OuterRef("created_at"))
+    standing = (Verification.objects.filter(status__in=[Verification.Status.ERROR, Verification.Status.ABANDONED])
+                .exclude(Exists(later)).select_related("artifact__tier", "artifact__run__database"))
+    for v in standing:
+        artifact = v.artifact
+        database, tier = artifact.run.database, artifact.tier
+        yield Condition(
+            key=_pair_key(Kind.VERIFICATION_ERROR, database, tier), kind=Kind.VERIFICATION_ERROR,
+            severity=Severity.WARNING, title=f"Verification of {database.name} in {tier.name} could not run",
+            message=(f"Restore test #{v.pk} of backup #{artifact.run_id} of {database.name} ({tier.name} copy) "
+                     f"could not run: {v.error or v.get_status_display()}. This says nothing about the backup."),
+            link=artifact.run.get_absolute_url(), database=database, tier=tier,
+            details={"verification_id": v.pk, "run_id": artifact.run_id, "status": v.status},
         )
 
 
@@ -189,7 +228,9 @@ def drills_attention(now: datetime) -> Iterator[Condition]:
 
 RULES: dict[str, tuple[Callable[[datetime], Iterable[Condition]], tuple[str, ...]]] = {
     "backup_failed": (backup_failed, (Kind.BACKUP_FAILED,)),
+    "backup_warnings": (backup_warnings, (Kind.BACKUP_WARNINGS,)),
     "verification_failed": (verification_failed, (Kind.VERIFICATION_FAILED,)),
+    "verification_error": (verification_error, (Kind.VERIFICATION_ERROR,)),
     "freshness": (freshness, (Kind.FRESHNESS,)),
     "upload_failed": (upload_failed, (Kind.UPLOAD_FAILED,)),
     "retention_refused": (retention_refused, (Kind.RETENTION_REFUSED,)),

@@ -20,6 +20,9 @@ class BackupsConfig(AppConfig):
 
         # After migrate: the dashboard's own PostgreSQL database becomes a protected database (self-backup).
         post_migrate.connect(_protect_self, sender=self, dispatch_uid="lifeboat-protect-self")
+        # After migrate: the maintenance tasks (the reaper first) and every database's backup are scheduled, so an
+        # installation that only ever runs `migrate` has them; `sync_schedules` stays as the repair command.
+        post_migrate.connect(_register_schedules, sender=self, dispatch_uid="lifeboat-register-schedules")
 
 
 def _protect_self(using: str = "default", **kwargs) -> None:
@@ -27,3 +30,10 @@ def _protect_self(using: str = "default", **kwargs) -> None:
 
     if using == "default":
         register_self_database()
+
+
+def _register_schedules(using: str = "default", **kwargs) -> None:
+    from backups.schedules import sync_all
+
+    if using == "default":
+        sync_all()

@@ -14,10 +14,14 @@ log = logging.getLogger(__name__)
 
 # Periodic housekeeping every installation needs: name -> (function, cron).
 MAINTENANCE = {
-    "lifeboat:mark-abandoned": ("backups.tasks.mark_abandoned_runs", "*/5 * * * *"),
+    # The reaper: every kind of job whose heartbeat stopped is abandoned and cleaned (backups/reaper.py).
+    "lifeboat:mark-abandoned": ("backups.tasks.mark_abandoned_runs", "* * * * *"),
+    # What failures could not clean at the time: leftovers in tiers, .partial files, verification temp files,
+    # stale multipart uploads (backups/leftovers.py).
+    "lifeboat:sweep-leftovers": ("backups.tasks.sweep_leftovers", "*/15 * * * *"),
     # The plan's weekly verification, Sunday 03:00 UTC: the newest copy in every tier is restored again.
     "lifeboat:verify-newest": ("backups.tasks.verify_newest_copies", "0 3 * * 0"),
-    "lifeboat:cleanup-scratch": ("backups.tasks.cleanup_scratch_databases", "30 * * * *"),
+    "lifeboat:cleanup-scratch": ("backups.tasks.cleanup_scratch_databases", "*/30 * * * *"),
     "lifeboat:bucket-drift": ("backups.tasks.check_bucket_drift_all", "15 4 * * *"),
     "lifeboat:apply-retention": ("backups.tasks.apply_retention_all", "45 4 * * *"),
     # Alerts: evaluate the rules (also run after every job), retry due notifications, prove the cluster runs.

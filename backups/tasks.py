@@ -36,7 +36,16 @@ def run_queued_backup(run_id: int) -> int | None:
 
 
 def mark_abandoned_runs() -> int:
-    return len(pipeline.mark_abandoned())
+    """Every kind of job whose heartbeat stopped (backups, verifications, restores, exports): abandoned, cleaned."""
+    from backups.reaper import reap
+
+    return len(reap())
+
+
+def sweep_leftovers() -> dict[str, int]:
+    from backups.storage.leftovers import sweep_all
+
+    return sweep_all()
 
 
 def verify_artifact(artifact_id: int, verification_id: int | None = None) -> str:
@@ -87,7 +96,7 @@ def cleanup_scratch_databases() -> int:
             continue
         seen.add(server.dsn)
         try:
-            dropped += len(cleanup_stale_scratch(server, timedelta(hours=6)))
+            dropped += len(cleanup_stale_scratch(server, timedelta(hours=1)))
         except Exception:  # an unreachable server must not stop the sweep of the others
             log.warning("scratch cleanup on %s failed", server.dsn, exc_info=True)
     return dropped
@@ -103,7 +112,7 @@ def queue_restore(artifact, target_database: str, *, tables=(), user=None):
     parsed = validate_request(artifact, target_database, tables)
     record = Restore.objects.create(
         artifact=artifact, mode=Restore.Mode.TABLES if tables else Restore.Mode.NEW_DATABASE, requested_by=user,
-        target_database=target_database, tables=[f"{s}.{t}" for s, t in parsed],
+        target_database=target_database, tables=[str(t) for t in parsed],
     )
     async_task("backups.tasks.run_restore", record.pk,
                task_name=f"restore {artifact.run.database.name} #{artifact.run_id} into {target_database}")

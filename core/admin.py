@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -17,3 +19,25 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+class LifeboatUserAdmin(UserAdmin):
+    """Admins create users and give them roles; only a superuser may make superusers or grant permissions one
+    by one (an Admin who could tick is_superuser would be one)."""
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            readonly += ["is_superuser", "user_permissions", "is_staff", "last_login", "date_joined"]
+        return readonly
+
+    def get_queryset(self, request):
+        users = super().get_queryset(request)
+        return users if request.user.is_superuser else users.filter(is_superuser=False)
+
+
+def use_lifeboat_user_admin() -> None:
+    User = get_user_model()
+    if admin.site.is_registered(User):
+        admin.site.unregister(User)
+    admin.site.register(User, LifeboatUserAdmin)

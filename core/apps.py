@@ -13,7 +13,15 @@ class CoreConfig(AppConfig):
     verbose_name = "Lifeboat core"
 
     def ready(self) -> None:
-        from core.roles import sync_roles
+        from django.contrib.auth import get_user_model
+        from django.db.models.signals import m2m_changed
+
+        from core.admin import use_lifeboat_user_admin
+        from core.roles import staff_follows_admin_role, sync_roles
+
+        use_lifeboat_user_admin()
+        m2m_changed.connect(staff_follows_admin_role, sender=get_user_model().groups.through,
+                            dispatch_uid="lifeboat-staff-follows-admin")
 
         # Backups, globals (role hashes), self-backups, evidence and the audit anchor are nobody else's business:
         # everything this process writes is 0600 in 0700 directories, whichever entry point started it.

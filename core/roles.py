@@ -29,10 +29,13 @@ CONFIG_MODELS = {
     "drills": ("scenario", "contact", "checklisttemplate", "checklistitem"),
     "alerts": ("channel",),
 }
+# Admins manage people: create users and give them roles (group membership). Never superuser rights: the
+# user admin (core/admin.py) keeps is_superuser and per-user permissions out of their reach.
+MANAGE_USERS = ("auth.add_user", "auth.change_user", "auth.view_user", "auth.view_group")
 EXTRA = {
     DBA: (RUN_OPERATIONS, MANAGE_STORAGE, CONDUCT_DRILL),
     TEAM_LEAD: (CONDUCT_DRILL, SIGN_OFF_DRILL),
-    ADMIN: (RUN_OPERATIONS, REPLACE_DATABASE, MANAGE_STORAGE, SEND_TEST_ALERT),
+    ADMIN: (RUN_OPERATIONS, REPLACE_DATABASE, MANAGE_STORAGE, SEND_TEST_ALERT, *MANAGE_USERS),
     AUDITOR: (EXPORT_EVIDENCE,),
 }
 
@@ -64,3 +67,22 @@ def sync_roles(apps=global_apps, **kwargs) -> None:
             if perm:
                 perms.append(perm)
         group.permissions.set(perms)
+
+
+def staff_follows_admin_role(sender, instance, action, reverse, model, pk_set, **kwargs) -> None:
+    """Members of the Admin group may open the Django admin (is_staff), others lose it unless superuser.
+
+    Connected to User.groups' m2m_changed (CoreConfig.ready), whichever side the membership is changed from."""
+    if action not in ("post_add", "post_remove", "post_clear"):
+        return
+    from django.contrib.auth import get_user_model
+
+    User = get_user_model()
+    users = [instance] if not reverse else list(User.objects.filter(pk__in=pk_set or ()))
+    if reverse and action == "post_clear":
+        return
+    for user in users:
+        wanted = user.is_superuser or user.groups.filter(name=ADMIN).exists()
+        if user.is_staff != wanted:
+            user.is_staff = wanted
+            user.save(update_fields=["is_staff"])

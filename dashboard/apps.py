@@ -9,4 +9,9 @@ class DashboardConfig(AppConfig):
     verbose_name = "Dashboard"
 
     def ready(self) -> None:
+        from django.contrib.auth.signals import user_logged_in
+
         from dashboard import checks  # noqa: F401  (registers the lifeboat system checks)
+        from dashboard.middleware import start_the_idle_clock
+
+        user_logged_in.connect(start_the_idle_clock, dispatch_uid="lifeboat-idle-clock")

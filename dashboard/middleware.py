@@ -37,3 +37,9 @@ class IdleSessionMiddleware:
                                                          or now - last >= WRITE_EVERY_SECONDS):
                 request.session[LAST_ACTIVITY] = now
         return self.get_response(request)
+
+
+def start_the_idle_clock(sender, request, user, **kwargs) -> None:
+    """Signing in is activity: the first page after it needs no extra session write (user_logged_in)."""
+    if request is not None and hasattr(request, "session"):
+        request.session[LAST_ACTIVITY] = time.time()

@@ -13,3 +13,9 @@ class EvidenceConfig(AppConfig):
             from evidence import alert_populations  # noqa: F401  (registers on import)
         if apps.is_installed("drills"):
             from evidence import drill_populations  # noqa: F401  (registers on import)
+        # The general reaper (backups) also reaps exports whose worker died.
+        from backups import reaper
+        from evidence.export import reap_abandoned
+
+        if reap_abandoned not in reaper.extra_kinds:
+            reaper.extra_kinds.append(reap_abandoned)

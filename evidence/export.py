@@ -22,6 +22,7 @@ from audit import trail
 from audit.chain import verify_chain
 from audit.models import AuditChainHead
 from core.hashing import sha256_of
+from core.heartbeat import heartbeat
 from evidence import populations as registry
 from evidence.controls import CONTROLS
 from evidence.models import EvidenceExport
@@ -113,7 +114,11 @@ def export_to_file(scope: Scope, output: Path, *, user=None, exported_by: str | 
                    progress: Progress | None = None) -> tuple[dict, str, int]:
     """Build the package and record the export in the audit trail; (manifest, sha256, size)."""
     who = exported_by or trail.actor_name(user)
-    manifest = build_package(scope, output, exported_by=who, progress=progress)
+    try:
+        manifest = build_package(scope, output, exported_by=who, progress=progress)
+    except BaseException:  # a disk that filled, a query that failed: no half-written package stays behind
+        output.with_name(output.name + ".partial").unlink(missing_ok=True)
+        raise
     size, sha256 = sha256_of(output)
     trail.record("evidence.exported", actor=user if user is not None else who,
                  summary=f"evidence package {scope.since}..{scope.until} exported ({size} bytes)",
@@ -130,12 +135,31 @@ def run_export(export: EvidenceExport) -> EvidenceExport:
     try:
         scope = Scope.build(export.since, export.until, export.databases)
         output = export_path(export)
-        _, sha256, size = export_to_file(scope, output, user=export.requested_by,
-                                         exported_by=export.requested_by_name, progress=export.report_progress)
+        with heartbeat(export):  # written by its own thread: a long query is not a dead worker
+            _, sha256, size = export_to_file(scope, output, user=export.requested_by,
+                                             exported_by=export.requested_by_name, progress=export.report_progress)
     except Exception as exc:  # the auditor sees why on the page; the trail says it failed
         export.mark_failed(f"{type(exc).__name__}: {exc}")
         trail.record("evidence.export_failed", actor=export.requested_by, target=export,
                      summary=f"evidence export #{export.pk} failed", details={"error": export.error})
         raise
-    export.mark_done(str(output), size, sha256)
+    if not export.mark_done(str(output), size, sha256):  # abandoned by the reaper meanwhile: not a package
+        output.unlink(missing_ok=True)
     return export
+
+
+def reap_abandoned(now) -> list[EvidenceExport]:
+    """The reaper's part for exports (registered in apps.py): a running export whose heartbeat stopped is
+    abandoned and its partial package removed."""
+    from backups.reaper import abandon, stale, why
+
+    reaped = []
+    for export in stale(EvidenceExport.objects.filter(status=EvidenceExport.Status.RUNNING), now):
+        if abandon(EvidenceExport, export, EvidenceExport.Status.ABANDONED, finished_at=now,
+                   error=why(export.heartbeat_at)):
+            output = export_path(export)
+            output.with_name(output.name + ".partial").unlink(missing_ok=True)
+            trail.record("evidence.export_abandoned", target=export, summary=f"evidence export #{export.pk} abandoned",
+                         details={"error": why(export.heartbeat_at)})
+            reaped.append(export)
+    return reaped

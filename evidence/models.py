@@ -15,6 +15,7 @@ class EvidenceExport(models.Model):
         RUNNING = "running", "Running"
         DONE = "done", "Done"
         FAILED = "failed", "Failed"
+        ABANDONED = "abandoned", "Abandoned"
 
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                      related_name="+")
@@ -22,6 +23,7 @@ class EvidenceExport(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="Written by the worker while it runs.")
     since = models.DateField()
     until = models.DateField(help_text="Inclusive.")
     databases = models.JSONField(default=list, blank=True, help_text="Database names; empty means all.")
@@ -61,16 +63,23 @@ class EvidenceExport(models.Model):
         self.progress, self.progress_note = max(0, min(100, percent)), note[:200]
         self.save(update_fields=["progress", "progress_note"])
 
-    def mark_done(self, path: str, size: int, sha256: str) -> None:
-        self.status, self.finished_at, self.progress = self.Status.DONE, timezone.now(), 100
-        self.file_path, self.size_bytes, self.sha256 = path, size, sha256
-        self.progress_note = "done"
-        self.save(update_fields=["status", "finished_at", "progress", "file_path", "size_bytes", "sha256",
-                                 "progress_note"])
+    def _end(self, status: str, **fields) -> bool:
+        """running -> `status` only while still running: an export the reaper abandoned stays abandoned."""
+        fields["finished_at"] = timezone.now()
+        if EvidenceExport.objects.filter(pk=self.pk, status=self.Status.RUNNING).update(status=status, **fields):
+            self.status = status
+            for name, value in fields.items():
+                setattr(self, name, value)
+            return True
+        self.refresh_from_db()
+        return False
 
-    def mark_failed(self, error: str) -> None:
-        self.status, self.finished_at, self.error = self.Status.FAILED, timezone.now(), error.strip()
-        self.save(update_fields=["status", "finished_at", "error"])
+    def mark_done(self, path: str, size: int, sha256: str) -> bool:
+        return self._end(self.Status.DONE, progress=100, file_path=path, size_bytes=size, sha256=sha256,
+                         progress_note="done")
+
+    def mark_failed(self, error: str) -> bool:
+        return self._end(self.Status.FAILED, error=error.strip())
 
 
 class EvidenceSample(models.Model):

@@ -95,7 +95,7 @@ register(Population(
     "backup_runs", "Backup runs (every attempt: succeeded, failed, abandoned)", ("A1.2", "A.8.13"),
     ("id", "database__name", "status", "trigger", "requested_by__username", "created_at", "started_at",
      "finished_at", "source_dsn", "pg_dump_version", "server_version", "raw_size_bytes", "size_bytes", "sha256",
-     "row_counts", "snapshot_id", "error"),
+     "row_counts", "snapshot_id", "warnings", "error"),
     lambda s: _in_period(BackupRun.objects.all(), s, "created_at", "database__name"),
     f"backups.BackupRun {WHEN}, of the selected databases",
 ))
@@ -103,9 +103,11 @@ register(Population(
     "artifacts", "Stored copies of those runs, per tier (with retention deletions and their reasons)",
     ("A1.2", "A.8.13", "CC9.1"),
     ("id", "run_id", "run__database__name", "tier__name", "status", "location", "version_id", "storage_class",
-     "size_bytes", "sha256", "created_at", "legal_hold", "deleted_at", "deleted_by", "delete_reason", "error"),
-    lambda s: _in_period(Artifact.objects.all(), s, "run__created_at", "run__database__name"),
-    f"backups.Artifact of the runs {WHEN}, of the selected databases",
+     "size_bytes", "sha256", "created_at", "legal_hold", "deleted_at", "deleted_by", "delete_reason", "error",
+     "verdict"),
+    lambda s: _in_period(Artifact.objects.with_verdict(), s, "run__created_at", "run__database__name"),
+    f"backups.Artifact of the runs {WHEN}, of the selected databases; verdict: the copy's newest passed or failed "
+    "verification at export time (verified while it is 'passed')",
 ))
 register(Population(
     "verifications", "Restore tests of backups into scratch databases", ("A1.3", "A.8.13"),

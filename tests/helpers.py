@@ -42,3 +42,43 @@ def stock_restore(path: str, server, dbname: str) -> None:
 
 def table_counts(server, dbname: str, tables: list[str]) -> dict[str, int]:
     return {t: server.query(dbname, f"SELECT count(*) FROM {t}")[0][0] for t in tables}
+
+
+class LifeboatProcess:
+    """A Lifeboat installation of its own (SQLite under `tmp`), driven through `manage.py` in child processes, so
+    a job can be killed with SIGKILL mid-way exactly as a worker would be."""
+
+    def __init__(self, tmp, **env: str) -> None:
+        import os
+        import sys
+        from pathlib import Path
+
+        root = Path(__file__).resolve().parent.parent
+        self.tmp = Path(tmp)
+        self.backup_root = self.tmp / "backups"
+        self.verify_tmp = self.tmp / "verify-tmp"
+        self.verify_tmp.mkdir(parents=True, exist_ok=True)
+        self.env = {**os.environ, "DJANGO_SETTINGS_MODULE": "dashboard.settings",
+                    "LIFEBOAT_VAR_DIR": str(self.tmp / "var"), "LIFEBOAT_BACKUP_ROOT": str(self.backup_root),
+                    "LIFEBOAT_VERIFY_TMP": str(self.verify_tmp), "LIFEBOAT_VERIFY_AFTER_BACKUP": "0",
+                    "LIFEBOAT_WORKERS": "1", **env}
+        self.env.pop("DATABASE_URL", None)
+        self.env.pop("REDIS_URL", None)
+        self.manage = [sys.executable, str(root / "manage.py")]
+
+    def run(self, *args: str, check: bool = True) -> str:
+        proc = subprocess.run([*self.manage, *args], env=self.env, capture_output=True, text=True)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"manage.py {' '.join(args)} exited {proc.returncode}: {proc.stderr[-3000:]}")
+        return proc.stdout
+
+    def popen(self, *args: str, **kwargs) -> subprocess.Popen:
+        return subprocess.Popen([*self.manage, *args], env=self.env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, **kwargs)
+
+    def value(self, expression: str, setup: str = "") -> object:
+        """Evaluate a Python expression in the installation (after `setup`), e.g. a row's status."""
+        code = f"import json\n{setup}\nprint('RESULT=' + json.dumps({expression}, default=str))"
+        out = self.run("shell", "-c", code)
+        line = [x for x in out.splitlines() if x.startswith("RESULT=")][-1]
+        return json.loads(line[len("RESULT="):])

@@ -54,7 +54,7 @@ def test_killed_backend_mid_dump_fails_the_run(learning_db, pg_server, backup_ro
             while not stop.is_set():
                 killed = conn.execute(
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE application_name LIKE 'lifeboat-pg_dump-run-%%' AND datname = %s AND state = 'active' "
+                    "WHERE application_name LIKE 'lifeboat-run-%%' AND datname = %s AND state = 'active' "
                     "AND query ILIKE 'COPY%%big%%'", (learning_db.dbname,)
                 ).fetchall()
                 if killed:

@@ -53,7 +53,7 @@ def test_a_second_backup_is_refused_while_the_first_is_really_running(learning_d
     try:
         deadline = time.monotonic() + 30
         while not pg_server.query("postgres", "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                                              "AND application_name LIKE 'lifeboat-pg_dump-run-%%'"):
+                                              "AND application_name LIKE 'lifeboat-run-%%'"):
             assert time.monotonic() < deadline, "pg_dump never started"
             time.sleep(0.05)
         assert BackupRun.objects.get().status == BackupRun.Status.RUNNING

@@ -76,7 +76,7 @@ def test_a_failed_verification_is_red_with_when(client, dba, local):
     page = client.get(reverse("home")).content.decode()
 
     cell = cell_of(page, "orders")
-    assert 'data-state="verification-failed"' in cell and "Verification failed" in cell and "ago" in cell
+    assert 'data-state="verification-failed"' in cell and "failed verification" in cell and "ago" in cell
     assert "verdict-critical" in page
 
 

@@ -6,8 +6,8 @@ import time_machine
 from django.utils import timezone
 from django_q.models import Schedule
 
-from backups.engine import pipeline
 from backups.models import BackupRun, Database
+from backups.reaper import reap
 from backups.schedules import sync_all
 
 
@@ -49,11 +49,11 @@ def test_a_run_whose_worker_died_is_marked_abandoned(db):
         run = BackupRun.objects.create(database=database, status=BackupRun.Status.RUNNING,
                                        started_at=timezone.now(), heartbeat_at=timezone.now())
     with time_machine.travel("2026-11-24 02:04:00+00:00", tick=False):
-        assert pipeline.mark_abandoned() == []
+        assert reap().runs == []
     with time_machine.travel("2026-11-24 02:06:00+00:00", tick=False):
-        assert [r.pk for r in pipeline.mark_abandoned()] == [run.pk]
+        assert [r.pk for r in reap().runs] == [run.pk]
     run.refresh_from_db()
-    assert run.status == BackupRun.Status.ABANDONED and "no progress since" in run.error
+    assert run.status == BackupRun.Status.ABANDONED and "no heartbeat since" in run.error
     # the database can be backed up again
     BackupRun.objects.create(database=database, status=BackupRun.Status.RUNNING,
                              started_at=timezone.now() + timedelta(hours=1))

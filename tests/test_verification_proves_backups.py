@@ -34,7 +34,7 @@ def test_a_good_backup_verifies_and_its_scratch_database_is_dropped(good_run, pg
 
     assert record.status == Verification.Status.PASSED, record.error
     assert checks_by_name(record) == {"size": True, "sha256": True, "restore": True, "row_counts": True,
-                                      "objects": True}
+                                      "objects": True, "database_properties": True}
     assert record.table_counts["public.users"] == {"expected": 250, "actual": 250}
     restore = next(c for c in record.checks if c["name"] == "restore")
     assert "into unlogged tables" in restore["detail"]  # no WAL for a throwaway restore
@@ -95,7 +95,8 @@ def test_verify_command_json_and_exit_codes(good_run, learning_db):
     code, result = run_json("verify", "latest", "--database", learning_db.name)
     assert code == 0
     assert result["status"] == "passed" and result["run"] == good_run.pk
-    assert {c["name"] for c in result["checks"]} == {"size", "sha256", "restore", "row_counts", "objects"}
+    assert {c["name"] for c in result["checks"]} == {"size", "sha256", "restore", "row_counts", "objects",
+                                                     "database_properties"}
     assert result["restore_seconds"] > 0 and result["duration_seconds"] > 0
 
     Path(good_run.artifacts.get().location).write_bytes(b"not a backup")
@@ -110,30 +111,6 @@ def test_a_verification_is_queued_after_every_successful_backup(learning_db):
     run = pipeline.backup(learning_db)
     queued = Verification.objects.get()
     assert queued.artifact.run == run and queued.status == Verification.Status.QUEUED
-
-
-def test_table_of_contents_lists_objects_not_data():
-    from backups.proof.verification import TocObject, parse_toc
-
-    listing = """;
-; Archive created at 2026-11-24 02:00:00 UTC
-215; 1259 16386 TABLE public users postgres
-216; 1259 16385 SEQUENCE public users_id_seq postgres
-217; 0 0 SEQUENCE OWNED BY public users_id_seq postgres
-3340; 0 16386 TABLE DATA public users postgres
-3350; 0 0 SEQUENCE SET public users_id_seq postgres
-218; 1255 16390 FUNCTION public add_cents(bigint, bigint) postgres
-219; 1259 16400 MATERIALIZED VIEW billing revenue_snapshot postgres
-3360; 0 16400 MATERIALIZED VIEW DATA billing revenue_snapshot postgres
-220; 1259 16401 VIEW billing revenue postgres
-221; 1259 16402 INDEX public users_email_key postgres
-"""
-    assert parse_toc(listing) == {
-        TocObject("TABLE", "public users"), TocObject("SEQUENCE", "public users_id_seq"),
-        TocObject("FUNCTION", "public add_cents(bigint, bigint)"),
-        TocObject("MATERIALIZED VIEW", "billing revenue_snapshot"), TocObject("VIEW", "billing revenue"),
-        TocObject("INDEX", "public users_email_key"),
-    }
 
 
 def test_unlogged_loading_is_refused_where_postgresql_would_refuse_the_constraints():

@@ -91,7 +91,7 @@ def _manifest_facts(manifest: catalog.Manifest) -> dict:
         snapshot_id=data.get("snapshot_id") or "",
         globals_name=(data.get("globals") or {}).get("name", ""),
         globals_sha256=(data.get("globals") or {}).get("sha256", ""),
-        app_schema_version=data.get("app_schema_version") or "", error="",
+        app_schema_version=data.get("app_schema_version") or "", warnings=data.get("warnings") or [], error="",
     )
 
 

@@ -65,15 +65,16 @@ def build_manifest(run: BackupRun, artifact_name: str, *, is_self: bool = False)
         "row_counts": run.row_counts,
         "globals": {"name": run.globals_name, "sha256": run.globals_sha256} if run.globals_name else None,
         "app_schema_version": run.app_schema_version or None,
+        "warnings": run.warnings,  # parts the run lacks ("succeeded with warnings"); absent in older manifests
         "written_at": timezone.now().isoformat(),
     }
 
 
-def write_json(path: Path, payload: dict[str, Any]) -> StoredCopy:
+def write_json(path: Path, payload: dict[str, Any], run_id: int | None = None) -> StoredCopy:
     """Write JSON to a local file atomically (`.partial`, fsync, rename); replaces an older file of that name."""
     body = json.dumps(payload, indent=2, sort_keys=True).encode() + b"\n"
     path.unlink(missing_ok=True)
-    with atomic_file(path) as out:
+    with atomic_file(path, run_id) as out:
         out.write(body)
     return StoredCopy(location=str(path), size_bytes=out.size, sha256=out.sha256)
 

@@ -27,8 +27,10 @@ from backups.models import Artifact, BackupRun, Database, Feature, Tier
 from backups.signals import artifact_failed, backup_finished
 from backups.storage import storage_for
 from backups.storage.interface import CHUNK, StoredCopy, atomic_file
+from backups.storage.leftovers import remove_or_remember
 from backups.storage.local import LocalStorage
 from core import joblog
+from core.heartbeat import error_text, heartbeat
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +98,7 @@ class DumpResult:
 
 
 class _Progress:
-    """Writes bytes_done and the heartbeat at most every PROGRESS_EVERY_SECONDS."""
+    """Writes bytes_done at most every PROGRESS_EVERY_SECONDS (the heartbeat has its own thread: core/heartbeat.py)."""
 
     def __init__(self, run: BackupRun) -> None:
         self.run_id = run.pk
@@ -106,14 +108,19 @@ class _Progress:
         now = time.monotonic()
         if force or now - self.last >= PROGRESS_EVERY_SECONDS:
             self.last = now
-            BackupRun.objects.filter(pk=self.run_id).update(bytes_done=raw_bytes, heartbeat_at=timezone.now())
+            BackupRun.objects.filter(pk=self.run_id).update(bytes_done=raw_bytes)
+
+
+def backend_name(run_id: int) -> str:
+    """The application_name pg_dump's session carries: the reaper terminates exactly that backend."""
+    return f"lifeboat-run-{run_id}"
 
 
 def dump_to(run: BackupRun, session: SnapshotSession, final: Path, progress: _Progress) -> DumpResult:
     """Stream pg_dump (in the session's snapshot) through zstd and SHA-256 into `final`, atomically."""
     target = session.target
     argv = [
-        pgtools.pg_binary("pg_dump"), *target.cli_args(application_name=f"lifeboat-pg_dump-run-{run.pk}"),
+        pgtools.pg_binary("pg_dump"), *target.cli_args(application_name=backend_name(run.pk)),
         "--format=custom", "--compress=0", f"--snapshot={session.snapshot_id}",
     ]
     env = target.env()
@@ -123,7 +130,7 @@ def dump_to(run: BackupRun, session: SnapshotSession, final: Path, progress: _Pr
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     stderr = pgtools.StderrDrain(proc.stderr)
     try:
-        with atomic_file(final) as out:
+        with atomic_file(final, run.pk) as out:
             with compressor.stream_writer(out, closefd=False) as z:
                 while chunk := proc.stdout.read(CHUNK):
                     if len(head) < len(PGDMP_MAGIC):
@@ -153,7 +160,8 @@ def dump_globals(run: BackupRun, session: SnapshotSession, final: Path) -> Store
     """Roles and tablespaces (`pg_dumpall --globals-only`), needed to rebuild a lost server.
 
     Without superuser rights pg_authid is unreadable: fall back to --no-role-passwords and say so.
-    A missing globals file is logged, not fatal: the database dump itself is still good.
+    A missing globals file is not fatal (the database dump itself is still good) but the run lacks a part it
+    should have: it becomes "succeeded with warnings" (BackupRun.warnings) and is alerted as a warning.
     """
     target = session.target
     env = target.env()
@@ -162,13 +170,13 @@ def dump_globals(run: BackupRun, session: SnapshotSession, final: Path) -> Store
     for extra in ([], ["--no-role-passwords"]):
         proc = subprocess.run([*base, *extra], capture_output=True, env=env, stdin=subprocess.DEVNULL)
         if proc.returncode == 0:
-            with atomic_file(final) as out:
+            with atomic_file(final, run.pk) as out:
                 out.write(proc.stdout)
             if extra:
                 run.append_log("globals saved without role passwords (no superuser access to pg_authid)")
             return StoredCopy(location=str(final), size_bytes=out.size, sha256=out.sha256)
         last_error = proc.stderr.decode(errors="replace").strip()
-    run.append_log(f"WARNING: globals not saved: {last_error}")
+    run.add_warning(f"globals (roles, tablespaces) not saved: {' '.join(last_error.split()) or 'no message'}")
     return None
 
 
@@ -199,10 +207,11 @@ def _copy_to_tier(run: BackupRun, tier: Tier, dump: DumpResult, globals_copy: St
                                         {**metadata, "sha256": manifest.sha256}).location
     except Exception as exc:  # one tier failing never spoils the others or the local copy
         log.exception("run %s: storing in tier %s failed", run.pk, tier)
-        staged = {str(dump.local_path), globals_copy.location if globals_copy else ""}
-        for leftover in stored:  # no half-described copy stays behind in this tier
+        staged = {str(dump.local_path), globals_copy.location if globals_copy else "", manifest.location}
+        for leftover in stored:  # no half-described copy stays behind in this tier (or it is swept later)
             if leftover.location not in staged:
-                storage.delete(leftover.location, leftover.version_id)
+                remove_or_remember(tier, leftover.location, leftover.version_id, run=run,
+                                   reason=f"half-stored copy of run #{run.pk}")
         artifact = Artifact.objects.create(
             run=run, tier=tier, status=Artifact.Status.FAILED, location="", error=str(exc) or repr(exc)
         )
@@ -219,8 +228,9 @@ def _copy_to_tier(run: BackupRun, tier: Tier, dump: DumpResult, globals_copy: St
 
 
 def execute(run: BackupRun, tiers: list[Tier] | None = None) -> BackupRun:
-    """Run `_execute` with the run id bound to every log line it writes (see dashboard/joblog.py)."""
-    with joblog.job("backup", run_id=run.pk, database=run.database.name):
+    """Run `_execute` with the run id bound to every log line it writes (see dashboard/joblog.py), its heartbeat
+    written by a thread of its own for the whole run (lock waits, row counts, uploads included)."""
+    with joblog.job("backup", run_id=run.pk, database=run.database.name), heartbeat(run):
         log.info("backup started")
         run = _execute(run, tiers)
         log.info("backup %s", run.status)
@@ -266,27 +276,26 @@ def _execute(run: BackupRun, tiers: list[Tier] | None = None) -> BackupRun:
         run.append_log(f"dumped {dump.raw_size} bytes, stored {dump.stored.size_bytes} (sha256 {dump.stored.sha256})")
         manifest = catalog.write_json(
             dump.local_path.with_name(catalog.manifest_name(dump.local_path.name)),
-            catalog.build_manifest(run, dump.local_path.name, is_self=database.is_lifeboat_self))
+            catalog.build_manifest(run, dump.local_path.name, is_self=database.is_lifeboat_self), run.pk)
         staged.append(Path(manifest.location))
         artifacts = [_copy_to_tier(run, tier, dump, globals_copy, manifest) for tier in tiers]
         if not any(a.is_live for a in artifacts):
             raise BackupFailed("no tier could store the backup: " + "; ".join(a.error for a in artifacts))
-        run.status = BackupRun.Status.SUCCEEDED
-        run.finished_at = timezone.now()
-        run.save()
+        _succeed(run)
     except Exception as exc:
         if not isinstance(exc, LifeboatError):
             log.exception("backup run %s failed", run.pk)
         for path in staged:  # a failed run leaves no file behind in any local directory
             path.unlink(missing_ok=True)
-        for artifact in run.artifacts.filter(status=Artifact.Status.STORED):
-            storage = storage_for(artifact.tier)
+        for artifact in run.artifacts.filter(status=Artifact.Status.STORED).select_related("tier"):
             for location in (artifact.location, artifact.globals_location, artifact.manifest_location):
-                if location:
-                    storage.delete(location, artifact.version_id if location == artifact.location else "")
+                if location and location not in {str(p) for p in staged}:
+                    remove_or_remember(artifact.tier, location,
+                                       artifact.version_id if location == artifact.location else "",
+                                       run=run, reason=f"copy of failed run #{run.pk}")
         run.artifacts.all().delete()
         run.save(update_fields=["pg_dump_version", "server_version", "snapshot_id"])
-        run.mark_failed(str(exc) or repr(exc))
+        run.mark_failed(str(exc) if isinstance(exc, LifeboatError) else error_text(exc))
     finally:
         if not local_tiers:
             for path in staged:
@@ -295,34 +304,28 @@ def _execute(run: BackupRun, tiers: list[Tier] | None = None) -> BackupRun:
     return run
 
 
+def _succeed(run: BackupRun) -> None:
+    """running -> succeeded only if still running: a run the reaper abandoned never comes back as good."""
+    run.status = BackupRun.Status.SUCCEEDED
+    run.finished_at = timezone.now()
+    fields = [f.attname for f in BackupRun._meta.concrete_fields if f.attname not in ("id", "status", "heartbeat_at")]
+    updated = BackupRun.objects.filter(pk=run.pk, status=BackupRun.Status.RUNNING).update(
+        status=BackupRun.Status.SUCCEEDED, **{name: getattr(run, name) for name in fields})
+    if updated != 1:
+        run.refresh_from_db(fields=["status", "error"])
+        raise BackupFailed(f"the run was {run.status} while it was still working ({run.error}); "
+                           "its copies are not kept")
+
+
 def _announce(run: BackupRun) -> None:
     run.refresh_from_db()
     details = {"database": run.database.name, "status": run.status, "size_bytes": run.size_bytes,
-               "sha256": run.sha256, "error": run.error,
+               "sha256": run.sha256, "error": run.error, "warnings": run.warnings,
                "locations": [{"tier": a.tier.name, "location": a.location, "status": a.status}
                              for a in run.artifacts.select_related("tier")]}
     trail.record(f"backup.{run.status}", target=run,
-                 summary=f"backup of {run.database.name} {run.status}", details=details)
+                 summary=f"backup of {run.database.name} {run.status_label.lower()}", details=details)
     backup_finished.send(sender=BackupRun, run=run)
 
 
 # --- housekeeping ------------------------------------------------------------------------------------------
-
-
-def mark_abandoned(now: datetime | None = None) -> list[BackupRun]:
-    """Runs whose worker stopped reporting are abandoned, never left `running` forever."""
-    now = now or timezone.now()
-    stale_before = now - timezone.timedelta(seconds=settings.LIFEBOAT_HEARTBEAT_STALE_SECONDS)
-    abandoned = []
-    for run in BackupRun.objects.active().filter(heartbeat_at__lt=stale_before).select_related("database"):
-        updated = BackupRun.objects.filter(pk=run.pk, status=run.status, heartbeat_at=run.heartbeat_at).update(
-            status=BackupRun.Status.ABANDONED, finished_at=now,
-            error=f"no progress since {run.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC: the worker died or was killed",
-        )
-        if updated:
-            run.refresh_from_db()
-            trail.record("backup.abandoned", target=run, summary=f"backup of {run.database.name} abandoned",
-                         details={"error": run.error})
-            backup_finished.send(sender=BackupRun, run=run)
-            abandoned.append(run)
-    return abandoned

@@ -15,10 +15,15 @@ from psycopg import sql
 from backups.conninfo import ConnectionOptions, server_version
 from backups.errors import BackupFailed
 
-# Tables whose data pg_dump writes: ordinary tables and partitions, materialized views (refreshed on restore);
-# not the partitioned parents (their rows are their partitions' rows), not extension-owned tables.
+# The count recorded for a materialized view created WITH NO DATA: it has no rows to count (count(*) on it is an
+# error), pg_dump restores it unpopulated, and verification checks it is still unpopulated after the restore.
+UNPOPULATED = "unpopulated"
+
+# Every relation whose rows pg_dump writes: ordinary tables and partitions (relkind 'r'), materialized views
+# ('m', refreshed on restore; an unpopulated one is listed with populated = false and not counted); not the
+# partitioned parents (their rows are their partitions' rows), not extension-owned tables.
 TABLES_SQL = """
-SELECT n.nspname, c.relname
+SELECT n.nspname, c.relname, c.relispopulated
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'm')
@@ -50,12 +55,16 @@ def table_key(schema: str, name: str) -> str:
     return f"{schema}.{name}"
 
 
-def count_rows(conn: psycopg.Connection) -> dict[str, int]:
-    """Exact row count of every dumped table, as seen by this connection's transaction."""
-    counts: dict[str, int] = {}
+def count_rows(conn: psycopg.Connection) -> dict[str, int | str]:
+    """Exact row count of every dumped table, as seen by this connection's transaction; UNPOPULATED for a
+    materialized view that holds no data."""
+    counts: dict[str, int | str] = {}
     with conn.cursor() as cur:
         tables = cur.execute(TABLES_SQL).fetchall()
-        for schema, name in tables:
+        for schema, name, populated in tables:
+            if not populated:
+                counts[table_key(schema, name)] = UNPOPULATED
+                continue
             query = sql.SQL("SELECT count(*) FROM {}.{}").format(sql.Identifier(schema), sql.Identifier(name))
             # A savepoint keeps the snapshot-exporting transaction alive if one count fails (say, permission
             # denied): aborting it would pull the snapshot from under pg_dump and hide pg_dump's own message.

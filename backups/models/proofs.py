@@ -16,7 +16,14 @@ class Verification(Timed, models.Model):
         QUEUED = "queued", "Queued"
         RUNNING = "running", "Running"
         PASSED = "passed", "Passed"
-        FAILED = "failed", "Failed"
+        FAILED = "failed", "Failed"  # the backup failed its restore test
+        # It could not run (verification server unreachable, worker killed): says nothing about the backup.
+        ERROR = "error", "Could not run"
+        ABANDONED = "abandoned", "Abandoned"
+
+    # The outcomes that decide whether a copy is verified (ArtifactQuerySet.verified): the newest of these wins.
+    # Any other status (queued, running, or one that could not run) counts neither way.
+    DECIDED = (Status.PASSED, Status.FAILED)
 
     artifact = models.ForeignKey("Artifact", on_delete=models.CASCADE, related_name="verifications")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
@@ -26,6 +33,7 @@ class Verification(Timed, models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="Written by the worker while it runs.")
     restore_seconds = models.FloatField(null=True, blank=True)
     scratch_database = models.CharField(max_length=63, blank=True)
     server = models.CharField(max_length=400, blank=True, help_text="Where the scratch database lived.")
@@ -36,7 +44,7 @@ class Verification(Timed, models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [
-            # ArtifactQuerySet.verified(): passed verifications of an artifact.
+            # ArtifactQuerySet.verified(): the newest passed or failed verification of an artifact.
             models.Index(fields=["artifact", "status"], name="verification_artifact_idx"),
         ]
 
@@ -57,6 +65,7 @@ class Restore(Timed, models.Model):
         RUNNING = "running", "Running"
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
+        ABANDONED = "abandoned", "Abandoned"
 
     artifact = models.ForeignKey("Artifact", on_delete=models.PROTECT, related_name="restores")
     mode = models.CharField(max_length=20, choices=Mode.choices, default=Mode.NEW_DATABASE)
@@ -72,6 +81,7 @@ class Restore(Timed, models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="Written by the worker while it runs.")
     error = models.TextField(blank=True)
     log = models.TextField(blank=True)
 

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import OuterRef, Q, Subquery
 from django.urls import reverse
 from django.utils import timezone
 
@@ -31,19 +31,27 @@ class FreshnessReport:
     status: str
     newest: Artifact | None  # the newest good copy, verified or not
     age: timedelta | None  # age of the copy that counts (the newest verified one where verification is required)
-    verified: bool = False  # whether the newest good copy has passed a verification
+    verdict: str | None = None  # the newest good copy's newest decided Verification.Status: passed, failed or None
 
     @property
     def label(self) -> str:
         return Freshness(self.status).label
 
+    @property
+    def verified(self) -> bool:
+        """Whether the newest good copy's newest decided verification passed."""
+        return self.verdict == "passed"
+
+    @property
+    def failed_verification(self) -> bool:
+        return self.verdict == "failed"
+
     @classmethod
     def evaluate(cls, *, newest: Artifact | None, newest_verified: Artifact | None, require_verified: bool,
-                 rpo: timedelta, now: datetime) -> FreshnessReport:
+                 rpo: timedelta, now: datetime, newest_verdict: str | None = None) -> FreshnessReport:
         counted = newest_verified if require_verified else newest
-        verified = newest is not None and newest_verified is not None and newest_verified.pk == newest.pk
         if counted is None:
-            return cls(Freshness.NEVER, newest, None, verified)
+            return cls(Freshness.NEVER, newest, None, newest_verdict)
         age = now - counted.run.started_at
         if age > rpo:
             status = Freshness.LATE
@@ -51,7 +59,7 @@ class FreshnessReport:
             status = Freshness.DUE
         else:
             status = Freshness.OK
-        return cls(status, newest, age, verified)
+        return cls(status, newest, age, newest_verdict)
 
 
 class BackupRunQuerySet(models.QuerySet):
@@ -60,6 +68,10 @@ class BackupRunQuerySet(models.QuerySet):
 
     def active(self) -> BackupRunQuerySet:
         return self.filter(status__in=BackupRun.ACTIVE)
+
+    def with_warnings(self) -> BackupRunQuerySet:
+        """Succeeded runs that lack a part they should have ("succeeded with warnings")."""
+        return self.good().exclude(warnings=[])
 
 
 class BackupRun(Timed, models.Model):
@@ -104,6 +116,9 @@ class BackupRun(Timed, models.Model):
     globals_name = models.CharField(max_length=300, blank=True)
     globals_sha256 = models.CharField(max_length=64, blank=True)
     app_schema_version = models.CharField(max_length=300, blank=True)
+    # A flag on a succeeded run, not a status of its own: what the run lacks (say, its globals file). The dump is
+    # good and counts for freshness; the run reads "succeeded with warnings" and a warning alert is raised.
+    warnings = models.JSONField(default=list, blank=True, help_text="Parts this run lacks, one line each.")
     error = models.TextField(blank=True)
     log = models.TextField(blank=True)
 
@@ -145,17 +160,36 @@ class BackupRun(Timed, models.Model):
     def is_active(self) -> bool:
         return self.status in self.ACTIVE
 
+    @property
+    def has_warnings(self) -> bool:
+        return self.status == self.Status.SUCCEEDED and bool(self.warnings)
+
+    @property
+    def status_label(self) -> str:
+        return "Succeeded with warnings" if self.has_warnings else self.get_status_display()
+
+    def add_warning(self, text: str) -> None:
+        """Record a part the run lacks; saved with the run."""
+        self.warnings = [*self.warnings, text]
+        self.append_log(f"WARNING: {text}")
+
     def append_log(self, line: str) -> None:
         stamp = timezone.now().strftime("%Y-%m-%d %H:%M:%S")
         self.log = f"{self.log}[{stamp}] {line}\n"
         run_log.info("%s", line, extra={"run_id": self.pk})  # the process logs follow the run too
 
-    def mark_failed(self, error: str) -> None:
-        self.status = self.Status.FAILED
-        self.error = error.strip()
-        self.finished_at = timezone.now()
-        self.append_log(f"FAILED: {self.error}")
-        self.save(update_fields=["status", "error", "finished_at", "log"])
+    def mark_failed(self, error: str) -> bool:
+        """queued/running -> failed, conditionally: a run the reaper abandoned meanwhile stays abandoned."""
+        error = error.strip()
+        self.append_log(f"FAILED: {error}")
+        now = timezone.now()
+        if BackupRun.objects.filter(pk=self.pk, status__in=self.ACTIVE).update(
+                status=self.Status.FAILED, error=error, finished_at=now, log=self.log):
+            self.status, self.error, self.finished_at = self.Status.FAILED, error, now
+            return True
+        self.refresh_from_db(fields=["status", "error", "finished_at"])
+        BackupRun.objects.filter(pk=self.pk).update(log=self.log)
+        return False
 
     def mark_abandoned(self, reason: str) -> None:
         self.status = self.Status.ABANDONED
@@ -170,12 +204,25 @@ class ArtifactQuerySet(models.QuerySet):
         """Copies that exist in storage: stored and not deleted by retention."""
         return self.filter(status=Artifact.Status.STORED, deleted_at__isnull=True)
 
+    def with_verdict(self) -> ArtifactQuerySet:
+        """Annotate `verdict`: the status of the copy's newest decided verification ('passed' / 'failed'), None
+        when none decided. A verification that is queued, running or could not run (error) counts neither way."""
+        return self.annotate(verdict=newest_verdict())
+
     def verified(self) -> ArtifactQuerySet:
+        """Copies whose newest decided verification passed: a copy that passed once and failed since is not."""
         from backups.models.proofs import Verification  # proofs refer to artifacts; imported when asked
 
-        return self.filter(
-            Exists(Verification.objects.filter(artifact=OuterRef("pk"), status=Verification.Status.PASSED))
-        )
+        return self.alias(newest_verdict=newest_verdict()).filter(newest_verdict=Verification.Status.PASSED)
+
+
+def newest_verdict() -> Subquery:
+    """'passed' / 'failed' / None: the newest decided verification of the artifact OuterRef("pk").
+    Said once here: freshness, the overview, retention, /metrics and the history all decide "verified" by it."""
+    from backups.models.proofs import Verification
+
+    decided = Verification.objects.filter(artifact=OuterRef("pk"), status__in=Verification.DECIDED)
+    return Subquery(decided.order_by("-created_at", "-pk").values("status")[:1])
 
 
 class Artifact(models.Model):

@@ -119,17 +119,17 @@ class Database(models.Model):
     def freshness(self, tier: Tier, now: datetime | None = None) -> FreshnessReport:
         """ok / due / late / never for the newest good copy in a tier, like healthchecks' get_status().
 
-        Where the tier requires verification, only verified copies count; `verified` says whether the newest
-        good copy has been proven, so the overview can say "unverified".
+        Where the tier requires verification, only verified copies count; `verdict` says how the newest good
+        copy's newest verification ended, so the overview can say "unverified" or "failed verification".
         """
         now = now or timezone.now()
         good = (Artifact.objects.live().filter(run__database=self, tier=tier, run__status=BackupRun.Status.SUCCEEDED)
                 .select_related("run").order_by("-run__started_at"))
-        newest = good.first()
+        newest = good.with_verdict().first()
         newest_verified = good.verified().first() if newest else None
         return FreshnessReport.evaluate(
             newest=newest, newest_verified=newest_verified, require_verified=tier.require_verified,
-            rpo=self.rpo, now=now,
+            rpo=self.rpo, now=now, newest_verdict=newest.verdict if newest else None,
         )
 
 

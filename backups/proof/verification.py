@@ -18,7 +18,6 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import BinaryIO
@@ -31,14 +30,18 @@ from django.utils import timezone
 from audit import trail
 from backups.conninfo import ConnectionOptions, password_from_env
 from backups.engine import pgtools
+from backups.engine.archive_toc import read_toc
 from backups.engine.snapshot import count_rows
-from backups.errors import LifeboatError, RestoreFailed
+from backups.errors import LifeboatError, RestoreFailed, SourceUnreachable
 from backups.models import Artifact, BackupRun, Database, Verification
-from backups.proof import parallel_load
-from backups.recovery.restore import create_database, drop_database
+from backups.proof import objects, parallel_load
+from backups.recovery import database_properties
+from backups.recovery.restore import drop_database
 from backups.signals import verification_finished
 from backups.storage import open_artifact
 from backups.storage.interface import CHUNK, HashingReader
+from core import heartbeat as jobs
+from core.heartbeat import heartbeat
 
 log = logging.getLogger(__name__)
 
@@ -62,59 +65,7 @@ SELECT n.nspname || ' ' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oi
 WHERE c.relkind = 'p'
 """
 PUBLICATION_ENTRY = re.compile(r"^\d+;\s+\d+\s+\d+\s+PUBLICATION ", re.MULTILINE)
-# pg_restore --list types whose objects must exist after the restore, and the pg_class kinds that hold them.
-RELATION_KINDS = {"TABLE": "rpf", "INDEX": "iI", "SEQUENCE": "S", "VIEW": "v", "MATERIALIZED VIEW": "m"}
-CHECKED_TYPES = [*RELATION_KINDS, "FUNCTION"]
-# TOC entries that share a prefix with a checked type but are data or attachments, not objects.
-NOT_OBJECTS = ("TABLE DATA ", "TABLE ATTACH ", "SEQUENCE SET ", "SEQUENCE OWNED BY ", "INDEX ATTACH ",
-               "MATERIALIZED VIEW DATA ")
 TOC_LINE = re.compile(r"^\d+;\s+\d+\s+\d+\s+(?P<rest>.+)$")
-
-
-@dataclass(frozen=True)
-class TocObject:
-    """An object as pg_restore --list names it: its type and "SCHEMA NAME" (space-separated, unquoted, so a
-    schema or name containing spaces is compared as one string rather than split wrongly)."""
-
-    kind: str
-    qualified: str
-
-    def __str__(self) -> str:
-        return f"{self.kind} {self.qualified}"
-
-
-def parse_toc(listing: str) -> set[TocObject]:
-    """Objects of CHECKED_TYPES in `pg_restore --list` output: 'ID; OID OID TYPE SCHEMA NAME OWNER'."""
-    found: set[TocObject] = set()
-    for line in listing.splitlines():
-        match = TOC_LINE.match(line.strip())
-        if not match:
-            continue
-        rest = match.group("rest")
-        if rest.startswith(NOT_OBJECTS):
-            continue
-        for kind in sorted(CHECKED_TYPES, key=len, reverse=True):  # MATERIALIZED VIEW before VIEW
-            if rest.startswith(kind + " "):
-                qualified = rest[len(kind) + 1:].rsplit(" ", 1)[0]  # drop the owner
-                found.add(TocObject(kind, qualified))
-                break
-    return found
-
-
-CATALOG_SQL = """
-SELECT CASE c.relkind WHEN 'r' THEN 'TABLE' WHEN 'p' THEN 'TABLE' WHEN 'f' THEN 'TABLE'
-                      WHEN 'i' THEN 'INDEX' WHEN 'I' THEN 'INDEX' WHEN 'S' THEN 'SEQUENCE'
-                      WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' END, n.nspname, c.relname
-FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relkind IN ('r', 'p', 'f', 'i', 'I', 'S', 'v', 'm')
-UNION ALL
-SELECT 'FUNCTION', n.nspname, p.proname || '(' || pg_catalog.oidvectortypes(p.proargtypes) || ')'
-FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE p.prokind = 'f'
-"""
-
-
-def restored_objects(conn: psycopg.Connection) -> set[TocObject]:
-    return {TocObject(kind, f"{schema} {name}") for kind, schema, name in conn.execute(CATALOG_SQL).fetchall()}
 
 
 def verification_server_for(database: Database) -> ConnectionOptions:
@@ -149,7 +100,8 @@ class _Checks:
     def __init__(self) -> None:
         self.items: list[dict] = []
 
-    def add(self, name: str, ok: bool, detail: str = "") -> bool:
+    def add(self, name: str, ok: bool | None, detail: str = "") -> bool | None:
+        """ok None: the check could not be made (shown as "not verifiable"), which neither passes nor fails."""
         self.items.append({"name": name, "ok": ok, "detail": detail})
         return ok
 
@@ -161,8 +113,13 @@ def _scratch_dir() -> Path:
     return path
 
 
+def temp_prefix(verification_id: int | None, what: str) -> str:
+    """lifeboat-verify-<id>-<what>-: the sweep removes a killed verification's files by asking its row."""
+    return f"lifeboat-verify-{verification_id}-{what}-" if verification_id else f"lifeboat-verify-{what}-"
+
+
 @contextmanager
-def checked_copy(artifact: Artifact, checks: _Checks) -> Iterator[BinaryIO]:
+def checked_copy(artifact: Artifact, checks: _Checks, verification_id: int | None = None) -> Iterator[BinaryIO]:
     """The stored (compressed) bytes as a seekable file, yielded only if their size and SHA-256 match the record.
 
     A local copy is read in place; one in S3 is downloaded to LIFEBOAT_VERIFY_TMP first. The same open file serves
@@ -174,7 +131,8 @@ def checked_copy(artifact: Artifact, checks: _Checks) -> Iterator[BinaryIO]:
         if in_place:
             local = src
         else:
-            local = stack.enter_context(tempfile.TemporaryFile(prefix="lifeboat-verify-", dir=_scratch_dir()))
+            local = stack.enter_context(tempfile.TemporaryFile(prefix=temp_prefix(verification_id, "copy"),
+                                                               dir=_scratch_dir()))
         hashing = HashingReader(src)
         for chunk in hashing.chunks(CHUNK):
             if not in_place:
@@ -259,14 +217,16 @@ def can_load_unlogged(listing: str, partitioned: list[str]) -> bool:
 
 
 @contextmanager
-def table_of_contents(archive: BinaryIO, env: dict[str, str]) -> Iterator[tuple[str, Path]]:
+def table_of_contents(archive: BinaryIO, env: dict[str, str],
+                      verification_id: int | None = None) -> Iterator[tuple[str, Path]]:
     """`pg_restore --list` of the archive, and the head of the archive it read, in a small file.
 
     The definitions (pre-data) and the indexes and constraints (post-data) live in the table of contents, so that
     head serves both passes without decompressing the whole archive again, and, being a seekable file, lets
     post-data run with `pg_restore --jobs` (index builds and foreign-key checks side by side).
     """
-    with tempfile.NamedTemporaryFile(prefix="lifeboat-verify-toc-", suffix=".dump", dir=_scratch_dir()) as head:
+    with tempfile.NamedTemporaryFile(prefix=temp_prefix(verification_id, "toc"), suffix=".dump",
+                                     dir=_scratch_dir()) as head:
         with pg_restore_streaming(archive, ["--list"], env, keep=head) as proc:
             listing = proc.stdout.read().decode(errors="replace")
         head.flush()
@@ -315,12 +275,32 @@ def verify_artifact(artifact: Artifact, *, user=None, verification: Verification
     record.scratch_database = scratch
     record.server = server.server_label
     record.save()
+    with heartbeat(record):
+        _verify(record, artifact, server, env, scratch)
+    record.finished_at = timezone.now()
+    if not jobs.finish(record, record.status, **{name: getattr(record, name) for name in OUTCOME_FIELDS}):
+        record.refresh_from_db()  # the reaper abandoned it meanwhile: that stands
+    announce(record, user)
+    return record
+
+
+OUTCOME_FIELDS = ("restore_seconds", "checks", "table_counts", "error", "finished_at")
+
+
+def _verify(record: Verification, artifact: Artifact, server: ConnectionOptions, env: dict[str, str],
+            scratch: str) -> None:
+    """Fill in the record's outcome: passed, failed (the backup failed its test) or error (it could not run)."""
     checks = _Checks()
     created = False
     try:
-        with checked_copy(artifact, checks) as archive, table_of_contents(archive, env) as (listing, head):
-            expected_objects = parse_toc(listing)
-            create_database(server, scratch)
+        # Asked first: a verification server that is down says nothing about the backup.
+        server.connect(dbname="postgres", application_name="lifeboat-verify").close()
+        with (checked_copy(artifact, checks, record.pk) as archive,
+              table_of_contents(archive, env, record.pk) as (listing, head)):
+            archive_toc = _archive_toc(head)
+            with open(head, "rb") as fh:
+                properties = database_properties.from_toc(read_toc(fh))
+            property_notes = database_properties.create_database_like(server, scratch, properties)
             created = True
             target = server.with_dbname(scratch)
             started = time.monotonic()
@@ -335,32 +315,76 @@ def verify_artifact(artifact: Artifact, *, user=None, verification: Verification
             # count_rows uses savepoints
             with target.connect(autocommit=False, application_name="lifeboat-verify") as conn:
                 actual = count_rows(conn)
-                present = restored_objects(conn)
+            found = _compare_objects(archive_toc, target)
             analyzed.result()
         _compare_counts(record, checks, artifact.run.row_counts, actual)
-        missing = sorted(str(o) for o in expected_objects - present)
-        checks.add("objects", not missing, f"{len(expected_objects)} objects in the backup's table of contents"
-                   + (f"; missing after restore: {', '.join(missing[:20])}" if missing else ", all present"))
-        failed = [c["name"] for c in checks.items if not c["ok"]]
+        if isinstance(found, str):  # a table of contents this check cannot read: reported, neither passed nor failed
+            checks.add("objects", None, f"not verifiable: {found}")
+        else:
+            checks.add("objects", found.ok, found.detail())
+            if found.not_compared:
+                checks.add("objects_not_compared", None, found.not_compared_detail())
+        check_database_properties(checks, server, scratch, properties, property_notes)
+        failed = [c["name"] for c in checks.items if c["ok"] is False]
         record.status = Verification.Status.FAILED if failed else Verification.Status.PASSED
         if failed:
-            record.error = "; ".join(c["detail"] for c in checks.items if not c["ok"])
+            record.error = "; ".join(c["detail"] for c in checks.items if c["ok"] is False)
+    except SourceUnreachable as exc:  # infrastructure: the verification server, not the backup
+        record.status = Verification.Status.ERROR
+        record.error = f"the verification could not run: {' '.join(str(exc).split())}"
     except (LifeboatError, psycopg.Error, OSError, zstandard.ZstdError) as exc:
         record.status = Verification.Status.FAILED
         record.error = " ".join(str(exc).split())
         if not any(c["name"] == "restore" for c in checks.items) and all(c["ok"] for c in checks.items):
             checks.add("restore", False, record.error)
+    except Exception as exc:  # unexpected (a fault of ours): the job ends with its text, never stays running
+        log.exception("verification %s could not run", record.pk)
+        record.status = Verification.Status.ERROR
+        record.error = jobs.error_text(exc)
     finally:
         if created:
             try:
                 drop_database(server, scratch)
             except LifeboatError as exc:  # recorded; the stale sweep retries later
                 log.warning("could not drop scratch database %s: %s", scratch, exc)
-    record.checks = checks.items
-    record.finished_at = timezone.now()
-    record.save()
-    _announce(record, user)
-    return record
+        record.checks = checks.items
+
+
+def _archive_toc(head: Path) -> objects.Toc | str:
+    try:
+        with head.open("rb") as toc_file:
+            return objects.read_toc(toc_file)
+    except objects.TocUnreadable as exc:
+        return str(exc)
+
+
+def _compare_objects(archive_toc: objects.Toc | str, target: ConnectionOptions) -> objects.ObjectReport | str:
+    """The object check's report, or why it cannot be made (the reason, as text)."""
+    if isinstance(archive_toc, str):
+        return archive_toc
+    try:
+        return objects.compare(archive_toc, target)
+    except objects.TocUnreadable as exc:
+        return f"the restored database's table of contents: {exc}"
+
+
+def check_database_properties(checks: _Checks, server: ConnectionOptions, scratch: str,
+                              properties: database_properties.DatabaseProperties | None, notes: list[str]) -> None:
+    """Applied last (a statement_timeout or a connection limit from the backup must not hinder the other checks),
+    then read back through pg_dump and compared with the archive's entries."""
+    notes = notes + database_properties.restore_onto(server, scratch, properties)
+    try:
+        found = database_properties.of_database(server.with_dbname(scratch))
+    except LifeboatError as exc:
+        checks.add("database_properties", False, f"could not be read back from the restored database: {exc}")
+        return
+    result = database_properties.compare(properties, found, notes)
+    if not result.ok:
+        checks.add("database_properties", False, "differ from the backup: " + "; ".join(result.differences))
+        return
+    said = properties.summary() if properties else "none in the backup"
+    checks.add("database_properties", True, f"{said}: as in the backup"
+               + (f"; not restorable here: {'; '.join(result.not_restorable)}" if result.not_restorable else ""))
 
 
 def _analyze(target: ConnectionOptions) -> None:
@@ -377,7 +401,7 @@ def _compare_counts(record: Verification, checks: _Checks, expected: dict[str, i
                f"rows differ in {', '.join(wrong)}" if wrong else f"{len(tables)} tables, every count equal")
 
 
-def _announce(record: Verification, user) -> None:
+def announce(record: Verification, user) -> None:
     run = record.artifact.run
     trail.record(f"verification.{record.status}", actor=user, target=record,
                  summary=f"verification of {run.database.name} run #{run.pk} in {record.artifact.tier.name} "
@@ -389,15 +413,21 @@ def _announce(record: Verification, user) -> None:
 
 
 def cleanup_stale_scratch(server: ConnectionOptions, older_than: timedelta) -> list[str]:
-    """Drop scratch databases a crashed verification left behind (their name carries their creation time)."""
+    """Drop scratch databases a crashed verification left behind: those of verifications that are no longer
+    running, and unrecorded ones older than `older_than` (their name carries their creation time). A running
+    verification's database is never touched, however long it takes."""
     cutoff = time.time() - older_than.total_seconds()
     with server.connect(dbname="postgres") as conn:
         names = [r[0] for r in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE %s",
                                             (SCRATCH_PREFIX.replace("_", r"\_") + "%",)).fetchall()]
+    states = dict(Verification.objects.filter(scratch_database__in=names).values_list("scratch_database", "status"))
     dropped = []
     for name in names:
         stamp = name[len(SCRATCH_PREFIX):].split("_", 1)[0]
-        if stamp.isdigit() and int(stamp) < cutoff:
+        state = states.get(name)
+        if state == Verification.Status.RUNNING:
+            continue
+        if state is not None or (stamp.isdigit() and int(stamp) < cutoff):
             drop_database(server, name)
             dropped.append(name)
     return dropped

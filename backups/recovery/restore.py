@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import logging
 import subprocess
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import psycopg
 import zstandard
@@ -16,12 +18,15 @@ from psycopg import sql
 
 from audit import trail
 from backups.conninfo import ConnectionOptions
-from backups.engine import pgtools
+from backups.engine import archive_toc, pgtools
 from backups.errors import ConfigurationError, LifeboatError, RestoreFailed
 from backups.models import Artifact, Restore
+from backups.recovery import database_properties, table_selection
+from backups.recovery.table_selection import TableName
 from backups.signals import restore_finished
 from backups.storage import open_artifact, storage_for
 from backups.storage.interface import CHUNK, HashingReader
+from core import heartbeat as jobs
 
 log = logging.getLogger(__name__)
 
@@ -93,16 +98,26 @@ def stream_artifact(artifact: Artifact, argv: list[str], env: dict[str, str]) ->
         raise RestoreFailed(f"checksum mismatch: artifact is {hashing.sha256}, recorded {artifact.sha256}")
 
 
-def _validate_tables(tables: Sequence[str]) -> list[tuple[str, str]]:
-    """'schema.table' or 'table' (public) -> (schema, table); names are passed to pg_restore as arguments."""
-    parsed = []
-    for table in tables:
-        schema, _, name = table.rpartition(".")
-        pgtools.validate_dbname(name, "table name")
-        if schema:
-            pgtools.validate_dbname(schema, "schema name")
-        parsed.append((schema or "public", name))
-    return parsed
+def _validate_tables(tables: Sequence[str]) -> list[TableName]:
+    """Table names as PostgreSQL quotes them ('users' is public.users); any legal identifier is accepted, since
+    names only ever reach pg_restore through a --use-list file (see table_list_args)."""
+    return table_selection.parse_table_names(tables)
+
+
+@contextmanager
+def table_list_args(toc: archive_toc.ArchiveToc, chosen: table_selection.Selection | None, record: Restore
+                    ) -> Iterator[list[str]]:
+    """pg_restore arguments restoring only the chosen tables (their rows) and the definitions they need (see
+    table_selection.select_tables), handed over in a --use-list file; no arguments for a whole restore."""
+    if chosen is None:
+        yield []
+        return
+    if chosen.skipped:
+        record.log += f"foreign keys to tables not restored, left out: {', '.join(chosen.skipped)}\n"
+    with tempfile.NamedTemporaryFile("w", prefix="lifeboat-tables-", suffix=".list", encoding="utf-8") as listing:
+        listing.write(toc.use_list(chosen.dump_ids))
+        listing.flush()
+        yield [f"--use-list={listing.name}"]
 
 
 def restore_globals(artifact: Artifact, server: ConnectionOptions, record: Restore) -> None:
@@ -121,8 +136,8 @@ def restore_globals(artifact: Artifact, server: ConnectionOptions, record: Resto
 
 
 def validate_request(artifact: Artifact, target_database: str, tables: Sequence[str] = (),
-                     target: ConnectionOptions | None = None) -> list[tuple[str, str]]:
-    """Refuse a bad name, a bad table list, or the protected database itself; returns (schema, table) pairs."""
+                     target: ConnectionOptions | None = None) -> list[TableName]:
+    """Refuse a bad name, a bad table list, or the protected database itself; returns the tables' names."""
     database = artifact.run.database
     host, port = (target.host, target.port) if target else (database.host, database.port)
     pgtools.validate_dbname(target_database, "target database name")
@@ -147,7 +162,7 @@ def restore(artifact: Artifact, target_database: str, *, target: ConnectionOptio
     fields = dict(
         artifact=artifact, mode=Restore.Mode.TABLES if tables else Restore.Mode.NEW_DATABASE,
         status=Restore.Status.RUNNING, requested_by=user, target_dsn=server.with_dbname(target_database).dsn,
-        target_database=target_database, tables=[f"{s}.{t}" for s, t in parsed_tables],
+        target_database=target_database, tables=[str(t) for t in parsed_tables],
         with_globals=with_globals, started_at=timezone.now(),
     )
     if record is None:
@@ -156,28 +171,49 @@ def restore(artifact: Artifact, target_database: str, *, target: ConnectionOptio
         for name, value in fields.items():
             setattr(record, name, value)
         record.save()
+    jobs.start_heartbeat(record)  # stopped by _finish, whatever the outcome
     try:
+        toc = archive_toc.read_artifact_toc(artifact)  # an unknown table is refused before anything changes
+        chosen = table_selection.select_tables(toc, parsed_tables) if parsed_tables else None
+        properties = database_properties.from_toc(toc)
         if with_globals:
             restore_globals(artifact, server, record)
         if database_exists(server, target_database):
             if not force:
                 raise ConfigurationError(f"database {target_database} already exists (use --force to replace it)")
             drop_database(server, target_database)
-        create_database(server, target_database)
+        _log(record, database_properties.create_database_like(server, target_database, properties))
         argv = pg_restore_argv(server.with_dbname(target_database), no_owner=no_owner)
-        for schema in sorted({s for s, _ in parsed_tables}):
-            argv.append(f"--schema={schema}")
-        argv += [f"--table={t}" for _, t in parsed_tables]
         try:
-            stream_artifact(artifact, argv, server.env())
+            with table_list_args(toc, chosen, record) as selection:
+                stream_artifact(artifact, argv + selection, server.env())
         except LifeboatError:
             drop_database(server, target_database)  # a half-restored database is not left to be mistaken
             raise
+        if not parsed_tables:
+            keep_properties(server, target_database, properties, record, owner=not no_owner)
         record.status = Restore.Status.SUCCEEDED
     except (LifeboatError, psycopg.Error) as exc:
         record.status = Restore.Status.FAILED
         record.error = " ".join(str(exc).split())
+    except Exception as exc:  # unexpected: the restore is failed with what it said, never left running
+        log.exception("restore %s failed", record.pk)
+        record.status, record.error = Restore.Status.FAILED, jobs.error_text(exc)
     return _finish(record, user)
+
+
+def keep_properties(server: ConnectionOptions, dbname: str, properties: database_properties.DatabaseProperties | None,
+                    record: Restore, *, owner: bool) -> None:
+    """The database's own properties from the backup (owner, ACL, settings...), applied once the data is in;
+    what the server refuses is logged as not restorable here."""
+    notes = database_properties.restore_onto(server, dbname, properties, owner=owner)
+    if properties is not None:
+        record.log += f"database properties: {properties.summary() or 'none beyond the defaults'}\n"
+    _log(record, notes)
+
+
+def _log(record: Restore, lines: list[str]) -> None:
+    record.log += "".join(f"{line}\n" for line in lines)
 
 
 def restore_new_database(artifact: Artifact, target_database: str, *, force: bool = False, user=None,
@@ -209,15 +245,18 @@ def replace(artifact: Artifact, *, confirm: str, user=None, no_owner: bool = Fal
         artifact=artifact, mode=Restore.Mode.REPLACE, status=Restore.Status.RUNNING, requested_by=user,
         target_dsn=source.dsn, target_database=source.dbname, forensic_database=forensic, started_at=now,
     )
+    jobs.start_heartbeat(record)  # stopped by _finish, whatever the outcome
     server = source.with_dbname("postgres")
     try:
         drop_database(server, incoming)
-        create_database(server, incoming)
+        properties = database_properties.from_toc(archive_toc.read_artifact_toc(artifact))
+        _log(record, database_properties.create_database_like(server, incoming, properties))
         try:
             stream_artifact(artifact, pg_restore_argv(server.with_dbname(incoming), no_owner=no_owner), server.env())
         except LifeboatError:
             drop_database(server, incoming)
             raise
+        keep_properties(server, incoming, properties, record, owner=not no_owner)
         with server.connect() as conn:
             ident = sql.Identifier(source.dbname)
             conn.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS false").format(ident))
@@ -232,12 +271,24 @@ def replace(artifact: Artifact, *, confirm: str, user=None, no_owner: bool = Fal
         record.status = Restore.Status.FAILED
         record.forensic_database = ""
         record.error = " ".join(str(exc).split())
+    except Exception as exc:  # unexpected: the restore is failed with what it said, never left running
+        log.exception("restore %s failed", record.pk)
+        record.status, record.forensic_database, record.error = Restore.Status.FAILED, "", jobs.error_text(exc)
     return _finish(record, user)
 
 
 def _finish(record: Restore, user) -> Restore:
+    """running -> its outcome, only if still running (a restore the reaper abandoned stays abandoned)."""
+    jobs.stop_heartbeat(record)
     record.finished_at = timezone.now()
-    record.save(update_fields=["status", "error", "finished_at", "log", "forensic_database"])
+    if not jobs.finish(record, record.status, error=record.error, finished_at=record.finished_at, log=record.log,
+                       forensic_database=record.forensic_database):
+        record.refresh_from_db(fields=["status", "error", "finished_at"])
+    announce(record, user)
+    return record
+
+
+def announce(record: Restore, user) -> None:
     artifact = record.artifact
     trail.record(f"restore.{record.status}", actor=user, target=record,
                  summary=f"{record.get_mode_display().lower()}: {artifact.run.database.name} run #{artifact.run_id} "
@@ -247,4 +298,3 @@ def _finish(record: Restore, user) -> Restore:
                           "forensic_database": record.forensic_database, "error": record.error,
                           "seconds": record.duration.total_seconds() if record.duration else None})
     restore_finished.send(sender=Restore, restore=record)
-    return record

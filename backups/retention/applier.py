@@ -12,12 +12,11 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from audit import trail
 from backups.errors import LifeboatError
-from backups.models import Artifact, BackupRun, Feature, RetentionPolicy, Tier, Verification
+from backups.models import Artifact, BackupRun, Feature, RetentionPolicy, Tier
 from backups.retention import planner as retention
 from backups.signals import retention_refused
 from backups.storage import storage_for
@@ -44,21 +43,17 @@ def policy_for(tier: Tier) -> retention.Policy | None:
 
 
 def copies_for(tier: Tier) -> list[retention.Copy]:
-    """Every live good copy of the tier as the planner's plain values: one query of tuples, no model instances
-    (the tier page plans 100,000 copies in well under a second this way)."""
-    def outcome(status: str) -> Exists:
-        return Exists(Verification.objects.filter(artifact=OuterRef("pk"), status=status))
-
-    rows = (Artifact.objects.live().filter(tier=tier, run__status=BackupRun.Status.SUCCEEDED)
-            .annotate(passed=outcome(Verification.Status.PASSED), failed=outcome(Verification.Status.FAILED))
-            .values_list("pk", "run__database__name", "run__started_at", "run__created_at", "passed", "failed",
-                         "legal_hold", "location"))
+    """The tier's live good copies as the planner's plain values (one query of tuples, no model instances), each
+    with its newest decided verification: a copy that passed once and failed since is FAILED, so it is never taken
+    for "the newest verified copy" while older good ones are deleted."""
+    rows = (Artifact.objects.live().filter(tier=tier, run__status=BackupRun.Status.SUCCEEDED).with_verdict()
+            .values_list("pk", "run__database__name", "run__started_at", "run__created_at", "verdict", "legal_hold",
+                         "location"))
     return [retention.Copy(id=pk, database=database, taken_at=started or created,
-                           verification=(retention.Verdict.PASSED if passed else
-                                         retention.Verdict.FAILED if failed else retention.Verdict.NONE),
+                           verification=retention.Verdict(verdict) if verdict else retention.Verdict.NONE,
                            legal_hold=legal_hold,
                            archived=bool(tier.archive_prefix) and location.startswith(tier.archive_prefix))
-            for pk, database, started, created, passed, failed, legal_hold, location in rows]
+            for pk, database, started, created, verdict, legal_hold, location in rows]
 
 
 def plan_for_tier(tier: Tier, now: datetime | None = None) -> retention.Plan:

@@ -33,7 +33,7 @@ class Copy:
     id: int
     database: str
     taken_at: datetime
-    verification: Verdict = Verdict.NONE  # passed if any verification passed, failed if only failures
+    verification: Verdict = Verdict.NONE  # the newest decided verification (passed or failed), else none
     legal_hold: bool = False
     archived: bool = False  # already under the tier's archive prefix
 

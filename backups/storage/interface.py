@@ -7,6 +7,7 @@ fsyncs and renames; S3Storage uses a multipart upload that is aborted on any fai
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -41,12 +42,26 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+PARTIAL_OWNER = re.compile(r"\.run-(?P<run>\d+)\.partial$")
+
+
+def partial_path(final: Path, run_id: int | None = None) -> Path:
+    """`<final>.run-<id>.partial` for a backup run's files (the sweep asks the run whether it is still going),
+    `<final>.partial` for others."""
+    return final.with_name(f"{final.name}.run-{run_id}.partial" if run_id else f"{final.name}.partial")
+
+
 @contextmanager
-def atomic_file(final: Path) -> Iterator[HashingWriter]:
-    """Write to `<final>.partial`; on success fsync and rename, on any failure remove the partial file."""
+def atomic_file(final: Path, run_id: int | None = None) -> Iterator[HashingWriter]:
+    """Write to `<final>.partial`; on success fsync and rename, on any failure remove the partial file.
+
+    A partial file left by a killed worker is removed by the `lifeboat:sweep-leftovers` task
+    (backups/storage/leftovers.py).
+    """
     final.parent.mkdir(parents=True, exist_ok=True)
-    partial = final.with_name(final.name + ".partial")
+    partial = partial_path(final, run_id)
     fh = open(partial, "xb")
+    renamed = False
     try:
         writer = HashingWriter(fh)
         yield writer
@@ -54,11 +69,20 @@ def atomic_file(final: Path) -> Iterator[HashingWriter]:
         os.fsync(fh.fileno())
         fh.close()
         os.replace(partial, final)
+        renamed = True
         fsync_dir(final.parent)
     except BaseException:
-        fh.close()
-        partial.unlink(missing_ok=True)
+        if renamed:  # written but not durably: not a copy anyone may count on
+            final.unlink(missing_ok=True)
         raise
+    finally:
+        # On a full disk closing flushes the buffer and raises ENOSPC again: the unlink must not depend on it.
+        if not renamed:
+            try:
+                fh.close()
+            except OSError:
+                pass
+            partial.unlink(missing_ok=True)
 
 
 class Storage(Protocol):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
+from glob import escape as glob_escape
 from pathlib import Path
 from typing import BinaryIO
 
@@ -30,7 +31,7 @@ class LocalStorage:
         """`stem+suffix`, or `stem_2+suffix`... when a run in the same second already used the name."""
         candidate = self.path_for(stem + suffix)
         n = 2
-        while candidate.exists() or candidate.with_name(candidate.name + ".partial").exists():
+        while candidate.exists() or any(candidate.parent.glob(glob_escape(candidate.name) + "*.partial")):
             candidate = self.path_for(f"{stem}_{n}{suffix}")
             n += 1
         return candidate
@@ -40,7 +41,8 @@ class LocalStorage:
         if final == source.resolve():
             size, sha = sha256_of(final)
             return StoredCopy(location=str(final), size_bytes=size, sha256=sha)
-        with open(source, "rb") as src, atomic_file(final) as out:
+        run_id = int(metadata.get("lifeboat-run-id", 0)) or None
+        with open(source, "rb") as src, atomic_file(final, run_id) as out:
             shutil.copyfileobj(src, out, CHUNK)
         return StoredCopy(location=str(final), size_bytes=out.size, sha256=out.sha256)
 

@@ -3,8 +3,9 @@
 Memory stays flat whatever the artifact's size: boto3's managed transfer reads one part per worker thread, and
 the part size is chosen from the file's size so that even the largest artifact fits in S3's 10,000 parts.
 A failed upload is tried again with backoff; every attempt that fails is aborted, so no multipart parts are
-left behind (the bucket lifecycle's AbortIncompleteMultipartUpload rule is the backstop when S3 itself is
-unreachable even for the abort).
+left behind: when S3 is unreachable even for the abort, it is tried again once the upload ends (also after a later
+attempt succeeded), then recorded as a Leftover for the sweep; stale uploads are aborted by age, and the bucket
+lifecycle's AbortIncompleteMultipartUpload rule is the last backstop.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from boto3.s3.transfer import TransferConfig
 from django.conf import settings
 
 from backups.errors import StorageError
-from backups.models import Tier
+from backups.models import Leftover, Tier
 from backups.storage.aws import AWS_ERRORS, client_for, error_code, error_text
 from backups.storage.interface import CHUNK, ListedObject, StoredCopy
 
@@ -97,25 +98,36 @@ class S3Storage:
                                 max_concurrency=settings.LIFEBOAT_S3_CONCURRENCY, use_threads=True)
         extra = {"StorageClass": self.tier.storage_class or DEFAULT_STORAGE_CLASS, "Metadata": metadata,
                  "ChecksumAlgorithm": "SHA256"}
-        self._upload_with_retries(source, key, extra, config)
+        self._upload_with_retries(source, key, extra, config, multipart=size >= MIN_PART)
         return self._stored_copy(source, key, part_size)
 
-    def _upload_with_retries(self, source: Path, key: str, extra: dict, config: TransferConfig) -> None:
+    def _upload_with_retries(self, source: Path, key: str, extra: dict, config: TransferConfig,
+                             multipart: bool = True) -> None:
         attempts = max(1, settings.LIFEBOAT_S3_UPLOAD_ATTEMPTS)
-        for attempt in range(1, attempts + 1):
-            try:
-                self.client.upload_file(str(source), self.bucket, key, ExtraArgs=extra, Config=config)
-                return
-            except UPLOAD_ERRORS as exc:
-                last = exc
-                log.warning("upload of %s, attempt %s of %s failed: %s", self.url(key), attempt, attempts, exc)
-                self.abort_uploads(key)
-                if attempt < attempts:
-                    time.sleep(settings.LIFEBOAT_S3_BACKOFF_SECONDS * 2 ** (attempt - 1))
-        raise StorageError(f"upload to {self.url(key)} failed after {attempts} attempts: {error_text(last)}")
+        unaborted = False  # a failed attempt whose parts S3 may still hold
+        try:
+            for attempt in range(1, attempts + 1):
+                try:
+                    self.client.upload_file(str(source), self.bucket, key, ExtraArgs=extra, Config=config)
+                    return
+                except UPLOAD_ERRORS as exc:
+                    last = exc
+                    log.warning("upload of %s, attempt %s of %s failed: %s", self.url(key), attempt, attempts, exc)
+                    if multipart:  # a single PUT leaves nothing to abort
+                        unaborted = self.abort_uploads(key) is None or unaborted
+                    if attempt < attempts:
+                        time.sleep(settings.LIFEBOAT_S3_BACKOFF_SECONDS * 2 ** (attempt - 1))
+            raise StorageError(f"upload to {self.url(key)} failed after {attempts} attempts: {error_text(last)}")
+        finally:
+            # Also after a later attempt succeeded: the failed attempts' parts are aborted now, or remembered.
+            if unaborted:
+                self._abort_or_remember(key)
 
-    def abort_uploads(self, key: str) -> int:
-        """Abort every unfinished multipart upload of `key` (boto3 aborts its own, unless S3 was unreachable)."""
+    def abort_uploads(self, key: str, strict: bool = False) -> int | None:
+        """Abort every unfinished multipart upload of `key` (boto3 aborts its own, unless S3 was unreachable).
+
+        Returns how many were aborted, or None when S3 could not be asked (raises StorageError if `strict`).
+        """
         aborted = 0
         try:
             listing = self.client.list_multipart_uploads(Bucket=self.bucket, Prefix=key)
@@ -124,8 +136,31 @@ class S3Storage:
                     self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload["UploadId"])
                     aborted += 1
         except AWS_ERRORS as exc:
-            log.warning("could not abort unfinished uploads of %s (the lifecycle rule will): %s",
+            if strict:
+                raise StorageError(f"cannot abort uploads of {self.url(key)}: {error_text(exc)}") from None
+            log.warning("could not abort unfinished uploads of %s (recorded for the sweep): %s",
                         self.url(key), error_text(exc))
+            return None
+        return aborted
+
+    def _abort_or_remember(self, key: str) -> None:
+        """Abort the key's unfinished uploads, or record them for the sweep (backups/storage/leftovers.py)."""
+        if self.abort_uploads(key) is None:
+            Leftover.objects.create(tier=self.tier, kind=Leftover.Kind.UPLOAD, location=key,
+                                    reason="multipart upload not aborted",
+                                    last_error="S3 unreachable while aborting the failed upload")
+
+    def abort_uploads_started_before(self, cutoff) -> int:
+        """Abort the tier's multipart uploads initiated before `cutoff` (no upload of ours runs that long)."""
+        aborted = 0
+        for upload in self.open_uploads():
+            if upload["Initiated"] < cutoff:
+                try:
+                    self.client.abort_multipart_upload(Bucket=self.bucket, Key=upload["Key"],
+                                                       UploadId=upload["UploadId"])
+                except AWS_ERRORS as exc:
+                    raise StorageError(f"cannot abort {self.url(upload['Key'])}: {error_text(exc)}") from None
+                aborted += 1
         return aborted
 
     def _stored_copy(self, source: Path, key: str, part_size: int) -> StoredCopy:
@@ -179,6 +214,20 @@ class S3Storage:
         except AWS_ERRORS as exc:
             raise StorageError(f"cannot delete {self.url(location)}: {error_text(exc)}") from None
 
+    def delete_versions(self, key: str) -> int:
+        """Delete every version (and delete marker) of exactly `key`: an object whose version nobody recorded
+        (its writer was killed) is removed for good, where a plain delete would only hide it."""
+        deleted = 0
+        try:
+            listing = self.client.list_object_versions(Bucket=self.bucket, Prefix=key)
+            for entry in [*listing.get("Versions", []), *listing.get("DeleteMarkers", [])]:
+                if entry["Key"] == key:
+                    self.client.delete_object(Bucket=self.bucket, Key=key, VersionId=entry["VersionId"])
+                    deleted += 1
+        except AWS_ERRORS as exc:
+            raise StorageError(f"cannot delete the versions of {self.url(key)}: {error_text(exc)}") from None
+        return deleted
+
     def list_names(self, suffix: str = "") -> Iterator[ListedObject]:
         paginator = self.client.get_paginator("list_objects_v2")
         try:
@@ -211,7 +260,7 @@ class S3Storage:
                 "ChecksumAlgorithm": "SHA256"})
             head = self.client.head_object(Bucket=self.bucket, Key=target)
         except (*UPLOAD_ERRORS, ValueError) as exc:
-            self.abort_uploads(target)
+            self._abort_or_remember(target)
             raise StorageError(f"cannot archive {self.url(location)}: {error_text(exc)}") from None
         self.delete(location, version_id)
         return StoredCopy(location=target, size_bytes=head["ContentLength"],

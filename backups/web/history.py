@@ -8,7 +8,7 @@ from datetime import date
 from django.db.models import Exists, F, OuterRef, QuerySet
 from django.http import QueryDict
 
-from backups.models import Artifact, BackupRun, Database, Tier, Verification
+from backups.models import Artifact, BackupRun, Database, Tier
 
 # Column key -> ORDER BY; every one ends in -pk so pages never overlap when values tie.
 SORTS = {
@@ -55,7 +55,8 @@ class HistoryFilters:
 
 
 def _proven() -> Exists:
-    return Exists(Verification.objects.filter(artifact__run=OuterRef("pk"), status=Verification.Status.PASSED))
+    """A copy of the run is verified: its newest decided verification passed."""
+    return Exists(Artifact.objects.filter(run=OuterRef("pk")).verified())
 
 
 def runs(filters: HistoryFilters) -> QuerySet[BackupRun]:
@@ -78,9 +79,8 @@ def runs(filters: HistoryFilters) -> QuerySet[BackupRun]:
 
 
 def mark_proven(page_runs: list[BackupRun]) -> list[BackupRun]:
-    """Set `proven` on each run of one page: whether any copy of it passed a verification (one query)."""
-    proven = set(Verification.objects.filter(artifact__run__in=page_runs, status=Verification.Status.PASSED)
-                 .values_list("artifact__run_id", flat=True))
+    """Set `proven` on each run of one page: whether a copy of it is verified (one query)."""
+    proven = set(Artifact.objects.filter(run__in=page_runs).verified().values_list("run_id", flat=True))
     for run in page_runs:
         run.proven = run.pk in proven
     return page_runs

@@ -5,8 +5,8 @@ once: one query with a correlated subquery per tier (newest good run with a live
 whose freshness needs verification, a second (newest good run with a verified copy). Each subquery walks the
 database's runs newest first through run_db_created_idx and probes the copy through the unique (run, tier) index,
 so it stops after a run or two however long the history is; driving from the artifacts instead scans every copy
-in the tier (3 s at 300,000 copies on SQLite). Two last queries read the copies of those runs and which of them
-are verified.
+in the tier (3 s at 300,000 copies on SQLite). One last query reads the copies of those runs with the verdict of
+each one's newest decided verification.
 
 What a cell shows goes beyond freshness (cell_states): whether the newest copy's newest decided verification failed,
 whether the database's backups have been failing since its last good run (and how many attempts), or whether the
@@ -93,10 +93,8 @@ def freshness_matrix(tiers: list[Tier], now: datetime, databases: QuerySet[Datab
     wanted = {getattr(db, name) for db in databases for name in annotations} - {None}
     copies: dict[tuple[int, int], Artifact] = {}
     if wanted:
-        for copy in Artifact.objects.select_related("run").filter(run_id__in=wanted, tier__in=tiers):
+        for copy in Artifact.objects.select_related("run").filter(run_id__in=wanted, tier__in=tiers).with_verdict():
             copies[copy.run_id, copy.tier_id] = copy
-    proven = set(Artifact.objects.filter(pk__in=[c.pk for c in copies.values()]).verified()
-                 .values_list("pk", flat=True)) if copies else set()
     rows = []
     for db in databases:
         cells = []
@@ -105,10 +103,11 @@ def freshness_matrix(tiers: list[Tier], now: datetime, databases: QuerySet[Datab
             if tier.require_verified:
                 newest_verified = copies.get((getattr(db, f"verified_{tier.pk}", None), tier.pk))
             else:
-                newest_verified = newest if newest is not None and newest.pk in proven else None
+                passed = newest is not None and newest.verdict == Verification.Status.PASSED
+                newest_verified = newest if passed else None
             cells.append(FreshnessReport.evaluate(
                 newest=newest, newest_verified=newest_verified, require_verified=tier.require_verified,
-                rpo=db.rpo, now=now))
+                rpo=db.rpo, now=now, newest_verdict=newest.verdict if newest else None))
         rows.append(MatrixRow(db, cells))
     return rows
 

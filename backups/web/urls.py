@@ -9,6 +9,7 @@ urlpatterns = [
     path("runs/<int:pk>/", views.run_detail, name="run_detail"),
     path("artifacts/<int:artifact_id>/verify/", views.verify, name="verify"),
     path("artifacts/<int:artifact_id>/restore/", views.restore_new, name="restore_new"),
+    path("artifacts/<int:artifact_id>/recover-rows/", views.recover_rows, name="recover_rows"),
     path("databases/<int:database_id>/backup/", views.backup_now, name="backup_now"),
     path("databases/<str:name>/", views.database_detail, name="database_detail"),
     path("tiers/", tier_views.tier_list, name="tier_list"),

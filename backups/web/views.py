@@ -13,6 +13,8 @@ from backups import tasks
 from backups.engine import pipeline
 from backups.errors import AlreadyRunning, LifeboatError
 from backups.models import Artifact, BackupRun, Database, Feature, Tier
+from backups.recovery import rows
+from backups.recovery.table_selection import split_table_list
 from backups.web import history, overview, panels
 from backups.web.trends import Trends
 from core.http import back_to
@@ -80,7 +82,7 @@ def verify(request, artifact_id: int):
 def restore_new(request, artifact_id: int):
     artifact = get_object_or_404(Artifact.objects.live().select_related("run__database", "tier"), pk=artifact_id)
     target = request.POST.get("target_database", "").strip()
-    tables = [t.strip() for t in request.POST.get("tables", "").replace(",", " ").split() if t.strip()]
+    tables = split_table_list(request.POST.get("tables", ""))
     try:
         record = tasks.queue_restore(artifact, target, tables=tables, user=request.user)
     except LifeboatError as exc:
@@ -88,6 +90,29 @@ def restore_new(request, artifact_id: int):
     else:
         messages.info(request, f"Restore into {record.target_database} queued.")
     return back_to(request, artifact.run)
+
+
+@login_required
+@require_POST
+@permission_required(RUN_OPERATIONS, raise_exception=True)
+def recover_rows(request, artifact_id: int):
+    """Compare chosen tables with production (a dry run), then, confirmed, insert the rows production is missing."""
+    artifact = get_object_or_404(Artifact.objects.live().select_related("run__database", "tier"), pk=artifact_id)
+    tables = split_table_list(request.POST.get("tables", ""))
+    confirmed = request.POST.get("confirm") == "insert"
+    try:
+        result = rows.recover_rows(artifact, tables, dry_run=not confirmed, user=request.user)
+    except LifeboatError as exc:
+        messages.error(request, f"Rows not recovered: {exc}")
+        return back_to(request, artifact.run)
+    if confirmed:
+        messages.success(request, "Recovered into production: " + "; ".join(
+            f"{t.table}: {t.inserted} rows inserted" + (f", {t.skipped} skipped (conflict)" if t.skipped else "")
+            for t in result.tables))
+        return back_to(request, artifact.run)
+    return render(request, "backups/recover_rows.html", {"artifact": artifact, "result": result,
+                                                          "tables": request.POST.get("tables", ""),
+                                                          "missing": sum(t.missing for t in result.tables)})
 
 
 @login_required

@@ -20,6 +20,7 @@ def run_json(run: BackupRun) -> dict:
         "finished_at": run.finished_at,
         "duration_seconds": run.duration.total_seconds() if run.duration else None,
         "row_counts": run.row_counts,
+        "warnings": run.warnings,
         "artifacts": [
             {"tier": a.tier.name, "location": a.location, "size_bytes": a.size_bytes, "sha256": a.sha256,
              "status": a.status, "version_id": a.version_id, "error": a.error}

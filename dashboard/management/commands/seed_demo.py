@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import CommandError
@@ -33,4 +34,9 @@ class Command(AuditedCommand):
         user.save()
         for group in Group.objects.all():
             user.groups.add(group)
-        self.stdout.write(self.style.SUCCESS(f"demo login: user 'demo', password '{password}'"))
+        line = f"demo login: user 'demo', password '{password}'"
+        self.stdout.write(self.style.SUCCESS(line))
+        # bin/serve prints it again once the server answers, below the start-up logs (readable by this user only).
+        login_file = settings.VAR_DIR / "demo-login.txt"
+        login_file.parent.mkdir(parents=True, exist_ok=True)
+        login_file.write_text(line + "\n")
