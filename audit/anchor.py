@@ -36,6 +36,8 @@ class AnchorSites:
     local_dir: Callable[[], Path | None] = lambda: None
     # Stores the head file under a name everywhere off-host; returns the locations written.
     remote_put: Callable[[Path, str, dict[str, str]], list[str]] = lambda path, name, metadata: []
+    # The newest head stored at each off-host site, each with "where" naming it (errors raise OSError-likes).
+    remote_newest: Callable[[], list[dict]] = lambda: []
 
 
 SITES = AnchorSites()
@@ -67,6 +69,21 @@ def last_anchor(path: Path | None = None) -> dict | None:
             if len(lines) > 1 or (lines and start == 0):
                 return json.loads(lines[-1])
     return None
+
+
+def known_anchors() -> list[dict]:
+    """Every head kept outside the database: the local file's newest line and the newest copy at each off-host
+    site. Checked together, a rewrite that also rewrote the local file still shows against the copies in S3
+    (versioned, object-locked where declared), which the database's owner cannot reach."""
+    anchors = []
+    local = last_anchor()
+    if local:
+        anchors.append({**local, "where": str(anchor_path())})
+    try:
+        anchors += SITES.remote_newest()
+    except Exception:  # an unreachable bucket must not hide the local check; the scheduled check runs again
+        log.exception("could not read the audit chain heads kept off-host")
+    return anchors
 
 
 def write_anchor(report: ChainReport, path: Path | None = None) -> Path:

@@ -47,9 +47,16 @@ def _describe(event: AuditEvent) -> str:
     return f"event #{event.pk} ({event.created_at:%Y-%m-%d %H:%M:%S} {event.action} by {event.actor})"
 
 
-def _walk(report: ChainReport, events, anchor: dict | None, key: str) -> None:
+def _anchors(anchor: dict | list[dict] | None) -> list[dict]:
+    """One head, or every head known outside (the local file and each off-host copy), as a list."""
+    if not anchor:
+        return []
+    return [a for a in (anchor if isinstance(anchor, list) else [anchor]) if a]
+
+
+def _walk(report: ChainReport, events, anchor: dict | list[dict] | None, key: str) -> None:
     """Check events in id order after what the report has seen; set report.problem at the first break."""
-    anchor_count = int(anchor["count"]) if anchor else 0
+    by_count = {int(a["count"]): a for a in _anchors(anchor)}
     for event in events.iterator(chunk_size=CHUNK):
         if event.prev_hash != report.last_hash:
             after = "the start of the chain" if report.last_event_id is None else f"event #{report.last_event_id}"
@@ -66,11 +73,12 @@ def _walk(report: ChainReport, events, anchor: dict | None, key: str) -> None:
             return
         report.count += 1
         report.last_hash, report.last_event_id = event.hash, event.pk
-        if anchor and report.count == anchor_count and event.hash != anchor["last_hash"]:
+        pinned = by_count.get(report.count)
+        if pinned and event.hash != pinned["last_hash"]:
             report.broken_event_id = event.pk
-            report.problem = (f"{_describe(event)} is event number {anchor_count}, but the outside anchor written "
-                              f"at {anchor.get('written_at', '?')} recorded hash {anchor['last_hash'][:16]}… there: "
-                              "the chain was rewritten")
+            report.problem = (f"{_describe(event)} is event number {report.count}, but the outside anchor "
+                              f"{_where(pinned)}written at {pinned.get('written_at', '?')} recorded hash "
+                              f"{pinned['last_hash'][:16]}… there: the chain was rewritten")
             return
 
 
@@ -91,9 +99,14 @@ def _tag_problem(report: ChainReport, event: AuditEvent, key: str) -> bool:
     return False
 
 
-def verify_chain(anchor: dict | None = None, key: str | None = None) -> ChainReport:
+def _where(anchor: dict) -> str:
+    return f"in {anchor['where']} " if anchor.get("where") else ""
+
+
+def verify_chain(anchor: dict | list[dict] | None = None, key: str | None = None) -> ChainReport:
     """Walk every event in id order; stop at the first break. `anchor`: a head recorded outside earlier
-    ({"count", "last_hash"}): the event at that position must still carry that hash.
+    ({"count", "last_hash"}), or several (audit.anchor.known_anchors()): the event at each one's position must
+    still carry that hash, and the chain must be at least as long as the longest.
 
     Events appended while the walk runs are fine: when the head (read after the walk) is ahead, the walk
     continues from where it stopped. Only a head the chain cannot reach is a break."""
@@ -114,9 +127,10 @@ def verify_chain(anchor: dict | None = None, key: str | None = None) -> ChainRep
                           f"chain head records {head.count} events ending at #{head.last_event_id}: "
                           "events were deleted from the end, or the head was altered")
         return report
-    if anchor and report.count < int(anchor["count"]):
-        report.problem = (f"the chain has {report.count} events but the outside anchor written at "
-                          f"{anchor.get('written_at', '?')} recorded {anchor['count']}: events were deleted")
+    longest = max(_anchors(anchor), key=lambda a: int(a["count"]), default=None)
+    if longest and report.count < int(longest["count"]):
+        report.problem = (f"the chain has {report.count} events but the outside anchor {_where(longest)}written at "
+                          f"{longest.get('written_at', '?')} recorded {longest['count']}: events were deleted")
     if not key:
         report.warnings.append("events carry no HMAC tag (LIFEBOAT_AUDIT_KEY is not set): the chain proves order "
                                "and content, but whoever owns the database could rewrite it with the anchors")

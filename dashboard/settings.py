@@ -181,6 +181,22 @@ if secret_env_refusal(LIFEBOAT_VERIFY_PASSWORD_ENV, LIFEBOAT_SECRET_ENV_ALLOW):
 LIFEBOAT_VERIFY_TMP = env_str("LIFEBOAT_VERIFY_TMP", "")
 LIFEBOAT_VERIFY_JOBS = env_int("LIFEBOAT_VERIFY_JOBS", 2)
 LIFEBOAT_VERIFY_AFTER_BACKUP = env_bool("LIFEBOAT_VERIFY_AFTER_BACKUP", True)
+# Code inside a backup (CHECK constraints, defaults, index expressions) runs while it is restored: verifications,
+# restores and drill restores therefore log in as LIFEBOAT_RESTORE_ROLE (no superuser, no CREATEROLE; created by
+# `manage.py setup_database_roles`, its password in the variable named by LIFEBOAT_RESTORE_PASSWORD_ENV). Only a
+# verification server declared isolated (LIFEBOAT_VERIFY_ISOLATED, or a Server marked isolated) restores as superuser.
+LIFEBOAT_RESTORE_ROLE = env_str("LIFEBOAT_RESTORE_ROLE", "lifeboat_restore")
+# On PostgreSQL, the dashboard and workers should log in as LIFEBOAT_RUNTIME_ROLE (setup_database_roles creates it
+# in Lifeboat's own database): every table it needs, but only INSERT and SELECT on the audit trail, and it owns
+# nothing, so it cannot disable the trail's triggers. Migrations run as the owner (the login that created the
+# tables). Its password: the variable named by LIFEBOAT_RUNTIME_PASSWORD_ENV.
+LIFEBOAT_RUNTIME_ROLE = env_str("LIFEBOAT_RUNTIME_ROLE", "lifeboat_runtime")
+LIFEBOAT_RUNTIME_PASSWORD_ENV = env_str("LIFEBOAT_RUNTIME_PASSWORD_ENV", "LIFEBOAT_RUNTIME_PASSWORD")
+LIFEBOAT_RESTORE_PASSWORD_ENV = env_str("LIFEBOAT_RESTORE_PASSWORD_ENV", "LIFEBOAT_RESTORE_PASSWORD")
+if secret_env_refusal(LIFEBOAT_RESTORE_PASSWORD_ENV, LIFEBOAT_SECRET_ENV_ALLOW):
+    raise ImproperlyConfigured("LIFEBOAT_RESTORE_PASSWORD_ENV: "
+                               + secret_env_refusal(LIFEBOAT_RESTORE_PASSWORD_ENV, LIFEBOAT_SECRET_ENV_ALLOW))
+LIFEBOAT_VERIFY_ISOLATED = env_bool("LIFEBOAT_VERIFY_ISOLATED", False)
 
 # AWS (S3 and RDS tiers): credentials only from the standard AWS chain. Each call is retried by botocore with
 # backoff; a whole S3 upload is tried LIFEBOAT_S3_UPLOAD_ATTEMPTS times, waiting BACKOFF, 2xBACKOFF... between.
@@ -253,12 +269,17 @@ LIFEBOAT_AUDIT_ANCHOR_PATH = env_str("LIFEBOAT_AUDIT_ANCHOR_PATH", "")
 # database, so the database's owner cannot rewrite history and recompute it. Unset: events are not tagged.
 LIFEBOAT_AUDIT_KEY = env_secret("LIFEBOAT_AUDIT_KEY") or ""
 LIFEBOAT_EVIDENCE_DIR = Path(env_str("LIFEBOAT_EVIDENCE_DIR", str(VAR_DIR / "evidence")))
+# A minisign secret key (`minisign -G -W`, no password): evidence packages carry SHA256SUMS.txt.minisig. Unset:
+# packages are unsigned and say so in their omissions.
+LIFEBOAT_EVIDENCE_SIGNING_KEY_FILE = env_str("LIFEBOAT_EVIDENCE_SIGNING_KEY_FILE", "")
 
 # Lifeboat backs itself up (catalog): on PostgreSQL its own database becomes a protected database; on SQLite a
-# copy goes to every local and S3 tier after each scheduled run, the newest LIFEBOAT_SELF_BACKUP_KEEP kept.
+# copy goes to every local and S3 tier after the first scheduled run of a UTC day and before each migration; copies
+# younger than LIFEBOAT_SELF_BACKUP_KEEP_DAYS are kept, and always the newest LIFEBOAT_SELF_BACKUP_KEEP.
 LIFEBOAT_SELF_BACKUP = env_bool("LIFEBOAT_SELF_BACKUP", True)
 LIFEBOAT_SELF_NAME = env_str("LIFEBOAT_SELF_NAME", "lifeboat")
 LIFEBOAT_SELF_BACKUP_KEEP = env_int("LIFEBOAT_SELF_BACKUP_KEEP", 14)
+LIFEBOAT_SELF_BACKUP_KEEP_DAYS = env_int("LIFEBOAT_SELF_BACKUP_KEEP_DAYS", 30)
 # pg_dump of the dashboard's own PostgreSQL database reads its password from this variable, like any protected
 # database; when DATABASE_URL carries a password it is copied there, in this process's environment only.
 LIFEBOAT_SELF_PASSWORD_ENV = env_str("LIFEBOAT_SELF_PASSWORD_ENV", "LIFEBOAT_DB_PASSWORD")

@@ -22,6 +22,7 @@ from backups.engine.snapshot import count_rows
 from backups.errors import LifeboatError
 from backups.models import Artifact, BackupRun, Restore
 from backups.proof.verification import verification_server_for
+from backups.recovery import restore_role
 from backups.recovery.restore import drop_database, restore, validate_request
 from drills import conduct
 from drills.errors import DrillError, DrillLocked
@@ -100,7 +101,7 @@ def _run_claimed(drill: Drill, record: Restore, server) -> str:
     restore_id = record.pk
     try:
         record = restore(record.artifact, record.target_database, target=server, no_owner=True,
-                         user=record.requested_by, record=record)
+                         as_superuser=restore_role.verification_isolated(), user=record.requested_by, record=record)
     except LifeboatError as exc:  # refused before it began (say, the server became unreachable)
         Restore.objects.filter(pk=restore_id).update(status=Restore.Status.FAILED, error=str(exc),
                                                      finished_at=timezone.now())
@@ -119,6 +120,8 @@ def _run_claimed(drill: Drill, record: Restore, server) -> str:
 def measure(drill: Drill, record: Restore, server: ConnectionOptions) -> None:
     """Count every table of the restored database and set the drill's measurements."""
     expected = record.artifact.run.row_counts or {}
+    if record.restored_as and record.restored_as != server.user:  # counted as the role that restored it
+        server = restore_role.as_restore_role(server)
     try:
         with server.connect(dbname=record.target_database, autocommit=False, application_name="lifeboat-drill") as conn:
             actual = count_rows(conn)

@@ -10,6 +10,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import psycopg
@@ -78,6 +79,44 @@ def pg_server() -> Iterator[PgServer]:
     if os.environ.get("CI"):
         pytest.fail(f"{reason} (CI is set: a missing PostgreSQL is a failure, not a skip)")
     pytest.skip(reason)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def restore_role_name() -> Iterator[str]:
+    """Verifications, restores and drills load backups as the restricted restore role: one uniquely named for this
+    test session (also for worker subprocesses, through the environment), created on the test server when it
+    answers and dropped at the end with anything it still owns."""
+    from django.conf import settings
+    from django.test import override_settings
+
+    name = f"lbt_restore_{uuid.uuid4().hex[:10]}"
+    os.environ["LIFEBOAT_RESTORE_ROLE"] = name
+    override = override_settings(LIFEBOAT_RESTORE_ROLE=name)
+    override.enable()
+    dsn = os.environ.get("LIFEBOAT_TEST_PG_DSN", DEFAULT_DSN)
+    target = ConnectionOptions.parse(dsn, password=os.environ.get("LIFEBOAT_TEST_PG_PASSWORD", ""))
+    try:
+        with target.connect(dbname="postgres") as conn:
+            from backups.recovery.database_roles import ROLES, ensure_role
+
+            ensure_role(conn, ROLES[0])
+    except Exception:  # no server: the tests that need one skip or fail on their own
+        target = None
+    yield name
+    override.disable()
+    os.environ.pop("LIFEBOAT_RESTORE_ROLE", None)
+    assert settings.LIFEBOAT_RESTORE_ROLE != name
+    if target is not None:
+        drop_role_and_databases(target, name)
+
+
+def drop_role_and_databases(target: ConnectionOptions, role: str) -> None:
+    with target.connect(dbname="postgres") as conn:
+        owned = [r[0] for r in conn.execute("SELECT datname FROM pg_database WHERE datdba = "
+                                            "(SELECT oid FROM pg_roles WHERE rolname = %s)", (role,)).fetchall()]
+        for dbname in owned:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname)))
+        conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
 
 
 @pytest.fixture
@@ -197,42 +236,37 @@ def _flush_lifts_audit_triggers():
     reload), then put them back."""
     import importlib
 
+    from django.db.backends.base.creation import BaseDatabaseCreation
     from django.db.backends.base.operations import BaseDatabaseOperations
 
     triggers = importlib.import_module("dashboard.migrations.0005_audit_append_only_triggers")
     original = BaseDatabaseOperations.execute_sql_flush
+    original_deserialize = BaseDatabaseCreation.deserialize_db_from_string
 
-    def execute_sql_flush(self, sql_list):
-        forward, backward = triggers.BY_VENDOR[self.connection.vendor]
-        with self.connection.cursor() as cursor:
+    @contextmanager
+    def lifted(connection):
+        forward, backward = triggers.BY_VENDOR[connection.vendor]
+        with connection.cursor() as cursor:
             for statement in backward:
                 cursor.execute(statement)
         try:
-            original(self, sql_list)
+            yield
         finally:
-            with self.connection.cursor() as cursor:
+            with connection.cursor() as cursor:
                 for statement in forward:
                     cursor.execute(statement)
+
+    def execute_sql_flush(self, sql_list):
+        with lifted(self.connection):
+            original(self, sql_list)
+
+    def deserialize_db_from_string(self, data):
+        with lifted(self.connection):
+            original_deserialize(self, data)
 
     BaseDatabaseOperations.execute_sql_flush = execute_sql_flush
     # A serialized rollback (django_db(serialized_rollback=True)) saves every row it kept back, audit events
-    # included (migrate itself records some): an UPDATE the triggers refuse too, with the same values.
-    from django.db.backends.base.creation import BaseDatabaseCreation
-
-    original_deserialize = BaseDatabaseCreation.deserialize_db_from_string
-
-    def deserialize_db_from_string(self, data):
-        forward, backward = triggers.BY_VENDOR[self.connection.vendor]
-        with self.connection.cursor() as cursor:
-            for statement in backward:
-                cursor.execute(statement)
-        try:
-            original_deserialize(self, data)
-        finally:
-            with self.connection.cursor() as cursor:
-                for statement in forward:
-                    cursor.execute(statement)
-
+    # included where they are serialized: an UPDATE the triggers refuse too, with the same values.
     BaseDatabaseCreation.deserialize_db_from_string = deserialize_db_from_string
     yield
     BaseDatabaseOperations.execute_sql_flush = original
@@ -244,9 +278,12 @@ from tests.aws import aws_env, moto_s3, moto_server, s3_outage, s3_tier  # noqa:
 
 
 @pytest.fixture(scope="session")
-def tls_server():
+def tls_server(restore_role_name):
     """A private PostgreSQL that accepts TLS only (hostssl), with its own CA; stopped and removed at the end."""
+    from backups.recovery.database_roles import ROLES, ensure_role
     from tests.tls_cluster import tls_cluster
 
     with tls_cluster() as cluster:
+        with cluster.admin().connect() as conn:  # restores load as the restore role there too
+            ensure_role(conn, ROLES[0])
         yield cluster

@@ -216,3 +216,39 @@ def test_an_intact_head_is_also_copied_to_every_s3_tier(chain, s3_tier, moto_s3)
     head = json.loads(moto_s3.get_object(Bucket=s3_tier.bucket, Key=keys[0])["Body"].read())
     assert head == anchor.last_anchor()
     assert head["last_hash"] == report.last_hash
+
+
+def test_a_rewrite_that_also_rewrote_the_local_anchor_fails_against_the_s3_copy(chain, s3_tier, moto_s3, tmp_path):
+    """The database's owner is often the OS user who writes the local anchor file: the head kept in S3 is what
+    they cannot quietly rewrite too."""
+    assert check_audit_chain().intact
+    drop_triggers()
+    previous = None
+    for event in AuditEvent.objects.order_by("id"):
+        if previous is not None:
+            event.prev_hash = previous
+        if event.pk == chain[2].pk:
+            event.summary = "nothing happened here"
+        event.hash = event.compute_hash()
+        raw(f"UPDATE {TABLE} SET summary = %s, prev_hash = %s, hash = %s WHERE id = %s",
+            [event.summary, event.prev_hash, event.hash, event.pk])
+        previous = event.hash
+    raw("UPDATE dashboard_auditchainhead SET last_hash = %s", [previous])
+    # ...and the local anchor file, rewritten to match the forged chain.
+    forged = verify_chain()
+    assert forged.intact
+    anchor.anchor_path().write_text(json.dumps({"count": forged.count, "last_hash": forged.last_hash,
+                                                "last_event_id": forged.last_event_id}) + "\n")
+
+    code, _, err = run_command("verify_audit_log")
+    assert code == 1, err
+    assert f"tier {s3_tier.name}" in err and "rewritten" in err
+
+
+def test_an_unreachable_bucket_does_not_hide_the_local_check(chain, monkeypatch):
+    def down():
+        raise OSError("bucket unreachable")
+
+    monkeypatch.setattr(anchor.SITES, "remote_newest", down)
+    assert check_audit_chain().intact
+    assert anchor.known_anchors()[0]["count"] == AuditEvent.objects.count()

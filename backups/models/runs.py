@@ -119,6 +119,10 @@ class BackupRun(Timed, models.Model):
     # A flag on a succeeded run, not a status of its own: what the run lacks (say, its globals file). The dump is
     # good and counts for freshness; the run reads "succeeded with warnings" and a warning alert is raised.
     warnings = models.JSONField(default=list, blank=True, help_text="Parts this run lacks, one line each.")
+    # Who the source was, asked of its server at dump time (see backups/recovery/identity.py).
+    server_system_identifier = models.CharField(max_length=20, blank=True)
+    server_port_seen = models.PositiveIntegerField(null=True, blank=True)
+    database_oid = models.BigIntegerField(null=True, blank=True)
     error = models.TextField(blank=True)
     log = models.TextField(blank=True)
 
@@ -231,6 +235,12 @@ class Artifact(models.Model):
     class Status(models.TextChoices):
         STORED = "stored", "Stored"
         FAILED = "failed", "Failed"
+        # Retention changes the catalog before storage: a copy is `deleting` while its object and manifest are
+        # removed, then `deleted`; a crash in between leaves a `deleting` row the catalog sweep finishes.
+        DELETING = "deleting", "Deleting"
+        DELETED = "deleted", "Deleted"
+        # In GLACIER / DEEP_ARCHIVE (found so by import_catalog): history, not readable until restored, not fresh.
+        ARCHIVED = "archived", "Archived (restore before reading)"
 
     run = models.ForeignKey(BackupRun, on_delete=models.CASCADE, related_name="artifacts")
     tier = models.ForeignKey(Tier, on_delete=models.PROTECT, related_name="artifacts")

@@ -6,6 +6,7 @@ local tier's directory and, as one object per head, in every enabled S3 tier.
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -32,8 +33,32 @@ def put_everywhere_off_host(path: Path, name: str, metadata: dict[str, str]) -> 
     return stored
 
 
+def newest_off_host() -> list[dict]:
+    """The newest head stored in each enabled off-host tier (names are `<time>-<count>.json`: the highest count)."""
+    from audit.anchor import REMOTE_DIR
+
+    heads = []
+    for tier in Tier.objects.filter(enabled=True).that_can(Feature.ARTIFACTS | Feature.REMOTE):
+        storage = storage_for(tier)
+        names = [o for o in storage.list_names(".json") if o.name.startswith(f"{REMOTE_DIR}/")]
+        if not names:
+            continue
+        newest = max(names, key=lambda o: (_count(o.name), o.name))
+        with storage.open(newest.location) as body:
+            heads.append({**json.loads(body.read().decode()), "where": f"tier {tier.name} ({newest.location})"})
+    return heads
+
+
+def _count(name: str) -> int:
+    try:
+        return int(name.rsplit("-", 1)[-1].removesuffix(".json"))
+    except ValueError:
+        return -1
+
+
 def plug_in() -> None:
     from audit.anchor import SITES
 
     SITES.local_dir = local_dir
     SITES.remote_put = put_everywhere_off_host
+    SITES.remote_newest = newest_off_host

@@ -21,7 +21,7 @@ class Command(AuditedCommand):
 
     def handle(self, *args, as_json: bool = False, write_anchor: bool = False, ignore_anchor: bool = False,
                **options) -> None:
-        report = verify_chain(None if ignore_anchor else anchor.last_anchor())
+        report = verify_chain(None if ignore_anchor else anchor.known_anchors())
         if report.intact and write_anchor:
             anchor.write_anchor(report)
         if as_json:
