@@ -77,7 +77,9 @@ def verification_failed(now: datetime) -> Iterator[Condition]:
     later_pass = Verification.objects.filter(
         status=Verification.Status.PASSED, artifact__tier=OuterRef("artifact__tier"),
         artifact__run__database=OuterRef("artifact__run__database"), created_at__gt=OuterRef("created_at"))
-    standing = (Verification.objects.filter(status=Verification.Status.FAILED).exclude(Exists(later_pass))
+    # A disabled tier is inert: whatever it last reported, it raises nothing (same in every rule below).
+    standing = (Verification.objects.filter(status=Verification.Status.FAILED, artifact__tier__enabled=True)
+                .exclude(Exists(later_pass))
                 .select_related("artifact__tier", "artifact__run__database").order_by("created_at"))
     newest: dict[tuple[int, int], Verification] = {}
     for v in standing:
@@ -153,7 +155,8 @@ def freshness(now: datetime) -> Iterator[Condition]:
 def upload_failed(now: datetime) -> Iterator[Condition]:
     """The newest copy attempt of a database in a tier failed; a later stored copy ends it."""
     newest: dict[tuple[int, int], Artifact] = {}
-    for a in Artifact.objects.select_related("run__database", "tier").order_by("run__created_at", "pk"):
+    for a in (Artifact.objects.filter(tier__enabled=True).select_related("run__database", "tier")
+              .order_by("run__created_at", "pk")):
         newest[(a.run.database_id, a.tier_id)] = a
     for a in newest.values():
         if a.status != Artifact.Status.FAILED:
@@ -170,7 +173,8 @@ def upload_failed(now: datetime) -> Iterator[Condition]:
 def retention_refused(now: datetime) -> Iterator[Condition]:
     """Retention wanted to delete but a safety rule kept the copy: open while refusals keep being reported."""
     window = timedelta(hours=settings.LIFEBOAT_ALERT_EVENT_HOURS)
-    recent = Observation.objects.filter(kind=Kind.RETENTION_REFUSED, active=True, observed_at__gte=now - window)
+    recent = (Observation.objects.filter(kind=Kind.RETENTION_REFUSED, active=True, observed_at__gte=now - window)
+              .exclude(tier__enabled=False))
     for obs in recent.select_related("tier"):
         yield Condition(
             key=obs.key, kind=Kind.RETENTION_REFUSED, severity=Severity.WARNING,
@@ -181,7 +185,8 @@ def retention_refused(now: datetime) -> Iterator[Condition]:
 
 def bucket_drift(now: datetime) -> Iterator[Condition]:
     """The last check of a bucket found differences from its declared policy; a clean check ends it."""
-    for obs in Observation.objects.filter(kind=Kind.BUCKET_DRIFT, active=True).select_related("tier"):
+    drifted = Observation.objects.filter(kind=Kind.BUCKET_DRIFT, active=True).exclude(tier__enabled=False)
+    for obs in drifted.select_related("tier"):
         yield Condition(
             key=obs.key, kind=Kind.BUCKET_DRIFT, severity=Severity.CRITICAL,
             title=f"Bucket of {obs.tier.name if obs.tier else 'a tier'} drifted from its policy",

@@ -11,6 +11,7 @@ from django.db.models import QuerySet
 from django.shortcuts import render
 from django.utils.http import urlencode
 
+from audit.details import detail_table
 from audit.models import AuditEvent
 from core.days import PeriodError, end_of, parse_day, start_of
 
@@ -58,6 +59,8 @@ def audit_list(request):
     filters = AuditFilters.from_query(request.GET)
     # Newest first; the primary key orders the chain, so it orders the page too.
     page = Paginator(filters.apply(AuditEvent.objects.order_by("-id")), PAGE_SIZE).get_page(request.GET.get("page"))
+    for event in page.object_list:
+        event.detail_table = detail_table(event.details)
     context = {"page": page, "filters": filters,
                "areas": ("auth.", "backup.", "verification.", "restore.", "config.", "evidence.", "audit.")}
     template = "audit/audit_list.html#events" if request.htmx else "audit/audit_list.html"

@@ -6,6 +6,7 @@ import logging
 
 from django.utils import timezone
 
+from audit import trail
 from backups.engine import pipeline
 from backups.errors import AlreadyRunning, LifeboatError
 from backups.models import BackupRun, Database
@@ -29,7 +30,9 @@ def run_queued_backup(run_id: int) -> int | None:
     run = pipeline.claim(run_id)
     if run is None:  # another worker claimed it, or it was abandoned meanwhile
         return None
-    return pipeline.execute(run).pk
+    # Whoever pressed "Back up now" is the actor of every event of this run (the schedule's runs: "system").
+    with trail.acting_as(run.requested_by):
+        return pipeline.execute(run).pk
 
 
 def mark_abandoned_runs() -> int:
@@ -50,9 +53,11 @@ def verify_artifact(artifact_id: int, verification_id: int | None = None) -> str
     from backups.proof.verification import verify_artifact as verify
 
     artifact = Artifact.objects.select_related("run__database", "tier").get(pk=artifact_id)
-    record = Verification.objects.get(pk=verification_id) if verification_id else None
-    with joblog.job("verification", run_id=artifact.run_id, database=artifact.run.database.name,
-                    tier=artifact.tier.name, verification_id=verification_id):
+    record = Verification.objects.select_related("requested_by").get(pk=verification_id) if verification_id else None
+    asked_by = record.requested_by if record else None  # None: the weekly schedule, "system"
+    with trail.acting_as(asked_by), joblog.job("verification", run_id=artifact.run_id,
+                                               database=artifact.run.database.name, tier=artifact.tier.name,
+                                               verification_id=verification_id):
         return verify(artifact, verification=record).status
 
 
@@ -124,8 +129,9 @@ def run_restore(restore_id: int) -> str:
     record = Restore.objects.select_related("artifact__run__database", "artifact__tier", "requested_by").get(
         pk=restore_id)
     try:
-        with joblog.job("restore", run_id=record.artifact.run_id, restore_id=record.pk,
-                        database=record.artifact.run.database.name):
+        with trail.acting_as(record.requested_by), joblog.job("restore", run_id=record.artifact.run_id,
+                                                               restore_id=record.pk,
+                                                               database=record.artifact.run.database.name):
             return restore(record.artifact, record.target_database, tables=record.tables,
                            user=record.requested_by, record=record).status
     except LifeboatError as exc:  # refused before it started (e.g. the request became invalid): say so
@@ -157,7 +163,8 @@ def apply_retention_to_tier(tier_id: int, user_id: int | None = None) -> int:
     from backups.retention.applier import apply_retention
 
     user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
-    return len(apply_retention(Tier.objects.get(pk=tier_id), actor=user).deleted)
+    with trail.acting_as(user):
+        return len(apply_retention(Tier.objects.get(pk=tier_id), actor=user).deleted)
 
 
 def check_bucket_drift_all() -> int:

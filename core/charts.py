@@ -1,27 +1,68 @@
 """Charts as server-side SVG (pygal): no JavaScript, no CDN, embeddable straight into a template.
 
 One helper draws every time series the dashboard shows (backup size and duration per database, verification
-restore time, a drill's measured recovery time against its RTO). An optional target becomes a dashed line across
-the whole period, so "are we inside the objective?" is answered by looking.
+restore time, a drill's measured recovery time against its RTO). Made to be read at a glance:
+- values come in base units (bytes, seconds) and the axis unit is chosen from the data (10 KB backups in KiB,
+  never "0.0 MiB" eleven times; a 2.5 s drill in seconds, not on a 0-30 min axis);
+- a target becomes a dashed line across the period; when it sits far above the data the axis turns
+  logarithmic, so both the data and the target stay readable;
+- the time axis shows times when the points span a few days or less;
+- failed attempts are marked as red crosses on the baseline;
+- no points at all: an empty state in words, no axes (pygal would draw 1970).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pygal
+from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 from pygal.style import Style
 
 PALETTE = ("#0b3954", "#087e8b", "#bfd7ea", "#ff5a5f", "#c81d25", "#6c757d")
 TARGET_COLOUR = "#a4161a"
+FAILED_COLOUR = "#c81d25"
+LOG_WHEN_TARGET_ABOVE = 10  # target / peak of the data beyond which the axis turns logarithmic
+SHORT_SPAN = timedelta(days=3)
 
 
+@dataclass(frozen=True)
+class Unit:
+    symbol: str
+    factor: float
+    title: str
 
-def _style(series_count: int, with_target: bool) -> Style:
-    # pygal colours series by position: the target, added last, always gets the alarm colour.
-    colours = tuple(PALETTE[i % len(PALETTE)] for i in range(series_count)) + ((TARGET_COLOUR,) if with_target else ())
+
+UNITS = {
+    "bytes": (Unit("B", 1, "bytes"), Unit("KiB", 1024, "KiB"), Unit("MiB", 1024 ** 2, "MiB"),
+              Unit("GiB", 1024 ** 3, "GiB"), Unit("TiB", 1024 ** 4, "TiB")),
+    "seconds": (Unit("s", 1, "seconds"), Unit("min", 60, "minutes"), Unit("h", 3600, "hours")),
+    None: (Unit("", 1, ""),),
+}
+
+
+def unit_for(quantity: str | None, peak: float) -> Unit:
+    """The largest unit in which the peak is at least 1 (10,000 bytes -> KiB, 2.5 s -> s, 5400 s -> h)."""
+    chosen = UNITS[quantity][0]
+    for unit in UNITS[quantity]:
+        if peak >= unit.factor:
+            chosen = unit
+    return chosen
+
+
+def number(value: float, unit: Unit) -> str:
+    scaled = value / unit.factor
+    text = f"{scaled:.3g}" if abs(scaled) < 1000 else f"{scaled:,.0f}"
+    return f"{text} {unit.symbol}".strip()
+
+
+def _style(series_count: int, with_target: bool, with_failures: bool) -> Style:
+    # pygal colours series by position: data first, then the target, then the failures.
+    colours = tuple(PALETTE[i % len(PALETTE)] for i in range(series_count))
+    colours += ((TARGET_COLOUR,) if with_target else ()) + ((FAILED_COLOUR,) if with_failures else ())
     return Style(
         background="transparent", plot_background="transparent", foreground="#333", foreground_strong="#111",
         foreground_subtle="#ccc", colors=colours, font_family="system-ui, sans-serif", label_font_size=11,
@@ -30,29 +71,48 @@ def _style(series_count: int, with_target: bool) -> Style:
     )
 
 
-def time_series_svg(title: str, series: dict[str, list[tuple[datetime, float]]], *, y_title: str,
-                    target: float | None = None, target_label: str = "",
-                    value_format: Callable[[float], str] | None = None) -> SafeString:
-    """An inline <svg> of one line per series (points sorted by time), with an optional dashed target line."""
+def _time_format(xs: Sequence[datetime]) -> str:
+    return "%m-%d %H:%M" if max(xs) - min(xs) <= SHORT_SPAN else "%Y-%m-%d"
+
+
+def empty_state(title: str, text: str) -> SafeString:
+    return format_html('<p class="chart-empty"><strong>{}</strong><br>{}</p>', title, text)
+
+
+def time_series_svg(title: str, series: dict[str, list[tuple[datetime, float]]], *, quantity: str | None = None,
+                    target: float | None = None, target_label: str = "", failures: Sequence[datetime] = (),
+                    empty_text: str = "Nothing recorded yet.") -> SafeString:
+    """An inline <svg> of one line per series (values in base units: bytes or seconds), or an empty state."""
+    points = {name: sorted(p for p in pts if p[1] is not None) for name, pts in series.items()}
+    values = [v for pts in points.values() for _, v in pts]
+    if not values:
+        return empty_state(title, empty_text)
+    peak = max(values)
+    unit = unit_for(quantity, peak)
+    logarithmic = target is not None and min(values) > 0 and target > LOG_WHEN_TARGET_ABOVE * peak
+    xs = [x for pts in points.values() for x, _ in pts] + list(failures)
+    fmt = _time_format(xs)
+    y_title = unit.title + (" (log scale)" if logarithmic else "")
     chart = pygal.DateTimeLine(
-        title=title, y_title=y_title, style=_style(len(series), target is not None), width=800, height=300,
-        explicit_size=False,
+        title=title, y_title=y_title, style=_style(len(points), target is not None, bool(failures)), width=800,
+        height=300, explicit_size=False,
         js=[],  # pygal links its tooltip script from a CDN by default; the dashboard serves no third-party JS
-        disable_xml_declaration=True, show_legend=len(series) > 1 or target is not None, legend_at_bottom=True,
-        x_label_rotation=20, x_value_formatter=lambda d: d.strftime("%Y-%m-%d"), dots_size=2.5,
-        truncate_legend=40, no_data_text="No data yet", include_x_axis=True,
-        value_formatter=value_format or (lambda v: f"{v:g}"),
+        disable_xml_declaration=True, show_legend=len(points) > 1 or target is not None or bool(failures),
+        legend_at_bottom=True, x_label_rotation=20, x_value_formatter=lambda d: d.strftime(fmt), dots_size=2.5,
+        truncate_legend=40, include_x_axis=not logarithmic, logarithmic=logarithmic,
+        value_formatter=lambda v: number(v * unit.factor, unit),
     )
-    xs = []
-    for name, points in series.items():
-        points = sorted(points)
-        xs += [x for x, _ in points]
-        chart.add(name, points)
-    if target is not None and xs:
+    for name, pts in points.items():
+        chart.add(name, [(x, v / unit.factor) for x, v in pts])
+    if target is not None:
         # Two points spanning the period draw the target as a line; dashed so it reads as a limit, not data.
         start, end = min(xs), max(xs)
         if start == end:  # one point: widen the span so the target still draws as a line, not a dot
-            start, end = start - timedelta(days=1), end + timedelta(days=1)
-        chart.add(target_label or "target", [(start, target), (end, target)],
+            start, end = start - timedelta(hours=12), end + timedelta(hours=12)
+        chart.add(target_label or "target", [(start, target / unit.factor), (end, target / unit.factor)],
                   stroke_style={"width": 2, "dasharray": "6, 4"}, show_dots=False)
+    if failures:
+        baseline = min(values) / unit.factor if logarithmic else 0
+        chart.add(f"failed run{'s' if len(failures) != 1 else ''}", [(x, baseline) for x in sorted(failures)],
+                  stroke=False, dots_size=5)
     return mark_safe(chart.render(is_unicode=True))

@@ -9,9 +9,10 @@ from alerts.models import Alert
 from backups.catalog.single_point import single_point_of_failure
 from backups.models import Feature, Tier
 from backups.web import overview
+from dashboard import safety
 from drills.health import next_drill_due
 
-OPEN_ALERTS = 5
+OPEN_ALERTS = 20
 
 
 @login_required
@@ -20,12 +21,12 @@ def home(request):
     """The overview: are we safe right now? Its parts refresh themselves (htmx polling of named partials)."""
     now = timezone.now()
     tiers = list(Tier.objects.filter(enabled=True).that_can(Feature.ARTIFACTS).order_by("position", "name"))
-    rows = overview.freshness_matrix(tiers, now)
-    context = {"now": now, "tiers": tiers, "rows": rows, "running": overview.running_runs(),
-               "failures": overview.recent_failures(),
+    rows = overview.cell_states(overview.freshness_matrix(tiers, now))
+    alerts = list(Alert.objects.open().select_related(None).order_by("-opened_at")[:OPEN_ALERTS])
+    context = {"now": now, "tiers": tiers, "rows": rows, "verdict": safety.verdict(rows, tiers, alerts, now),
+               "running": overview.running_runs(), "failures": overview.recent_failures(),
                "next_runs": overview.next_runs([row.database for row in rows], now)[:5],
                "next_drill": next_drill_due(now), "single_point": single_point_of_failure(tiers),
-               "open_alerts": list(Alert.objects.open().order_by("-opened_at")[:OPEN_ALERTS]),
                "verification_beside": overview.verification_beside_protected(rows)}
     partial = request.GET.get("part") if request.htmx else None
     template = f"dashboard/home.html#{partial}" if partial in ("matrix", "live") else "dashboard/home.html"

@@ -44,6 +44,7 @@ def schedule(*, scenario: Scenario, checklist: ChecklistTemplate, database, plan
     people = {getattr(u, "pk", None) for u, _ in participants}
     if len(people) < MIN_PARTICIPANTS or len(people) != len(participants):
         raise DrillError(f"a drill needs at least {MIN_PARTICIPANTS} different participants (the plan asks for 2+)")
+    _check_roles(participants, user)
     with transaction.atomic():
         drill = Drill.objects.create(
             scenario=scenario, checklist=checklist, database=database, planned_at=planned_at, title=title,
@@ -65,6 +66,21 @@ def schedule(*, scenario: Scenario, checklist: ChecklistTemplate, database, plan
                           "rpo_minutes": scenario.rpo_minutes,
                           "participants": [[u.get_username(), role] for u, role in participants]})
     return drill
+
+
+def _check_roles(participants: Sequence[tuple[object, str]], scheduled_by) -> None:
+    """Every participant holds a role; one lead; the approver is neither the lead nor whoever schedules the drill."""
+    roles = [role for _, role in participants]
+    if any(role not in Participant.Role.values for role in roles):
+        raise DrillError("every participant needs a role: "
+                         + ", ".join(label.lower() for label in Participant.Role.labels))
+    if roles.count(Participant.Role.LEAD) != 1 or roles.count(Participant.Role.APPROVER) > 1:
+        raise DrillError("a drill has exactly one lead and at most one approver")
+    approver = next((u for u, role in participants if role == Participant.Role.APPROVER), None)
+    if approver is not None and scheduled_by is not None and approver.pk == scheduled_by.pk:
+        raise DrillError("whoever scheduled the drill cannot be its approver: name another Team lead")
+    if approver is not None and not approver.has_perm(SIGN_OFF_DRILL):
+        raise DrillError(f"{approver.get_username()} cannot approve drills: the approver must be a Team lead")
 
 
 def start(drill: Drill, user, now: datetime | None = None) -> bool:
@@ -165,12 +181,22 @@ def complete(drill: Drill, user) -> None:
 
 
 def sign_off(drill: Drill, user, statement: str) -> SignOff:
-    """A Team lead who is not the drill's only participant signs the record as it stands; it is then locked."""
+    """The drill's named approver (a Team lead who neither scheduled, led nor completed it) signs the record as it
+    stands; it is then locked. Separation of duties: whoever ran the drill never approves it."""
     if not user.has_perm(SIGN_OFF_DRILL):
         raise DrillError("only a Team lead may sign a drill off")
     _editable(drill)
     if not drill.completed_at:
         raise DrillError("complete the drill before signing it off")
+    approver = drill.participants.filter(role=Participant.Role.APPROVER).select_related("user").first()
+    if approver is None:
+        raise DrillError("this drill names no approver: add one (a Team lead who did not run it) in the admin")
+    if approver.user_id != user.pk:
+        raise DrillError(f"only the named approver, {approver.user.get_username()}, may sign this drill off")
+    ran_it = {drill.scheduled_by_id, drill.completed_by_id,
+              *drill.participants.filter(role=Participant.Role.LEAD).values_list("user_id", flat=True)}
+    if user.pk in ran_it:
+        raise DrillError("whoever scheduled, led or completed a drill cannot approve it")
     if not statement.strip():
         raise DrillError("a sign-off needs a statement")
     if not drill.participants.exclude(user=user).exists():

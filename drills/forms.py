@@ -5,6 +5,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from backups.models import Database
+from core.roles import SIGN_OFF_DRILL
 from drills.calendar import first_sunday_of_next_month
 from drills.models import ChecklistTemplate, DrillStep, FollowUp, Participant, Scenario
 
@@ -24,7 +25,8 @@ class ScheduleForm(forms.Form):
     simulated = forms.BooleanField(required=False, help_text="A tabletop rehearsal: never counted as a real drill.")
     lead = forms.ModelChoiceField(_people())
     scribe = forms.ModelChoiceField(_people())
-    approver = forms.ModelChoiceField(_people(), required=False)
+    approver = forms.ModelChoiceField(_people(), help_text="A Team lead who does not run the drill: the only person "
+                                                          "who may sign it off.")
     attendees = forms.ModelMultipleChoiceField(_people(), required=False)
 
     def __init__(self, *args, user=None, **kwargs) -> None:
@@ -50,6 +52,9 @@ class ScheduleForm(forms.Form):
         roles = [data.get(k) for k in ("lead", "scribe", "approver") if data.get(k)]
         if len({u.pk for u in roles}) != len(roles):
             raise forms.ValidationError("Lead, scribe and approver must be different people.")
+        approver = data.get("approver")
+        if approver is not None and not approver.has_perm(SIGN_OFF_DRILL):
+            self.add_error("approver", f"{approver.get_username()} is not a Team lead: only a Team lead approves.")
         return data
 
 

@@ -44,7 +44,9 @@ def slot_due(now: datetime) -> datetime | None:
     """
     last = last_completed(now)
     if last is not None:
-        return first_sunday_of_next_month(last.completed_at)
+        # A drill counts for the month it was planned for when that is later than when it ran: December's drill
+        # done early on 30 November covers December, so the next one is due in January.
+        return first_sunday_of_next_month(max(last.completed_at, last.planned_at))
     first = Database.objects.filter(created_at__lte=now).order_by("created_at").first()
     return first_sunday_of_next_month(first.created_at) if first else None
 

@@ -12,10 +12,10 @@ from django.utils import timezone
 
 from core.charts import time_series_svg
 from core.roles import CONDUCT_DRILL
-from drills import conduct, health
+from drills import conduct, health, plan_check
 from drills.errors import DrillError
 from drills.forms import FollowUpForm, ScheduleForm, SignOffForm, TickForm
-from drills.models import Contact, Drill, Scenario
+from drills.models import Contact, Drill, Participant, Scenario
 from drills.record import canonical_record, record_sha256, signed_snapshot
 
 VIEW_DRILL = "drills.view_drill"
@@ -56,9 +56,11 @@ def schedule(request):
 
 def drill_context(drill: Drill) -> dict:
     now = timezone.now()
+    participants = list(drill.participants.select_related("user"))
     return {"drill": drill, "now": now, "status": drill.status(now), "criteria": drill.criteria(),
             "result": drill.result(), "steps": list(drill.steps.select_related("ticked_by")),
-            "participants": list(drill.participants.select_related("user")),
+            "participants": participants,
+            "approver": next((p for p in participants if p.role == Participant.Role.APPROVER), None),
             "follow_ups": list(drill.follow_ups.select_related("owner")),
             "notes": list(drill.notes.select_related("author")), "timeline": drill.timeline(),
             "tick_form": TickForm(), "follow_up_form": FollowUpForm(), "sign_off_form": SignOffForm(),
@@ -101,7 +103,8 @@ def scenario(request, slug: str):
     item = get_object_or_404(Scenario, slug=slug)
     drills = item.drills.select_related("database", "signoff").order_by("-planned_at")[:20]
     return render(request, "drills/scenario.html", {"scenario": item, "contacts": Contact.objects.all(),
-                                                    "drills": drills, "now": timezone.now()})
+                                                    "drills": drills, "now": timezone.now(),
+                                                    "checks": plan_check.for_scenario(item)})
 
 
 @login_required
@@ -122,9 +125,9 @@ def history(request):
         by_scenario[drill.scenario].append(drill)
     for item in sorted(by_scenario, key=lambda s: (s.rank, s.name)):
         drills = by_scenario[item]
-        points = [(d.validated_at, round(d.recovery_seconds / 60, 2)) for d in drills]
-        svg = time_series_svg(f"{item.name}: measured recovery time", {"recovery time (min)": points},
-                              y_title="minutes", target=item.rto_minutes, target_label=f"RTO {item.rto_label}")
+        points = [(d.validated_at, d.recovery_seconds) for d in drills]
+        svg = time_series_svg(f"{item.name}: measured recovery time", {"recovery time": points}, quantity="seconds",
+                              target=item.rto_minutes * 60, target_label=f"RTO {item.rto_label}")
         charts.append({"scenario": item, "svg": svg, "drills": drills})
     return render(request, "drills/history.html", {"charts": charts})
 

@@ -18,12 +18,25 @@ def some_database(name: str = "dsa_learning") -> Database:
     return Database.objects.get_or_create(name=name, defaults={"dbname": name})[0]
 
 
+def the_approver():
+    """A Team lead who takes no other part in the drills: the one who signs them off."""
+    from django.contrib.auth.models import Group, User
+
+    user, created = User.objects.get_or_create(username="alex-approver")
+    if created:
+        user.groups.add(Group.objects.get(name="Team lead"))
+    return User.objects.get(pk=user.pk)  # fresh: permissions are cached per instance
+
+
 def make_drill(lead, other=None, *, database: Database | None = None, scenario: str = "server-failure",
-               checklist: str = MONTHLY, planned_at: datetime | None = None, simulated: bool = False) -> Drill:
-    """A drill scheduled the way the page does it, with `lead` as lead and `other` as scribe."""
+               checklist: str = MONTHLY, planned_at: datetime | None = None, simulated: bool = False,
+               approver=None) -> Drill:
+    """A drill scheduled the way the page does it, with `lead` as lead, `other` as scribe and `approver`."""
     participants = [(lead, Participant.Role.LEAD)]
     if other is not None:
         participants.append((other, Participant.Role.SCRIBE))
+        if approver is not None:
+            participants.append((approver, Participant.Role.APPROVER))
         return conduct.schedule(scenario=Scenario.objects.get(slug=scenario),
                                 checklist=ChecklistTemplate.objects.get(name=checklist),
                                 database=database or some_database(), planned_at=planned_at or timezone.now(),

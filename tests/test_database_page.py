@@ -35,7 +35,7 @@ def test_trends_hold_one_point_per_good_run_and_passed_verification(db):
 
     trends = Trends.of(database)
 
-    assert sorted(trends.size) == [(r.started_at, r.size_bytes / 1024 / 1024) for r in runs]
+    assert sorted(trends.size) == [(r.started_at, float(r.size_bytes)) for r in runs]
     assert sorted(trends.duration) == [(r.started_at, 30.0 + i) for i, r in enumerate(runs)]
     assert [s for _, s in sorted(trends.restore)] == [2.0, 3.0, 4.0, 5.0, 6.0]
     assert len(Trends.of(database, limit=3).size) == 3

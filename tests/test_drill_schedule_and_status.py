@@ -13,7 +13,7 @@ from drills import conduct, health
 from drills.calendar import first_sunday_of_next_month
 from drills.errors import DrillError
 from drills.models import Drill
-from tests.drill_helpers import MONTHLY, make_drill, some_database, tick_all
+from tests.drill_helpers import MONTHLY, make_drill, some_database, the_approver, tick_all
 
 pytestmark = pytest.mark.django_db
 T0 = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)  # the first Sunday of November 2026
@@ -35,12 +35,13 @@ def test_schedule_page_defaults_to_the_next_slot_and_records_the_drill(client, t
     with time_machine.travel(datetime(2026, 11, 24, 21, 0, tzinfo=UTC), tick=False):
         page = client.get(reverse("drills:schedule")).content.decode()
     assert 'value="2026-12-06T08:00"' in page
+    client.force_login(team_lead)  # a new session: the one from six days ago has idled out
     database = some_database()
     from drills.models import ChecklistTemplate, Scenario
     response = client.post(reverse("drills:schedule"), {
         "scenario": Scenario.objects.get(slug="data-corruption").pk,
         "checklist": ChecklistTemplate.objects.get(name=MONTHLY).pk, "database": database.pk,
-        "planned_at": "2026-12-06T08:00", "lead": team_lead.pk, "scribe": dba.pk,
+        "planned_at": "2026-12-06T08:00", "lead": team_lead.pk, "scribe": dba.pk, "approver": the_approver().pk,
     })
     drill = Drill.objects.get()
     assert response.status_code == 302 and response["Location"] == drill.get_absolute_url()
@@ -48,7 +49,8 @@ def test_schedule_page_defaults_to_the_next_slot_and_records_the_drill(client, t
     assert (drill.rto_target_minutes, drill.rpo_target_minutes, drill.runbook_version) == (240, 1440, 1)
     assert [s.text for s in drill.steps.all()][0] == "Start with latest backup" and drill.steps.count() == 8
     assert {(p.user.username, p.role) for p in drill.participants.all()} == {("terry-lead", "lead"),
-                                                                         ("dana-dba", "scribe")}
+                                                                         ("dana-dba", "scribe"),
+                                                                         ("alex-approver", "approver")}
     assert AuditEvent.objects.filter(action="drill.scheduled", target_id=str(drill.pk)).exists()
 
 
@@ -82,7 +84,7 @@ def test_states_planned_overdue_missing_in_progress_completed(team_lead, dba):
 
 def _done_drill(lead, other, when: datetime, simulated: bool = False) -> Drill:
     with time_machine.travel(when, tick=False):
-        drill = make_drill(lead, other, planned_at=when, simulated=simulated)
+        drill = make_drill(lead, other, planned_at=when, simulated=simulated, approver=the_approver())
         tick_all(drill, lead)
         conduct.complete(drill, lead)
     return Drill.objects.get(pk=drill.pk)
@@ -122,7 +124,7 @@ def test_unsigned_completed_drill_is_flagged_after_a_week(team_lead, dba):
     assert "unsigned" not in [a.kind for a in health.attention(T0 + timedelta(days=3))]
     flagged = [a for a in health.attention(T0 + timedelta(days=8)) if a.kind == "unsigned"]
     assert [a.drill for a in flagged] == [drill]
-    conduct.sign_off(drill, team_lead, "ok")
+    conduct.sign_off(drill, the_approver(), "ok")
     assert "unsigned" not in [a.kind for a in health.attention(T0 + timedelta(days=8))]
 
 

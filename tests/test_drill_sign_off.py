@@ -1,4 +1,5 @@
-"""Sign-off: only a Team lead, never the only participant; it stores the record's SHA-256 and locks the drill."""
+"""Sign-off: only the named approver (a Team lead who did not run the drill); it stores the record's SHA-256 and
+locks the drill. More on separation of duties in test_drill_separation_of_duties.py."""
 
 from __future__ import annotations
 
@@ -13,26 +14,28 @@ from drills import conduct
 from drills.errors import DrillError, DrillLocked
 from drills.models import Drill, DrillNote, FollowUp, Participant, SignOff
 from drills.record import record_json, record_sha256
-from tests.drill_helpers import make_drill, tick_all
+from tests.drill_helpers import make_drill, the_approver, tick_all
 
 
 def _completed(lead, other=None) -> Drill:
-    drill = make_drill(lead, other)
+    drill = make_drill(lead, other, approver=the_approver() if other is not None else None)
     tick_all(drill, lead)
     conduct.complete(drill, lead)
     return Drill.objects.get(pk=drill.pk)
 
 
-def test_team_lead_with_another_participant_signs_and_the_hash_is_of_the_record(client, team_lead, dba):
+def test_the_approver_signs_and_the_hash_is_of_the_record(client, team_lead, dba):
     drill = _completed(team_lead, dba)
-    client.force_login(team_lead)
+    approver = the_approver()
+    client.force_login(approver)
     response = client.post(reverse("drills:sign_off", args=[drill.pk]), {"statement": "Drill reviewed; RTO met."})
     assert response.status_code == 302
     signoff = SignOff.objects.get(drill=drill)
-    assert signoff.signed_by == team_lead
+    assert signoff.signed_by == approver
     assert signoff.record_sha256 == hashlib.sha256(signoff.record_json.encode()).hexdigest()
     assert signoff.record_sha256 == record_sha256(Drill.objects.get(pk=drill.pk))
-    assert json.loads(signoff.record_json)["participants"] == sorted([["dana-dba", "scribe"], ["terry-lead", "lead"]])
+    people = [["alex-approver", "approver"], ["dana-dba", "scribe"], ["terry-lead", "lead"]]
+    assert json.loads(signoff.record_json)["participants"] == people
     assert signoff.record_intact()
     event = AuditEvent.objects.get(action="drill.signed_off", target_id=str(drill.pk))
     assert event.details["record_sha256"] == signoff.record_sha256
@@ -53,9 +56,9 @@ def test_sign_off_by_the_sole_participant_is_refused(client, team_lead):
     client.force_login(team_lead)
     response = client.post(reverse("drills:sign_off", args=[drill.pk]), {"statement": "I approve myself"},
                            follow=True)
-    assert "only participant" in response.content.decode()
+    assert "names no approver" in response.content.decode()
     assert not SignOff.objects.exists()
-    with pytest.raises(DrillError, match="only participant"):
+    with pytest.raises(DrillError, match="names no approver"):
         conduct.sign_off(drill, team_lead, "I approve myself")
 
 
@@ -70,7 +73,7 @@ def signed(team_lead, dba) -> Drill:
     drill = _completed(team_lead, dba)
     conduct.add_follow_up(drill, team_lead, finding="smoke tests are manual", action="script them", owner=dba,
                           due_date="2027-01-31")
-    conduct.sign_off(Drill.objects.get(pk=drill.pk), team_lead, "Reviewed.")
+    conduct.sign_off(Drill.objects.get(pk=drill.pk), the_approver(), "Reviewed.")
     return Drill.objects.get(pk=drill.pk)
 
 

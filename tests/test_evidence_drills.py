@@ -16,8 +16,8 @@ import time_machine
 from django.db import connection
 
 from drills import conduct
-from drills.models import Contact, Drill, SignOff
-from tests.drill_helpers import make_drill, some_database, tick_all
+from drills.models import Contact, Drill, Participant, SignOff
+from tests.drill_helpers import make_drill, some_database, the_approver, tick_all
 from tests.helpers import run_command
 
 DRILL_POPULATIONS = ("drills", "drill_steps", "drill_sign_offs", "drill_follow_ups", "dr_contacts")
@@ -41,7 +41,8 @@ def run_and_sign(drill: Drill, lead, other, *, recovery_seconds: float, signed: 
                           due_date="2026-03-31")
     conduct.complete(drill, lead)
     if signed:
-        conduct.sign_off(Drill.objects.get(pk=drill.pk), lead, "Reviewed: recovered within the RTO.")
+        Participant.objects.get_or_create(drill=drill, user=the_approver(), role=Participant.Role.APPROVER)
+        conduct.sign_off(Drill.objects.get(pk=drill.pk), the_approver(), "Reviewed: recovered within the RTO.")
     return Drill.objects.get(pk=drill.pk)
 
 
@@ -99,18 +100,19 @@ def test_the_period_s_drills_are_exported_with_steps_sign_offs_and_follow_ups(dr
     assert float(row["measured_rto_seconds"]) == 1250.5 and float(row["achieved_rpo_seconds"]) == 3 * 3600
     assert row["rto_target_minutes"] == str(signed.rto_target_minutes) and row["runbook_version"] == "1"
     assert row["status_at_export"] == "signed_off" and row["result"] == "pass"
-    assert json.loads(row["participants"]) == [["terry-lead", "lead"], ["dana-dba", "scribe"]]
+    assert json.loads(row["participants"]) == [["alex-approver", "approver"], ["terry-lead", "lead"],
+                                               ["dana-dba", "scribe"]]
     criteria = {c["name"]: c["outcome"] for c in json.loads(row["criteria"])}
     assert criteria["100% data integrity"] == "pass" and criteria["Every checklist item done"] == "pass"
     assert row["integrity_ok"] == "True" and row["integrity_percent"] == "100.0"
     assert row["deviations"] == "the smoke tests were run by hand"
-    assert row["signed_off_by"] == "terry-lead" and row["record_sha256"] == signed.signoff.record_sha256
+    assert row["signed_off_by"] == "alex-approver" and row["record_sha256"] == signed.signoff.record_sha256
     assert rows[late.pk]["signed_off_by"] == "" and rows[late.pk]["status_at_export"] == "completed"
     assert rows[late.pk]["result"] == "partial"  # 5 h against data corruption's 4 h RTO
     assert rows[never_run.pk]["status_at_export"] == "missing"
 
     (sign_off,) = json.loads((extracted / "drill_sign_offs.json").read_text())
-    assert sign_off["drill_id"] == signed.pk and sign_off["signed_by"] == "terry-lead"
+    assert sign_off["drill_id"] == signed.pk and sign_off["signed_by"] == "alex-approver"
     assert sign_off["record_sha256"] == signed.signoff.record_sha256
     assert sign_off["record_sha256"] == hashlib.sha256(sign_off["record_json"].encode()).hexdigest()
     assert sign_off["record_still_matches"] is True and sign_off["statement"].startswith("Reviewed")
@@ -169,7 +171,7 @@ def test_summary_names_each_drill_its_measures_its_sign_off_and_the_missed_ones(
     assert "21 min / ≤ 30 min" in section and "5 h / ≤ 4 h" in section  # measured RTO against the target
     assert "3 h / ≤ 24 h" in section  # achieved RPO against the target
     assert "100.0% of tables match" in section
-    assert "terry-lead, 2026-02-01" in section and signed.signoff.record_sha256 in section
+    assert "alex-approver, 2026-02-01" in section and signed.signoff.record_sha256 in section
     assert section.count("not signed") == 2  # the late drill (completed, unsigned) and the one never run
     assert f"#{drills['january'].pk} " not in section and f"#{drills['march'].pk} " not in section
     # The drill planned for 15 February never ran; February's slot was met by the drill of 1 February.

@@ -57,7 +57,7 @@ def test_dry_run_page_and_real_run_agree(daily_copies, local_tier, client, dba, 
             client.force_login(dba)
             page = client.get(local_tier.get_absolute_url()).content.decode()
             shown = page.split('data-would-delete="')[1].split('"')[0]
-            assert sorted(int(i) for i in shown.split(",")) == would_delete
+            assert sorted(int(i) for i in shown.split(",") if i) == would_delete
             assert Artifact.objects.live().count() == 80  # the dry run and the page changed nothing
             assert refused == []
 

@@ -214,8 +214,15 @@ def differences(tier: Tier, live: BucketState) -> list[str]:
     return found
 
 
+def refuse_disabled(tier: Tier) -> None:
+    """A disabled tier is inert (often a placeholder whose bucket does not exist yet): nothing is checked or changed."""
+    if not tier.enabled:
+        raise StorageError(f"tier {tier.name} is disabled: enable it in the admin first")
+
+
 def check_drift(tier: Tier) -> BucketDriftCheck:
     """Compare the live bucket with the declaration, record the result as a row, and announce it."""
+    refuse_disabled(tier)
     try:
         found = differences(tier, read_bucket(client_for(tier, "s3"), tier.bucket))
         check = BucketDriftCheck.objects.create(tier=tier, differences=found)
@@ -233,6 +240,7 @@ def apply_policy(tier: Tier, actor=None, profile: str = "") -> list[str]:
     versioning, lifecycle, Object Lock, encryption or the bucket policy."""
     if not tier.can(Feature.BUCKET_POLICY):
         raise StorageError(f"tier {tier} is not an S3 tier")
+    refuse_disabled(tier)
     client = client_for(tier, "s3", profile)
     bucket = tier.bucket
     try:

@@ -86,6 +86,8 @@ def take_snapshot(tier: Tier, actor=None, now: datetime | None = None) -> str:
     """Start a manual snapshot (RDS takes it in the background); returns its identifier. Audited."""
     if not tier.can(Feature.PROVIDER_BACKUPS):
         raise StorageError(f"tier {tier} is not an RDS tier")
+    if not tier.enabled:
+        raise StorageError(f"tier {tier.name} is disabled: enable it in the admin first")
     identifier = f"lifeboat-{tier.rds_instance}-{(now or timezone.now()):%Y%m%d-%H%M%S}"
     try:
         client_for(tier, "rds").create_db_snapshot(

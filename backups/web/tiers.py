@@ -7,6 +7,7 @@ import json
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
+from django.core.paginator import Paginator
 from django.db.models import Count, Q, Sum
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
@@ -18,6 +19,8 @@ from backups.retention.applier import plan_for_tier
 from backups.storage import bucket_policy, rds
 from core.http import back_to
 from core.roles import MANAGE_STORAGE
+
+PREVIEW_PAGE = 100
 
 
 def _tiers_with_totals():
@@ -41,11 +44,14 @@ def tier_list(request):
 def tier_detail(request, pk: int):
     tier = get_object_or_404(_tiers_with_totals(), pk=pk)
     plan = plan_for_tier(tier)
-    artifacts = Artifact.objects.select_related("run__database").in_bulk([d.copy_id for d in plan.decisions])
-    preview = [{"decision": d, "artifact": artifacts[d.copy_id]} for d in plan.decisions]
+    # The counts cover the whole plan; the table one page of it, the deletions first (100,000 rows would take
+    # the browser longer than the server).
+    ordered = sorted(plan.decisions, key=lambda d: (not d.delete, not d.refused, d.taken_at, d.copy_id))
+    page = Paginator(ordered, PREVIEW_PAGE).get_page(request.GET.get("page"))
+    runs = dict(Artifact.objects.filter(pk__in=[d.copy_id for d in page.object_list]).values_list("pk", "run_id"))
     context = {
-        "tier": tier, "preview": preview, "deletions": [p for p in preview if p["decision"].delete],
-        "refusals": [p for p in preview if p["decision"].refused], "now": timezone.now(),
+        "tier": tier, "page": page, "preview": [{"decision": d, "run_id": runs.get(d.copy_id)} for d in page],
+        "total": len(plan.decisions), "deletions": plan.deletions, "refusals": plan.refusals, "now": timezone.now(),
         "drift": tier.drift_checks.first(),
         "rules": bucket_policy.declared_rules(tier) if tier.can(Feature.BUCKET_POLICY) else [],
         "iam": json.dumps(bucket_policy.iam_policy(tier), indent=2) if tier.can(Feature.BUCKET_POLICY) else "",
@@ -80,8 +86,12 @@ def apply_bucket_policy(request, pk: int):
 @permission_required(MANAGE_STORAGE, raise_exception=True)
 def check_drift(request, pk: int):
     tier = get_object_or_404(Tier.objects.that_can(Feature.BUCKET_POLICY), pk=pk)
-    check = bucket_policy.check_drift(tier)
-    messages.info(request, f"Bucket {tier.bucket}: {check.status}.")
+    try:
+        check = bucket_policy.check_drift(tier)
+    except LifeboatError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.info(request, f"Bucket {tier.bucket}: {check.status}.")
     return back_to(request, tier)
 
 
@@ -92,6 +102,9 @@ def apply_retention(request, pk: int):
     from django_q.tasks import async_task
 
     tier = get_object_or_404(Tier.objects.that_can(Feature.ARTIFACTS), pk=pk)
+    if not tier.enabled:
+        messages.error(request, f"Tier {tier.name} is disabled: its retention does not run.")
+        return back_to(request, tier)
     async_task("backups.tasks.apply_retention_to_tier", tier.pk, request.user.pk, task_name=f"retention {tier.name}")
     messages.info(request, f"Retention of {tier.name} queued.")
     return back_to(request, tier)

@@ -15,7 +15,7 @@ from backups.errors import AlreadyRunning, LifeboatError
 from backups.models import Artifact, BackupRun, Database, Feature, Tier
 from backups.recovery import rows
 from backups.recovery.table_selection import split_table_list
-from backups.web import history, overview
+from backups.web import history, overview, panels
 from backups.web.trends import Trends
 from core.http import back_to
 from core.roles import RUN_OPERATIONS
@@ -46,7 +46,8 @@ def database_detail(request, name: str):
     runs = BackupRun.objects.filter(database=database).select_related("database").order_by("-created_at")
     context = {"database": database, "now": now, "cells": list(zip(tiers, row.cells, strict=True)),
                "runs": runs[:RECENT_RUNS], "trends": Trends.of(database).charts(database.name),
-               "next_run": database.next_run_after(now) if database.enabled else None}
+               "next_run": database.next_run_after(now) if database.enabled else None,
+               "panels": panels.render_panels(request, database)}
     return render(request, "backups/database_detail.html", context)
 
 

@@ -270,6 +270,21 @@ class Drill(LockedWithDrill):
     def achieved_rpo(self) -> str:
         return seconds_label(self.backup_age_seconds)
 
+    @property
+    def rto_target_label(self) -> str:
+        """The target as the plan writes it ("< 4 h"; a scenario's range when the drill kept its target)."""
+        if self.scenario.rto_min_minutes and self.scenario.rto_minutes == self.rto_target_minutes:
+            return self.scenario.rto_label
+        return f"< {minutes_label(self.rto_target_minutes)}"
+
+    @property
+    def rpo_target_label(self) -> str:
+        return f"< {minutes_label(self.rpo_target_minutes)}"
+
+    @property
+    def max_recovery_label(self) -> str:
+        return minutes_label(self.max_recovery_minutes)
+
     def timeline(self) -> list[tuple[datetime, str]]:
         """Declared, backup chosen, restore started and done, data validated, completed, signed: what happened."""
         events: list[tuple[datetime | None, str]] = [(self.started_at, "drill declared")]

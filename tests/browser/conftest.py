@@ -63,7 +63,8 @@ def served(tmp_path_factory, pg_server) -> Iterator[Served]:
     served.manage("collectstatic", "--noinput", "-v0")
     served.manage("add_database", "learning", "--dsn", pg_server.target.with_dbname(source).dsn)
     served.manage("shell", "-c", "from django.contrib.auth.models import Group, User\n"
-                  "for name, group in [('dana', 'DBA'), ('terry', 'Team lead'), ('pat', 'DBA')]:\n"
+                  "for name, group in [('dana', 'DBA'), ('terry', 'Team lead'), ('pat', 'DBA'),\n"
+                  "                    ('alex', 'Team lead')]:\n"
                   f"    u = User.objects.create_user(name, password='{PASSWORD}')\n"
                   "    u.groups.add(Group.objects.get(name=group))\n")
     server = subprocess.Popen([str(ROOT / "bin" / "serve")], env=env, cwd=ROOT, start_new_session=True,

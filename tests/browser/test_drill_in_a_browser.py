@@ -1,4 +1,5 @@
-"""A team lead runs a DR drill end to end: schedule, tick items, run the real restore, sign off, see it charted."""
+"""A team lead runs a DR drill end to end: schedule, tick items, run the real restore; the named approver (another
+Team lead) signs it off; see it charted."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ def test_team_lead_runs_a_drill_end_to_end(page, served, pg_server):
         page.select_option("select[name=scenario]", label="Server failure")
         page.select_option("select[name=database]", label="zdrill")
         page.select_option("select[name=scribe]", label="dana")
+        page.select_option("select[name=approver]", label="alex")
         page.click("button:has-text('Schedule drill')")
         page.wait_for_url(re.compile(r"/drills/\d+/$"))
         assert "Planned" in page.inner_text("h1")
@@ -53,6 +55,12 @@ def test_team_lead_runs_a_drill_end_to_end(page, served, pg_server):
         page.wait_for_selector("h1 [data-status=completed]")
         assert page.locator("[data-result]").get_attribute("data-result") == "pass"
 
+        assert page.locator("button:has-text('Sign off')").count() == 0  # the lead who ran it never approves it
+        assert "Waiting for the named approver, alex" in page.inner_text("main")
+        drill_url = page.url
+        page.click("button:has-text('Sign out')")
+        sign_in(page, served, "alex")
+        page.goto(drill_url)
         page.fill("textarea[name=statement]", "Restore proven; recovered well inside the RTO.")
         page.click("button:has-text('Sign off')")
         page.wait_for_selector("h1 [data-status=signed_off]")

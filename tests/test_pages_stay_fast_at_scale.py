@@ -1,0 +1,68 @@
+"""Speed at scale: the tier page plans every copy but renders one page, in a bounded number of queries; the overview
+asks nothing of a tier that holds no copy; the history's queries do not grow with the history."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.urls import reverse
+from django.utils import timezone
+
+from backups.models import Artifact, BackupRun, Database, RetentionPolicy, Tier, Verification
+from backups.web.tiers import PREVIEW_PAGE
+
+
+def fill(tier: Tier, databases: int, runs_each: int, prefix: str = "db") -> None:
+    start = timezone.now() - timedelta(days=runs_each)
+    for d in range(databases):
+        database = Database.objects.create(name=f"{prefix}{d}", dbname=f"{prefix}{d}")
+        runs = BackupRun.objects.bulk_create(
+            BackupRun(database=database, status=BackupRun.Status.SUCCEEDED, created_at=start + timedelta(days=i),
+                      started_at=start + timedelta(days=i), size_bytes=1000) for i in range(runs_each))
+        runs = list(BackupRun.objects.filter(database=database))
+        copies = Artifact.objects.bulk_create(Artifact(run=r, tier=tier, location=f"/x/{r.pk}", sha256="0" * 64,
+                                                       created_at=r.created_at) for r in runs)
+        copies = list(Artifact.objects.filter(run__database=database, tier=tier))
+        Verification.objects.bulk_create(Verification(artifact=c, status="passed") for c in copies[::10])
+
+
+def test_the_tier_page_renders_one_page_of_the_plan_in_bounded_queries(client, dba, django_assert_max_num_queries):
+    tier = Tier.objects.get(name="local")
+    RetentionPolicy.objects.update_or_create(tier=tier, defaults={"keep_days": 30, "keep_last": 7})
+    fill(tier, databases=3, runs_each=150)
+    client.force_login(dba)
+
+    with django_assert_max_num_queries(14):
+        page = client.get(reverse("backups:tier_detail", args=[tier.pk])).content.decode()
+
+    assert page.count("<tr data-copy=") == PREVIEW_PAGE
+    assert "of 450 copies" in page and "Page 1 of 5" in page
+    second = client.get(reverse("backups:tier_detail", args=[tier.pk]), {"page": 2}, HTTP_HX_REQUEST="true")
+    assert second.content.decode().count("<tr data-copy=") == PREVIEW_PAGE
+
+
+def test_the_overview_does_not_search_a_tier_that_holds_no_copy(client, dba, django_assert_max_num_queries):
+    local = Tier.objects.get(name="local")
+    fill(local, databases=2, runs_each=20)
+    empty = Tier.objects.create(name="offsite", kind=Tier.Kind.LOCAL, path="/tmp/offsite", require_verified=True)
+    client.force_login(dba)
+
+    with django_assert_max_num_queries(21) as captured:
+        page = client.get(reverse("home")).content.decode()
+
+    matrix = next(q["sql"] for q in captured.captured_queries if "backups_database" in q["sql"]
+                  and "newest_" in q["sql"])
+    assert f"newest_{empty.pk}" not in matrix and f"verified_{empty.pk}" not in matrix
+    assert 'data-state="never"' in page
+
+
+def test_the_history_page_takes_the_same_queries_however_long_the_history(client, dba,
+                                                                         django_assert_max_num_queries):
+    local = Tier.objects.get(name="local")
+    fill(local, databases=1, runs_each=5)
+    client.force_login(dba)
+    with django_assert_max_num_queries(12) as small:
+        client.get(reverse("backups:run_list"))
+    fill(local, databases=2, runs_each=60, prefix="more")  # more databases, a longer history
+    with django_assert_max_num_queries(len(small.captured_queries)):
+        assert client.get(reverse("backups:run_list")).status_code == 200
