@@ -196,9 +196,10 @@ def test_a_public_schema_owned_as_before_postgresql_15_verifies(db, backup_root,
     assert record.status == Verification.Status.PASSED, record.error
     assert checks["objects"]["ok"] is True, checks["objects"]["detail"]
 
-    # A restore without its public schema still misses it.
+    # A restore without its public schema (nor, so, its table) still misses it.
     restored = make_source_db(prefix="lbt_objects_public_restored")
     stock_restore(run.artifacts.get().location, pg_server, restored)
     with pg_server.connect(restored) as conn:
         conn.execute("DROP SCHEMA public CASCADE")
-    assert objects.compare(_archive_toc(run), pg_server.target.with_dbname(restored)).missing == ["SCHEMA public"]
+    assert objects.compare(_archive_toc(run), pg_server.target.with_dbname(restored)).missing == [
+        "SCHEMA public", "TABLE public t"]
