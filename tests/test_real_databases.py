@@ -32,6 +32,14 @@ DATABASES = {
     "northwind": ["northwind.sql"],
 }
 
+# Rows the backup must have counted, so the comparison below cannot pass on a load that went wrong. Pagila's
+# materialized view is created WITH NO DATA (issue 17, item 1): recorded as such, not counted.
+EXPECTED_COUNTS = {
+    "pagila": {"public.rental": 16044, "public.film": 1000, "public.rental_by_category": "unpopulated"},
+    "chinook": {"public.track": 3503, "public.invoice_line": 2240},
+    "northwind": {"public.orders": 830, "public.order_details": 2155},
+}
+
 # Lines of a published script that would act outside the database the test made for it: Chinook's script drops
 # and creates a database called `chinook` and connects to it.
 OUTSIDE_THE_DATABASE = re.compile(r"^(DROP DATABASE|CREATE DATABASE|\\c(onnect)?\s)", re.IGNORECASE)
@@ -138,6 +146,7 @@ def test_real_database_backs_up_verifies_and_restores_exactly(corpus_db, pg_serv
     run = json.loads(out)
     assert run["status"] == "succeeded", run["error"]
     assert not run["warnings"], run["warnings"]
+    assert EXPECTED_COUNTS[name].items() <= run["row_counts"].items()
 
     code, out, err = run_command("verify", "latest", "--database", source, "--json")
     verification = json.loads(out)
@@ -157,11 +166,13 @@ def test_real_database_backs_up_verifies_and_restores_exactly(corpus_db, pg_serv
         assert json.loads(out)["status"] == "succeeded", out
 
         expected, restored = schema_dump(pg_server, source), schema_dump(pg_server, target)
+        assert any(line.startswith("CREATE DATABASE DBNAME WITH ") for line in expected), expected[:20]
         differences = {line for line in difflib.unified_diff(expected, restored, lineterm="", n=0)
                        if line[:1] in "+-" and not line.startswith(("+++", "---"))}
         assert differences <= ALLOWED_SCHEMA_DIFFERENCES, "\n".join(sorted(differences))
 
         source_data, restored_data = data_fingerprint(pg_server, source), data_fingerprint(pg_server, target)
+        assert len(source_data) > len(EXPECTED_COUNTS[name])
         assert restored_data == source_data
     finally:
         pg_server.drop_database(target)
