@@ -24,7 +24,12 @@ class DatabaseAdmin(admin.ModelAdmin):
                         "description": "The password is never stored here: name the environment variable "
                                        "that holds it, or a pgpass file."}),
         ("Protection", {"fields": ("rpo_hours", "schedule", "tiers")}),
+        ("Identity (as the server reported it at the newest backup)", {
+            "fields": ("system_identifier", "server_port_seen", "database_oid", "identity_seen_at"),
+            "description": "How restores recognise this database behind any host name, even after its server "
+                           "is lost."}),
     )
+    readonly_fields = ("system_identifier", "server_port_seen", "database_oid", "identity_seen_at")
 
 
 class RetentionPolicyInline(admin.StackedInline):
@@ -107,8 +112,8 @@ class RestoreAdmin(admin.ModelAdmin):
 
 @admin.register(Server)
 class ServerAdmin(admin.ModelAdmin):
-    list_display = ("name", "dsn", "discover", "exclude", "rpo_hours", "schedule")
-    list_filter = ("discover",)
+    list_display = ("name", "dsn", "discover", "exclude", "rpo_hours", "schedule", "isolated")
+    list_filter = ("discover", "isolated")
     search_fields = ("name", "host")
     fieldsets = (
         (None, {"fields": ("name", "discover", "exclude")}),
@@ -116,5 +121,6 @@ class ServerAdmin(admin.ModelAdmin):
                         "description": "The password is never stored here: name the environment variable "
                                        "that holds it, or a pgpass file."}),
         ("Discovered databases", {"fields": ("rpo_hours", "schedule")}),
+        ("Restores", {"fields": ("isolated",)}),
     )
 

@@ -24,7 +24,8 @@ def home(request):
                "failures": overview.recent_failures(),
                "next_runs": overview.next_runs([row.database for row in rows], now)[:5],
                "next_drill": next_drill_due(now),
-               "open_alerts": list(Alert.objects.open().order_by("-opened_at")[:OPEN_ALERTS])}
+               "open_alerts": list(Alert.objects.open().order_by("-opened_at")[:OPEN_ALERTS]),
+               "verification_beside": overview.verification_beside_protected(rows)}
     partial = request.GET.get("part") if request.htmx else None
     template = f"dashboard/home.html#{partial}" if partial in ("matrix", "live") else "dashboard/home.html"
     return render(request, template, context)

@@ -22,6 +22,7 @@ from backups.engine.snapshot import count_rows
 from backups.errors import LifeboatError
 from backups.models import Artifact, BackupRun, Restore
 from backups.proof.verification import verification_server_for
+from backups.recovery import restore_role
 from backups.recovery.restore import drop_database, restore, validate_request
 from drills import conduct
 from drills.errors import DrillError, DrillLocked
@@ -94,7 +95,7 @@ def run(drill_id: int, restore_id: int) -> str:
     server = verification_server_for(drill.database)
     try:
         record = restore(record.artifact, record.target_database, target=server, no_owner=True,
-                         user=record.requested_by, record=record)
+                         as_superuser=restore_role.verification_isolated(), user=record.requested_by, record=record)
     except LifeboatError as exc:  # refused before it began (say, the server became unreachable)
         Restore.objects.filter(pk=restore_id).update(status=Restore.Status.FAILED, error=str(exc),
                                                      finished_at=timezone.now())
@@ -113,6 +114,8 @@ def run(drill_id: int, restore_id: int) -> str:
 def measure(drill: Drill, record: Restore, server: ConnectionOptions) -> None:
     """Count every table of the restored database and set the drill's measurements."""
     expected = record.artifact.run.row_counts or {}
+    if record.restored_as and record.restored_as != server.user:  # counted as the role that restored it
+        server = restore_role.as_restore_role(server)
     try:
         with server.connect(dbname=record.target_database, autocommit=False, application_name="lifeboat-drill") as conn:
             actual = count_rows(conn)

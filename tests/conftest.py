@@ -80,6 +80,44 @@ def pg_server() -> Iterator[PgServer]:
     pytest.skip(reason)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def restore_role_name() -> Iterator[str]:
+    """Verifications, restores and drills load backups as the restricted restore role: one uniquely named for this
+    test session (also for worker subprocesses, through the environment), created on the test server when it
+    answers and dropped at the end with anything it still owns."""
+    from django.conf import settings
+    from django.test import override_settings
+
+    name = f"lbt_restore_{uuid.uuid4().hex[:10]}"
+    os.environ["LIFEBOAT_RESTORE_ROLE"] = name
+    override = override_settings(LIFEBOAT_RESTORE_ROLE=name)
+    override.enable()
+    dsn = os.environ.get("LIFEBOAT_TEST_PG_DSN", DEFAULT_DSN)
+    target = ConnectionOptions.parse(dsn, password=os.environ.get("LIFEBOAT_TEST_PG_PASSWORD", ""))
+    try:
+        with target.connect(dbname="postgres") as conn:
+            from backups.recovery.database_roles import ROLES, ensure_role
+
+            ensure_role(conn, ROLES[0])
+    except Exception:  # no server: the tests that need one skip or fail on their own
+        target = None
+    yield name
+    override.disable()
+    os.environ.pop("LIFEBOAT_RESTORE_ROLE", None)
+    assert settings.LIFEBOAT_RESTORE_ROLE != name
+    if target is not None:
+        drop_role_and_databases(target, name)
+
+
+def drop_role_and_databases(target: ConnectionOptions, role: str) -> None:
+    with target.connect(dbname="postgres") as conn:
+        owned = [r[0] for r in conn.execute("SELECT datname FROM pg_database WHERE datdba = "
+                                            "(SELECT oid FROM pg_roles WHERE rolname = %s)", (role,)).fetchall()]
+        for dbname in owned:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname)))
+        conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
+
+
 @pytest.fixture
 def make_source_db(pg_server: PgServer) -> Iterator[Callable[..., str]]:
     """Factory: create a uniquely named database, optionally with a schema script; all dropped afterwards."""
@@ -244,9 +282,12 @@ from tests.aws import aws_env, moto_s3, moto_server, s3_outage, s3_tier  # noqa:
 
 
 @pytest.fixture(scope="session")
-def tls_server():
+def tls_server(restore_role_name):
     """A private PostgreSQL that accepts TLS only (hostssl), with its own CA; stopped and removed at the end."""
+    from backups.recovery.database_roles import ROLES, ensure_role
     from tests.tls_cluster import tls_cluster
 
     with tls_cluster() as cluster:
+        with cluster.admin().connect() as conn:  # restores load as the restore role there too
+            ensure_role(conn, ROLES[0])
         yield cluster

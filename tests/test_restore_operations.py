@@ -9,7 +9,7 @@ import pytest
 from backups.engine import pipeline
 from backups.errors import ConfigurationError
 from backups.models import Restore
-from backups.recovery import restore
+from backups.recovery import replace
 from tests.helpers import run_command, run_json, table_counts
 
 TABLES = ["users", "lessons", "problems"]
@@ -105,7 +105,7 @@ def test_replace_keeps_a_forensic_copy_with_the_pre_restore_data(good_run, learn
 
 def test_replace_needs_the_name_typed_again(good_run):
     with pytest.raises(ConfigurationError, match="typed again"):
-        restore.replace(good_run.artifacts.get(), confirm="something else")
+        replace.replace(good_run.artifacts.get(), confirm="something else")
 
 
 def test_the_protected_database_is_never_a_new_database_target(good_run, learning_db):

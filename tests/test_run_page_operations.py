@@ -62,7 +62,7 @@ def test_a_restore_over_the_protected_database_is_refused_before_anything_is_que
     response = client.post(reverse("backups:restore_new", args=[artifact.pk]),
                            {"target_database": good_run.database.dbname}, follow=True)
 
-    assert "is the protected database itself" in response.content.decode()
+    assert f"is the protected database {good_run.database.name}" in response.content.decode()
     assert not Restore.objects.exists()
 
 

@@ -8,22 +8,27 @@ from __future__ import annotations
 import logging
 import re
 
+from django.utils import timezone
+
 from audit import trail
 from backups.engine import pgtools
 from backups.errors import LifeboatError
 from backups.models import NAME_RE, Database, Server
 from backups.proof.verification import SCRATCH_PREFIX
+from backups.recovery import identity
 
 log = logging.getLogger(__name__)
 
-LIST_SQL = "SELECT datname FROM pg_database WHERE NOT datistemplate AND datallowconn ORDER BY datname"
+LIST_SQL = "SELECT datname, oid::int FROM pg_database WHERE NOT datistemplate AND datallowconn ORDER BY datname"
 # Databases Lifeboat creates and drops by itself: protecting them would only schedule failures.
 OWN_PREFIXES = (SCRATCH_PREFIX, "lifeboat_drill_")
 
 
-def server_databases(server: Server) -> list[str]:
+def server_databases(server: Server) -> tuple[identity.ServerIdentity, dict[str, int]]:
+    """The server's identity and its databases (name -> oid): a discovered database is recognised by them from the
+    start, before its first backup records them again."""
     with server.connection_options().connect(application_name="lifeboat-discovery") as conn:
-        return [row[0] for row in conn.execute(LIST_SQL)]
+        return identity.identity_of(conn), dict(conn.execute(LIST_SQL).fetchall())
 
 
 def _free_name(server: Server, dbname: str) -> str | None:
@@ -36,7 +41,7 @@ def _free_name(server: Server, dbname: str) -> str | None:
 def discover(server: Server) -> list[Database]:
     """Add a protected Database for every database on the server not yet protected; returns the new ones."""
     known = set(Database.objects.filter(port=server.port, host=server.host).values_list("dbname", flat=True))
-    present = server_databases(server)
+    seen, present = server_databases(server)
     _disable_vanished(server, set(present))
     added = []
     for dbname in present:
@@ -49,8 +54,8 @@ def discover(server: Server) -> list[Database]:
         database = Database.objects.create(
             name=name, host=server.host, port=server.port, user=server.user, dbname=dbname, server=server,
             password_env=server.password_env, passfile=server.passfile, libpq_options=server.libpq_options,
-            rpo_hours=server.rpo_hours,
-            schedule=server.schedule,
+            rpo_hours=server.rpo_hours, schedule=server.schedule, system_identifier=seen.system_identifier,
+            server_port_seen=seen.port, database_oid=present[dbname], identity_seen_at=timezone.now(),
         )
         trail.record("config.database.discovered", target=database,
                      summary=f"database {dbname} found on server {server.name} and protected",

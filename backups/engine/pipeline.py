@@ -24,6 +24,7 @@ from backups.engine import pgtools
 from backups.engine.snapshot import SnapshotSession
 from backups.errors import AlreadyRunning, BackupFailed, LifeboatError, StorageError
 from backups.models import Artifact, BackupRun, Database, Feature, Tier
+from backups.recovery import identity
 from backups.signals import artifact_failed, backup_finished
 from backups.storage import storage_for
 from backups.storage.interface import CHUNK, StoredCopy, atomic_file
@@ -258,6 +259,7 @@ def _execute(run: BackupRun, tiers: list[Tier] | None = None) -> BackupRun:
             run.server_version = session.server_version
             run.snapshot_id = session.snapshot_id
             pgtools.check_client_not_older(run.server_version, run.pg_dump_version)
+            identity.record_for_backup(run, session.conn)  # before the counting thread takes the connection
             counter = session.count_rows_in_background()
             stem = artifact_stem(database, run.started_at)
             dump = dump_to(run, session, local.unique_path(stem, ".dump.zst"), _Progress(run))
@@ -294,7 +296,8 @@ def _execute(run: BackupRun, tiers: list[Tier] | None = None) -> BackupRun:
                                        artifact.version_id if location == artifact.location else "",
                                        run=run, reason=f"copy of failed run #{run.pk}")
         run.artifacts.all().delete()
-        run.save(update_fields=["pg_dump_version", "server_version", "snapshot_id"])
+        run.save(update_fields=["pg_dump_version", "server_version", "snapshot_id", "server_system_identifier",
+                                "server_port_seen", "database_oid"])
         run.mark_failed(str(exc) if isinstance(exc, LifeboatError) else error_text(exc))
     finally:
         if not local_tiers:

@@ -20,13 +20,16 @@ class Verification(Timed, models.Model):
         # It could not run (verification server unreachable, worker killed): says nothing about the backup.
         ERROR = "error", "Could not run"
         ABANDONED = "abandoned", "Abandoned"
+        # The backup holds what the restricted restore role may not create (an untrusted language, an event
+        # trigger...): not proven here, and not a failed proof either.
+        UNVERIFIABLE = "unverifiable", "Not verifiable here"
 
     # The outcomes that decide whether a copy is verified (ArtifactQuerySet.verified): the newest of these wins.
-    # Any other status (queued, running, or one that could not run) counts neither way.
+    # Any other status (queued, running, one that could not run or could not be proven here) counts neither way.
     DECIDED = (Status.PASSED, Status.FAILED)
 
     artifact = models.ForeignKey("Artifact", on_delete=models.CASCADE, related_name="verifications")
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -37,6 +40,9 @@ class Verification(Timed, models.Model):
     restore_seconds = models.FloatField(null=True, blank=True)
     scratch_database = models.CharField(max_length=63, blank=True)
     server = models.CharField(max_length=400, blank=True, help_text="Where the scratch database lived.")
+    server_system_identifier = models.CharField(max_length=20, blank=True,
+                                                help_text="The verification server's identity, as it reported it.")
+    restored_as = models.CharField(max_length=63, blank=True, help_text="The role the restore ran as.")
     checks = models.JSONField(default=list, blank=True, help_text="[{name, ok, detail}]")
     table_counts = models.JSONField(default=dict, blank=True, help_text="{table: {expected, actual}}")
     error = models.TextField(blank=True)
@@ -84,6 +90,10 @@ class Restore(Timed, models.Model):
     heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="Written by the worker while it runs.")
     error = models.TextField(blank=True)
     log = models.TextField(blank=True)
+    restored_as = models.CharField(max_length=63, blank=True, help_text="The role pg_restore ran as.")
+    steps = models.JSONField(default=list, blank=True,
+                             help_text="--replace: [{name, status, detail, at}] in the order they ran.")
+    production_state = models.TextField(blank=True, help_text="--replace: production as found after the last step.")
 
     class Meta:
         ordering = ["-created_at"]

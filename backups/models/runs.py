@@ -119,6 +119,10 @@ class BackupRun(Timed, models.Model):
     # A flag on a succeeded run, not a status of its own: what the run lacks (say, its globals file). The dump is
     # good and counts for freshness; the run reads "succeeded with warnings" and a warning alert is raised.
     warnings = models.JSONField(default=list, blank=True, help_text="Parts this run lacks, one line each.")
+    # Who the source was, asked of its server at dump time (see backups/recovery/identity.py).
+    server_system_identifier = models.CharField(max_length=20, blank=True)
+    server_port_seen = models.PositiveIntegerField(null=True, blank=True)
+    database_oid = models.BigIntegerField(null=True, blank=True)
     error = models.TextField(blank=True)
     log = models.TextField(blank=True)
 

@@ -67,6 +67,13 @@ class Database(models.Model):
         "Tier", blank=True, related_name="databases",
         help_text="Tiers this database is copied to; none selected means every enabled tier.",
     )
+    # The source's identity as its server reported it at the newest backup (see backups/recovery/identity.py):
+    # how a restore recognises this database behind any alias, even after the server is lost.
+    system_identifier = models.CharField("server system identifier", max_length=20, blank=True, editable=False)
+    server_port_seen = models.PositiveIntegerField("server port (as the server reports it)", null=True,
+                                                   blank=True, editable=False)
+    database_oid = models.BigIntegerField("database oid", null=True, blank=True, editable=False)
+    identity_seen_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -161,6 +168,11 @@ class Server(models.Model):
                                             validators=[validate_rpo_hours], help_text="1 to 8760 hours.")
     schedule = models.CharField("schedule of discovered databases", max_length=100, default="0 2 * * *",
                                 validators=[validate_cron], help_text="Cron, in UTC.")
+    isolated = models.BooleanField(
+        "isolated (full superuser restores allowed)", default=False,
+        help_text="Set only for a server that holds no protected database and runs under another OS user or on "
+                  "another host: restores there may run as superuser (code from a backup runs with its rights).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

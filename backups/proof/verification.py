@@ -32,10 +32,10 @@ from backups.conninfo import ConnectionOptions, password_from_env
 from backups.engine import pgtools
 from backups.engine.archive_toc import read_toc
 from backups.engine.snapshot import count_rows
-from backups.errors import LifeboatError, RestoreFailed, SourceUnreachable
+from backups.errors import ConfigurationError, LifeboatError, RestoreFailed, SourceUnreachable
 from backups.models import Artifact, BackupRun, Database, Verification
 from backups.proof import objects, parallel_load
-from backups.recovery import database_properties
+from backups.recovery import database_properties, restore_role
 from backups.recovery.restore import drop_database
 from backups.signals import verification_finished
 from backups.storage import open_artifact
@@ -284,7 +284,8 @@ def verify_artifact(artifact: Artifact, *, user=None, verification: Verification
     return record
 
 
-OUTCOME_FIELDS = ("restore_seconds", "checks", "table_counts", "error", "finished_at")
+OUTCOME_FIELDS = ("restore_seconds", "checks", "table_counts", "error", "finished_at", "restored_as",
+                  "server_system_identifier")
 
 
 def _verify(record: Verification, artifact: Artifact, server: ConnectionOptions, env: dict[str, str],
@@ -295,20 +296,37 @@ def _verify(record: Verification, artifact: Artifact, server: ConnectionOptions,
     try:
         # Asked first: a verification server that is down says nothing about the backup.
         server.connect(dbname="postgres", application_name="lifeboat-verify").close()
+        # Code in the backup runs during the restore: it runs as the restricted restore role, never as superuser
+        # (unless the server is declared isolated). What that role cannot create is "not verifiable here".
+        try:
+            loader = restore_role.verification_loader(server)
+        except ConfigurationError as exc:
+            raise restore_role.NotVerifiableHere(f"not verifiable here: {exc}") from None
+        record.restored_as = loader.role
+        record.server_system_identifier = loader.identity.system_identifier
         with (checked_copy(artifact, checks, record.pk) as archive,
               table_of_contents(archive, env, record.pk) as (listing, head)):
             archive_toc = _archive_toc(head)
+            blocked = restore_role.not_restorable_by(loader, listing)
+            if blocked:
+                raise restore_role.NotVerifiableHere(
+                    f"not verifiable here: {', '.join(blocked[:10])} (the restore role {loader.role} may not create "
+                    "them; verify on an isolated server)")
             with open(head, "rb") as fh:
                 properties = database_properties.from_toc(read_toc(fh))
-            property_notes = database_properties.create_database_like(server, scratch, properties)
+            property_notes = database_properties.create_database_like(
+                server, scratch, properties, owner=None if loader.superuser else loader.role)
             created = True
-            target = server.with_dbname(scratch)
+            target = loader.target.with_dbname(scratch)
             started = time.monotonic()
-            loaded, unlogged = restore_scratch(archive, head, target, listing)
+            try:
+                loaded, unlogged = restore_scratch(archive, head, target, listing)
+            except RestoreFailed as exc:
+                raise restore_role.classify(exc, loader) from None
             record.restore_seconds = round(time.monotonic() - started, 3)
-            checks.add("restore", True, f"restored in {record.restore_seconds} s: rows of {loaded.tables} tables "
-                                        f"({loaded.bytes} bytes) over {loaded.streams} connections"
-                                        f"{' into unlogged tables' if unlogged else ''}")
+            checks.add("restore", True, f"restored in {record.restore_seconds} s as {loader.role}: rows of "
+                                        f"{loaded.tables} tables ({loaded.bytes} bytes) over {loaded.streams} "
+                                        f"connections{' into unlogged tables' if unlogged else ''}")
         # ANALYZE (SHARE UPDATE EXCLUSIVE) and the counts (ACCESS SHARE) do not block each other: run them side by side.
         with ThreadPoolExecutor(1, thread_name_prefix="verify-analyze") as pool:
             analyzed = pool.submit(_analyze, target)
@@ -332,6 +350,10 @@ def _verify(record: Verification, artifact: Artifact, server: ConnectionOptions,
     except SourceUnreachable as exc:  # infrastructure: the verification server, not the backup
         record.status = Verification.Status.ERROR
         record.error = f"the verification could not run: {' '.join(str(exc).split())}"
+    except restore_role.NotVerifiableHere as exc:
+        record.status = Verification.Status.UNVERIFIABLE
+        record.error = " ".join(str(exc).split())
+        checks.add("restorable_here", False, record.error)
     except (LifeboatError, psycopg.Error, OSError, zstandard.ZstdError) as exc:
         record.status = Verification.Status.FAILED
         record.error = " ".join(str(exc).split())

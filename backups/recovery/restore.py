@@ -21,7 +21,7 @@ from backups.conninfo import ConnectionOptions
 from backups.engine import archive_toc, pgtools
 from backups.errors import ConfigurationError, LifeboatError, RestoreFailed
 from backups.models import Artifact, Restore
-from backups.recovery import database_properties, table_selection
+from backups.recovery import database_properties, identity, restore_role, table_selection
 from backups.recovery.table_selection import TableName
 from backups.signals import restore_finished
 from backups.storage import open_artifact, storage_for
@@ -55,10 +55,13 @@ def drop_database(server: ConnectionOptions, name: str) -> None:
 
 
 def pg_restore_argv(target: ConnectionOptions, *, tables: Sequence[str] = (), no_owner: bool = False,
-                    application_name: str = "lifeboat-restore") -> list[str]:
+                    no_acl: bool | None = None, application_name: str = "lifeboat-restore") -> list[str]:
+    """`no_acl` defaults to `no_owner` (another server: neither the owners nor the grantees exist there)."""
     argv = [pgtools.pg_binary("pg_restore"), *target.cli_args(application_name=application_name), "--exit-on-error"]
     if no_owner:
-        argv += ["--no-owner", "--no-acl"]
+        argv.append("--no-owner")
+    if no_owner if no_acl is None else no_acl:
+        argv.append("--no-acl")
     for table in tables:
         argv.append(f"--table={table}")
     return argv
@@ -137,33 +140,37 @@ def restore_globals(artifact: Artifact, server: ConnectionOptions, record: Resto
 
 def validate_request(artifact: Artifact, target_database: str, tables: Sequence[str] = (),
                      target: ConnectionOptions | None = None) -> list[TableName]:
-    """Refuse a bad name, a bad table list, or the protected database itself; returns the tables' names."""
-    database = artifact.run.database
-    host, port = (target.host, target.port) if target else (database.host, database.port)
+    """Refuse a bad name, a bad table list, or any database Lifeboat protects (asked of the target server: an alias
+    of the source's host is the same server); returns the tables' names."""
     pgtools.validate_dbname(target_database, "target database name")
-    if (host, port, target_database) == (database.host, database.port, database.dbname):
-        raise ConfigurationError(
-            f"{target_database} is the protected database itself; restoring over it needs --replace"
-        )
-    return _validate_tables(tables)
+    parsed = _validate_tables(tables)
+    identity.refuse_protected((target or source_target(artifact)).with_dbname("postgres"), target_database)
+    return parsed
 
 
 def restore(artifact: Artifact, target_database: str, *, target: ConnectionOptions | None = None,
-            tables: Sequence[str] = (), with_globals: bool = False,
-            force: bool = False, no_owner: bool = False, user=None, record: Restore | None = None) -> Restore:
+            tables: Sequence[str] = (), with_globals: bool = False, force: bool = False, no_owner: bool = False,
+            as_superuser: bool = False, owner: str | None = None, user=None, record: Restore | None = None
+            ) -> Restore:
     """Restore into a new database, on the source server or on `target` (another server, e.g. after its loss).
 
     With `tables`, only those tables are restored (accidental deletion: compare, then copy rows back).
-    Refuses an existing database unless force, and always refuses the protected database itself (see replace()).
+    Refuses an existing database unless force, and always refuses a database Lifeboat protects (see replace.py).
+    The backup is loaded by the restricted restore role (--no-owner; the database stays its own unless `owner`
+    names the role to hand it to); `as_superuser` only on a server an Admin marked isolated.
     `record` is a queued Restore (from the dashboard) to fill in; without it a new one is created.
     """
     server = (target or source_target(artifact)).with_dbname("postgres")
-    parsed_tables = validate_request(artifact, target_database, tables, target=target)
+    parsed_tables = validate_request(artifact, target_database, tables, target=server)
+    if owner:
+        pgtools.validate_dbname(owner, "owner role")
+        restore_role.check_owner(server, owner)
+    loader = restore_role.loader_for(server, superuser=as_superuser)
     fields = dict(
         artifact=artifact, mode=Restore.Mode.TABLES if tables else Restore.Mode.NEW_DATABASE,
         status=Restore.Status.RUNNING, requested_by=user, target_dsn=server.with_dbname(target_database).dsn,
         target_database=target_database, tables=[str(t) for t in parsed_tables],
-        with_globals=with_globals, started_at=timezone.now(),
+        with_globals=with_globals, started_at=timezone.now(), restored_as=loader.role,
     )
     if record is None:
         record = Restore.objects.create(**fields)
@@ -181,17 +188,19 @@ def restore(artifact: Artifact, target_database: str, *, target: ConnectionOptio
         if database_exists(server, target_database):
             if not force:
                 raise ConfigurationError(f"database {target_database} already exists (use --force to replace it)")
+            identity.refuse_protected(server, target_database)  # asked again right before the drop
             drop_database(server, target_database)
-        _log(record, database_properties.create_database_like(server, target_database, properties))
-        argv = pg_restore_argv(server.with_dbname(target_database), no_owner=no_owner)
-        try:
-            with table_list_args(toc, chosen, record) as selection:
-                stream_artifact(artifact, argv + selection, server.env())
-        except LifeboatError:
-            drop_database(server, target_database)  # a half-restored database is not left to be mistaken
-            raise
+        load_into(artifact, loader, server, target_database, toc=toc, chosen=chosen, properties=properties,
+                  record=record, no_owner=no_owner)
         if not parsed_tables:
-            keep_properties(server, target_database, properties, record, owner=not no_owner)
+            # The database's owner from the backup only where the loader could give it (an isolated server);
+            # otherwise the restore role keeps it unless --owner hands it over (see below).
+            keep_properties(server, target_database, properties, record, owner=loader.superuser and not no_owner)
+        if owner:
+            record.log += restore_role.hand_over(server, target_database, loader.role, owner) + "\n"
+        elif not loader.superuser:
+            record.log += (f"restored by {loader.role} with --no-owner: {target_database} and its objects belong to "
+                           f"{loader.role} (restore with --owner ROLE to hand them over)\n")
         record.status = Restore.Status.SUCCEEDED
     except (LifeboatError, psycopg.Error) as exc:
         record.status = Restore.Status.FAILED
@@ -216,6 +225,24 @@ def _log(record: Restore, lines: list[str]) -> None:
     record.log += "".join(f"{line}\n" for line in lines)
 
 
+def load_into(artifact: Artifact, loader: restore_role.Loader, server: ConnectionOptions, dbname: str, *,
+              toc: archive_toc.ArchiveToc, properties: database_properties.DatabaseProperties | None,
+              record: Restore, chosen: table_selection.Selection | None = None, no_owner: bool = False) -> None:
+    """Create `dbname` like the backup's database (encoding, locale), owned by the loader, and pg_restore the
+    artifact into it as the loader (only the chosen tables and what they need, when chosen); dropped again on
+    failure (a half-restored database is not left to be mistaken)."""
+    _log(record, database_properties.create_database_like(
+        server, dbname, properties, owner=None if loader.superuser else loader.role))
+    argv = pg_restore_argv(loader.target.with_dbname(dbname), no_owner=no_owner or not loader.superuser,
+                           no_acl=no_owner)
+    try:
+        with table_list_args(toc, chosen, record) as selection:
+            stream_artifact(artifact, argv + selection, loader.target.env())
+    except LifeboatError as exc:
+        drop_database(server, dbname)
+        raise restore_role.classify(exc, loader) if isinstance(exc, RestoreFailed) else exc from None
+
+
 def restore_new_database(artifact: Artifact, target_database: str, *, force: bool = False, user=None,
                          no_owner: bool = False) -> Restore:
     return restore(artifact, target_database, force=force, no_owner=no_owner, user=user)
@@ -226,63 +253,13 @@ def forensic_name(dbname: str, now) -> str:
     return dbname[: 63 - len(suffix)] + suffix
 
 
-def replace(artifact: Artifact, *, confirm: str, user=None, no_owner: bool = False) -> Restore:
-    """Restore over the production database (ransomware): keep the evidence, then restore.
-
-    The backup is restored into a new database first; only when that succeeded are connections to production
-    refused and terminated, production renamed to <db>_forensic_<time> (the untouched evidence) and the restored
-    database renamed into its place. A failed restore leaves production as it was.
-    """
-    source = source_target(artifact)
-    if confirm != source.dbname:
-        raise ConfigurationError(
-            f"replacing {source.dbname} needs its name typed again as confirmation (got {confirm!r})"
-        )
-    now = timezone.now()
-    incoming = f"{source.dbname[:40]}_lifeboat_incoming_{now:%H%M%S}"
-    forensic = forensic_name(source.dbname, now)
-    record = Restore.objects.create(
-        artifact=artifact, mode=Restore.Mode.REPLACE, status=Restore.Status.RUNNING, requested_by=user,
-        target_dsn=source.dsn, target_database=source.dbname, forensic_database=forensic, started_at=now,
-    )
-    jobs.start_heartbeat(record)  # stopped by _finish, whatever the outcome
-    server = source.with_dbname("postgres")
-    try:
-        drop_database(server, incoming)
-        properties = database_properties.from_toc(archive_toc.read_artifact_toc(artifact))
-        _log(record, database_properties.create_database_like(server, incoming, properties))
-        try:
-            stream_artifact(artifact, pg_restore_argv(server.with_dbname(incoming), no_owner=no_owner), server.env())
-        except LifeboatError:
-            drop_database(server, incoming)
-            raise
-        keep_properties(server, incoming, properties, record, owner=not no_owner)
-        with server.connect() as conn:
-            ident = sql.Identifier(source.dbname)
-            conn.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS false").format(ident))
-            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                         "WHERE datname = %s AND pid <> pg_backend_pid()", (source.dbname,))
-            conn.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(ident, sql.Identifier(forensic)))
-            conn.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(sql.Identifier(incoming), ident))
-            conn.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS true").format(sql.Identifier(forensic)))
-        record.log += f"production kept as {forensic}; restored copy renamed to {source.dbname}\n"
-        record.status = Restore.Status.SUCCEEDED
-    except (LifeboatError, psycopg.Error) as exc:
-        record.status = Restore.Status.FAILED
-        record.forensic_database = ""
-        record.error = " ".join(str(exc).split())
-    except Exception as exc:  # unexpected: the restore is failed with what it said, never left running
-        log.exception("restore %s failed", record.pk)
-        record.status, record.forensic_database, record.error = Restore.Status.FAILED, "", jobs.error_text(exc)
-    return _finish(record, user)
-
-
 def _finish(record: Restore, user) -> Restore:
     """running -> its outcome, only if still running (a restore the reaper abandoned stays abandoned)."""
     jobs.stop_heartbeat(record)
     record.finished_at = timezone.now()
     if not jobs.finish(record, record.status, error=record.error, finished_at=record.finished_at, log=record.log,
-                       forensic_database=record.forensic_database):
+                       forensic_database=record.forensic_database, steps=record.steps,
+                       production_state=record.production_state):
         record.refresh_from_db(fields=["status", "error", "finished_at"])
     announce(record, user)
     return record
@@ -296,5 +273,7 @@ def announce(record: Restore, user) -> None:
                  details={"artifact": artifact.pk, "location": artifact.location, "target": record.target_dsn,
                           "mode": record.mode, "tables": record.tables, "with_globals": record.with_globals,
                           "forensic_database": record.forensic_database, "error": record.error,
+                          "restored_as": record.restored_as, "steps": record.steps,
+                          "production_state": record.production_state,
                           "seconds": record.duration.total_seconds() if record.duration else None})
     restore_finished.send(sender=Restore, restore=record)

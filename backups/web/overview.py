@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.conf import settings
 from django.db.models import Exists, OuterRef, QuerySet, Subquery
 
 from backups.models import Artifact, BackupRun, Database, FreshnessReport, Tier, Verification
@@ -84,3 +85,18 @@ def recent_failures(limit: int = RECENT_FAILURES) -> list[BackupRun]:
 def next_runs(databases: list[Database], now: datetime) -> list[tuple[datetime, Database]]:
     """When each enabled database's cron fires next (croniter, no query)."""
     return sorted(((db.next_run_after(now), db) for db in databases if db.enabled), key=lambda pair: pair[0])
+
+
+def verification_beside_protected(rows: list[MatrixRow], limit: int = 5) -> list[str]:
+    """Protected databases on the server where verification restores run (a backup's code runs there).
+
+    Without LIFEBOAT_VERIFY_DSN each database is verified on its own server: all of them (from the matrix's rows,
+    no query). With it, those whose recorded server identity is the one the newest verification recorded for its
+    server: one query, no connection.
+    """
+    if not settings.LIFEBOAT_VERIFY_DSN:
+        return [row.database.name for row in rows[:limit]]
+    newest = (Verification.objects.exclude(server_system_identifier="").order_by("-started_at")
+              .values("server_system_identifier")[:1])
+    return list(Database.objects.filter(system_identifier=Subquery(newest)).order_by("name")
+                .values_list("name", flat=True)[:limit])

@@ -6,6 +6,7 @@ from backups.conninfo import ConnectionOptions, password_from_env
 from backups.management.commands._base import LifeboatCommand
 from backups.models import Artifact, BackupRun, Restore
 from backups.recovery import restore
+from backups.recovery.replace import replace as replace_database
 from core.roles import REPLACE_DATABASE
 
 
@@ -26,6 +27,9 @@ def restore_json(record: Restore) -> dict:
         "finished_at": record.finished_at,
         "duration_seconds": record.duration.total_seconds() if record.duration else None,
         "error": record.error,
+        "restored_as": record.restored_as,
+        "steps": record.steps,
+        "production_state": record.production_state,
     }
 
 
@@ -59,12 +63,18 @@ class Command(LifeboatCommand):
                             help="restore over the production database, keeping it as <db>_forensic_<time>")
         parser.add_argument("--force", action="store_true",
                             help="replace an existing target database; with --replace, confirms it")
-        parser.add_argument("--no-owner", action="store_true", help="skip ownership and grants (other servers)")
+        parser.add_argument("--no-owner", action="store_true",
+                            help="skip grants too (other servers, where the grantees do not exist)")
+        parser.add_argument("--owner", help="hand the restored database and its objects to this role afterwards "
+                                            "(default: they stay the restore role's)")
+        parser.add_argument("--as-superuser", action="store_true",
+                            help="load as Lifeboat's own login instead of the restricted restore role: only on a "
+                                 "server an Admin marked isolated (code in the backup runs with its rights)")
         parser.add_argument("--tier", help="restore the copy in this tier (default: local first)")
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args, run_id: int, target_db, target_dsn, target_password_env, table, with_globals, replace,
-               force, no_owner, tier, json, **options):
+               force, no_owner, owner, as_superuser, tier, json, **options):
         from core.env import secret_env_refusal
 
         if target_password_env and secret_env_refusal(target_password_env):
@@ -79,7 +89,7 @@ class Command(LifeboatCommand):
                 raise CommandError(f"--replace restores over {production}; --target-db must be that name or omitted")
             if not force:
                 raise CommandError(f"--replace overwrites {production}: add --force to confirm")
-            record = restore.replace(artifact, confirm=production, no_owner=no_owner)
+            record = replace_database(artifact, confirm=production, no_owner=no_owner, as_superuser=as_superuser)
         else:
             if not target_db:
                 raise CommandError("--target-db is required (or --replace)")
@@ -87,8 +97,8 @@ class Command(LifeboatCommand):
             if target_dsn:
                 target = ConnectionOptions.parse(
                     target_dsn, password=password_from_env(target_password_env or "", "--target-dsn"))
-            record = restore.restore(artifact, target_db, target=target, tables=table,
-                                     with_globals=with_globals, force=force, no_owner=no_owner)
+            record = restore.restore(artifact, target_db, target=target, tables=table, with_globals=with_globals,
+                                     force=force, no_owner=no_owner, owner=owner, as_superuser=as_superuser)
         if json:
             self.emit_json(restore_json(record))
         elif record.status == Restore.Status.SUCCEEDED:
