@@ -43,8 +43,8 @@ EXPECTED_COUNTS = {
 # Lines of a published script that would act outside the database the test made for it: Chinook's script drops
 # and creates a database called `chinook` and connects to it.
 OUTSIDE_THE_DATABASE = re.compile(r"^(DROP DATABASE|CREATE DATABASE|\\c(onnect)?\s)", re.IGNORECASE)
-# Pagila's dump gives every object to `postgres`; the loading role owns them instead, so the corpus needs no
-# particular role on the server (a fixed-name, cluster-wide role would outlive the test).
+# Pagila's dump gives every object to `postgres`; the database's owner (the loading role) owns them instead, so
+# the corpus needs no particular role on the server (a fixed-name, cluster-wide role would outlive the test).
 OWNER_TO = re.compile(r"^(ALTER .+ OWNER TO )(\S+);$")
 
 # Differences between the source's schema dump and the restore's that pg_dump itself causes. Empty: with the
@@ -77,14 +77,24 @@ def _psql(pg_server, dbname: str, script: str) -> None:
 
 @pytest.fixture(scope="module", params=sorted(DATABASES))
 def corpus_db(request, pg_server):
-    """(corpus name, a uniquely named database holding it); dropped after the module."""
+    """(corpus name, a uniquely named database holding it, its owner); dropped after the module.
+
+    Owned, with everything in it, by a uniquely named ordinary role, as an application's database is: a restore
+    loads as the restricted restore role and hands the result to an ordinary owner (`--owner`), never to a
+    superuser, so only such a source can come back equal."""
     name = request.param
-    dbname = pg_server.create_database(f"lbt_corpus_{name}")
+    suffix = uuid.uuid4().hex[:10]
+    owner, dbname = f"lbt_corpus_owner_{suffix}", f"lbt_corpus_{name}_{suffix}"
+    with pg_server.connect() as conn:
+        conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(owner)))
+        conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(dbname), sql.Identifier(owner)))
     try:
-        _psql(pg_server, dbname, _script(name))
-        yield name, dbname
+        _psql(pg_server, dbname, f'SET ROLE "{owner}";\n' + _script(name))
+        yield name, dbname, owner
     finally:
         pg_server.drop_database(dbname)
+        with pg_server.connect() as conn:
+            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(owner)))
 
 
 def schema_dump(pg_server, dbname: str) -> list[str]:
@@ -130,7 +140,7 @@ def data_fingerprint(pg_server, dbname: str) -> dict[str, str]:
 @pytest.mark.django_db
 def test_real_database_backs_up_verifies_and_restores_exactly(corpus_db, pg_server, backup_root, settings,
                                                               monkeypatch):
-    name, source = corpus_db
+    name, source, owner = corpus_db
     settings.LIFEBOAT_VERIFY_AFTER_BACKUP = False  # verified below, by the command
     t = pg_server.target
     dsn = t.with_dbname(source).dsn
@@ -161,7 +171,8 @@ def test_real_database_backs_up_verifies_and_restores_exactly(corpus_db, pg_serv
 
     target = f"lbt_corpus_{name}_restored_{uuid.uuid4().hex[:8]}"
     try:
-        code, out, err = run_command("restore", str(run["id"]), "--target-db", target, "--json")
+        code, out, err = run_command("restore", str(run["id"]), "--target-db", target, "--owner", owner,
+                                     "--json")
         assert code == 0, (out, err)
         assert json.loads(out)["status"] == "succeeded", out
 
