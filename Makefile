@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 BIND ?= 127.0.0.1:8000
 
-.PHONY: install install-test run serve test lint lock audit bench clean
+.PHONY: install install-test run serve test lint lock audit mutation bench clean
 
 # Dependencies come from hash-pinned lock files (make lock writes them from pyproject.toml); pip check then
 # proves the lock holds everything pyproject.toml asks for.
@@ -68,6 +68,11 @@ audit: install
 
 lint: install-test
 	$(VENV)/bin/ruff check .
+
+# Mutation testing of the pure modules (bench/mutation.py: which modules, which tests). A measurement, not CI.
+mutation: install-test
+	bin/test-setup
+	$(PY) bench/mutation.py $(MUTATION_ARGS)
 
 clean:
 	rm -rf $(VENV) var/static var/coverage .pytest_cache

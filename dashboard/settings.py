@@ -186,6 +186,12 @@ LIFEBOAT_VERIFY_AFTER_BACKUP = env_bool("LIFEBOAT_VERIFY_AFTER_BACKUP", True)
 # `manage.py setup_database_roles`, its password in the variable named by LIFEBOAT_RESTORE_PASSWORD_ENV). Only a
 # verification server declared isolated (LIFEBOAT_VERIFY_ISOLATED, or a Server marked isolated) restores as superuser.
 LIFEBOAT_RESTORE_ROLE = env_str("LIFEBOAT_RESTORE_ROLE", "lifeboat_restore")
+# On PostgreSQL, the dashboard and workers should log in as LIFEBOAT_RUNTIME_ROLE (setup_database_roles creates it
+# in Lifeboat's own database): every table it needs, but only INSERT and SELECT on the audit trail, and it owns
+# nothing, so it cannot disable the trail's triggers. Migrations run as the owner (the login that created the
+# tables). Its password: the variable named by LIFEBOAT_RUNTIME_PASSWORD_ENV.
+LIFEBOAT_RUNTIME_ROLE = env_str("LIFEBOAT_RUNTIME_ROLE", "lifeboat_runtime")
+LIFEBOAT_RUNTIME_PASSWORD_ENV = env_str("LIFEBOAT_RUNTIME_PASSWORD_ENV", "LIFEBOAT_RUNTIME_PASSWORD")
 LIFEBOAT_RESTORE_PASSWORD_ENV = env_str("LIFEBOAT_RESTORE_PASSWORD_ENV", "LIFEBOAT_RESTORE_PASSWORD")
 if secret_env_refusal(LIFEBOAT_RESTORE_PASSWORD_ENV, LIFEBOAT_SECRET_ENV_ALLOW):
     raise ImproperlyConfigured("LIFEBOAT_RESTORE_PASSWORD_ENV: "

@@ -68,35 +68,34 @@ def _read(storage: Storage, location: str) -> bytes:
 def _database_for(manifest: catalog.Manifest) -> Database:
     """The known database of that name, or a new one created disabled from the manifest's target."""
     info = manifest.database
-    existing = Database.objects.filter(name=info["name"]).first()
+    existing = Database.objects.filter(name=info.name).first()
     if existing:
         return existing
-    pgtools.validate_dbname(info["dbname"])
-    database = Database(name=info["name"], host=info["host"], port=int(info["port"]), user=info["user"],
-                        dbname=info["dbname"], libpq_options=info.get("libpq_options") or "",
-                        password_env=info.get("password_env") or "", enabled=False)
+    pgtools.validate_dbname(info.dbname)
+    database = Database(name=info.name, host=info.host, port=int(info.port), user=info.user,
+                        dbname=info.dbname, libpq_options=info.libpq_options or "",
+                        password_env=info.password_env or "", enabled=False)
     database.full_clean()
     database.save()
     return database
 
 
 def _manifest_facts(manifest: catalog.Manifest) -> dict:
-    data, artifact = manifest.data, manifest.artifact
+    artifact, globals_ = manifest.artifact, manifest.globals
     return dict(
-        status=BackupRun.Status.SUCCEEDED, finished_at=manifest.time("finished_at"),
-        source_dsn=manifest.database.get("dsn", ""),
-        pg_dump_version=data.get("pg_dump_version") or "", server_version=data.get("server_version") or "",
-        raw_size_bytes=artifact.get("raw_size_bytes"), size_bytes=artifact.get("size_bytes"),
-        sha256=artifact.get("sha256") or "", row_counts=data.get("row_counts") or {},
-        snapshot_id=data.get("snapshot_id") or "",
-        globals_name=(data.get("globals") or {}).get("name", ""),
-        globals_sha256=(data.get("globals") or {}).get("sha256", ""),
-        app_schema_version=data.get("app_schema_version") or "", warnings=data.get("warnings") or [], error="",
+        status=BackupRun.Status.SUCCEEDED, finished_at=manifest.finished_at,
+        source_dsn=manifest.database.dsn,
+        pg_dump_version=manifest.pg_dump_version or "", server_version=manifest.server_version or "",
+        raw_size_bytes=artifact.raw_size_bytes, size_bytes=artifact.size_bytes,
+        sha256=artifact.sha256 or "", row_counts=manifest.row_counts or {},
+        snapshot_id=manifest.snapshot_id or "",
+        globals_name=globals_.name if globals_ else "",
+        globals_sha256=globals_.sha256 if globals_ else "",
+        app_schema_version=manifest.app_schema_version or "", warnings=manifest.warnings or [], error="",
     )
 
 
 def _run_for(manifest: catalog.Manifest, tier: Tier) -> tuple[BackupRun, bool]:
-    data = manifest.data
     run = BackupRun.objects.filter(backup_uuid=manifest.backup_uuid).first()
     if run and run.is_active:
         # A self-backup holds its own run as `running` (the snapshot was taken mid-run); its manifest, written
@@ -108,20 +107,20 @@ def _run_for(manifest: catalog.Manifest, tier: Tier) -> tuple[BackupRun, bool]:
         return run, False
     if run:
         return run, False
-    started = manifest.time("started_at")
+    started = manifest.started_at
     run = BackupRun.objects.create(
         backup_uuid=manifest.backup_uuid, database=_database_for(manifest), trigger=BackupRun.Trigger.IMPORT,
-        created_at=manifest.time("created_at") or started, started_at=started, **_manifest_facts(manifest),
+        created_at=manifest.created_at or started, started_at=started, **_manifest_facts(manifest),
     )
     run.append_log(f"imported from tier {tier.name}, manifest {manifest.name} "
-                   f"(originally run #{data.get('run_id')}, trigger {data.get('trigger')})")
+                   f"(originally run #{manifest.run_id}, trigger {manifest.trigger})")
     run.save(update_fields=["log"])
     return run, True
 
 
 def _import_one(storage: Storage, tier: Tier, manifest: catalog.Manifest,
                 listing: dict[str, ListedObject]) -> ImportItem:
-    item = ImportItem(manifest=manifest.name, outcome=IMPORTED, database=manifest.database.get("name", ""),
+    item = ImportItem(manifest=manifest.name, outcome=IMPORTED, database=manifest.database.name,
                       artifact=manifest.artifact_name)
     known = BackupRun.objects.filter(backup_uuid=manifest.backup_uuid).first()
     if known and known.artifacts.filter(tier=tier).exists():
@@ -129,21 +128,21 @@ def _import_one(storage: Storage, tier: Tier, manifest: catalog.Manifest,
         return item
     problems = []
     listed = listing.get(manifest.artifact_name)
-    expected = manifest.artifact.get("sha256")
+    expected = manifest.artifact.sha256
     if listed is None:
         problems.append("the manifest's artifact is missing from the tier")
     else:
         size, sha = stream_sha256(storage, listed.location)
         if sha != expected:
             problems.append(f"checksum mismatch: the artifact hashes to {sha}, its manifest says {expected}")
-        elif manifest.artifact.get("size_bytes") not in (None, size):
-            problems.append(f"size mismatch: {size} bytes, the manifest says {manifest.artifact['size_bytes']}")
+        elif manifest.artifact.size_bytes not in (None, size):
+            problems.append(f"size mismatch: {size} bytes, the manifest says {manifest.artifact.size_bytes}")
     globals_listed = listing.get(manifest.globals_name) if manifest.globals_name else None
     if manifest.globals_name and globals_listed is None:
         problems.append(f"globals file {manifest.globals_name} is missing")
     elif globals_listed is not None:
         _, globals_sha = stream_sha256(storage, globals_listed.location)
-        if globals_sha != manifest.data["globals"].get("sha256"):
+        if globals_sha != manifest.globals.sha256:
             problems.append("the globals file's checksum does not match its manifest")
             globals_listed = None
     run, _ = _run_for(manifest, tier)
@@ -152,7 +151,7 @@ def _import_one(storage: Storage, tier: Tier, manifest: catalog.Manifest,
         run=run, tier=tier, status=Artifact.Status.FAILED if artifact_broken else Artifact.Status.STORED,
         location=listed.location if listed else "", size_bytes=listed.size_bytes if listed else None,
         sha256=expected or "", globals_location=globals_listed.location if globals_listed else "",
-        manifest_location=listing[manifest.name].location, created_at=manifest.time("finished_at") or timezone.now(),
+        manifest_location=listing[manifest.name].location, created_at=manifest.finished_at or timezone.now(),
         error=("flagged on import: " + "; ".join(problems)) if problems else "",
     )
     item.run_id = run.pk
@@ -175,7 +174,7 @@ def import_catalog(tier: Tier, *, dry_run: bool = False, user=None) -> ImportRep
         except LifeboatError as exc:
             if "not a Lifeboat backup manifest" not in str(exc):  # self-backup sidecars and foreign JSON
                 report.items.append(ImportItem(manifest=name, outcome=FLAGGED, reason=str(exc)))
-    manifests.sort(key=lambda m: (m.data["started_at"], m.name))
+    manifests.sort(key=lambda m: (m.started_at, m.name))
     with transaction.atomic():
         for manifest in manifests:
             try:

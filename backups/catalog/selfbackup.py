@@ -241,11 +241,11 @@ def newest_self_manifest(storage: Storage) -> catalog.Manifest:
             manifest = catalog.Manifest.parse(raw, obj.name)
         except StorageError:
             continue
-        if manifest.database.get("lifeboat_self"):
+        if manifest.database.lifeboat_self:
             found.append(manifest)
     if not found:
         raise ConfigurationError("no backup of Lifeboat's own PostgreSQL database in this tier")
-    return max(found, key=lambda m: m.data["started_at"])
+    return max(found, key=lambda m: m.started_at)
 
 
 def restore_postgresql(storage: Storage, *, force: bool = False) -> dict[str, Any]:
@@ -258,7 +258,7 @@ def restore_postgresql(storage: Storage, *, force: bool = False) -> dict[str, An
     from backups.recovery.restore import pg_restore_argv, stream_artifact
 
     manifest = newest_self_manifest(storage)
-    listed = {obj.name: obj for obj in storage.list_names(manifest.artifact["name"])}
+    listed = {obj.name: obj for obj in storage.list_names(manifest.artifact.name)}
     if manifest.artifact_name not in listed:
         raise RestoreFailed(f"{manifest.artifact_name} (named by {manifest.name}) is missing from the tier")
     own = own_database.own_settings()
@@ -274,11 +274,11 @@ def restore_postgresql(storage: Storage, *, force: bool = False) -> dict[str, An
             conn.execute("DROP SCHEMA public CASCADE")
             conn.execute("CREATE SCHEMA public")
     copy = Artifact(tier=storage.tier, location=listed[manifest.artifact_name].location,
-                    sha256=manifest.artifact["sha256"])
+                    sha256=manifest.artifact.sha256)
     stream_artifact(copy, pg_restore_argv(target, no_owner=True), target.env())
-    return {"name": manifest.artifact["name"], "sha256": manifest.artifact["sha256"], "database": target.dsn,
-            "created_at": manifest.data.get("started_at"),
-            "app_schema_version": manifest.data.get("app_schema_version")}
+    return {"name": manifest.artifact.name, "sha256": manifest.artifact.sha256, "database": target.dsn,
+            "created_at": manifest.started_at.isoformat(),
+            "app_schema_version": manifest.app_schema_version}
 
 
 def _holds_data(db_path: Path) -> bool:

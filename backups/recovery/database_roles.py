@@ -70,6 +70,50 @@ def restore_servers() -> list[ConnectionOptions]:
     return list(found.values())
 
 
+# The audit trail's tables: the runtime role appends events and moves the chain head, never rewrites events.
+AUDIT_EVENTS, AUDIT_HEAD = "dashboard_auditevent", "dashboard_auditchainhead"
+
+
+def own_database() -> list[ConnectionOptions]:
+    """Lifeboat's own database, as the login that owns its tables (DATABASE_URL), when it is PostgreSQL."""
+    own = settings.DATABASES["default"]
+    if "postgresql" not in own["ENGINE"]:
+        return []
+    return [ConnectionOptions.build(own.get("HOST") or "127.0.0.1", int(own.get("PORT") or 5432),
+                                    own.get("USER") or "postgres", own["NAME"], password=own.get("PASSWORD") or "")]
+
+
+def _runtime_grants(conn: psycopg.Connection, role: str, logins: list[str]) -> list[str]:
+    """In Lifeboat's own database: read and write every table and sequence the owner made (now and in later
+    migrations), except the audit events: INSERT and SELECT only. Owning nothing, the role cannot ALTER TABLE
+    (disable the triggers) or TRUNCATE."""
+    own = settings.DATABASES["default"]
+    ident, database = sql.Identifier(role), sql.Identifier(own["NAME"])
+    target = own_database()[0]
+    with target.connect(dbname=own["NAME"]) as db:
+        owner = db.execute("SELECT tableowner FROM pg_tables WHERE tablename = %s", (AUDIT_EVENTS,)).fetchone()
+        if owner is None:
+            return [f"no audit table in {own['NAME']} yet: run migrate first, then setup_database_roles again"]
+        owner_ident = sql.Identifier(owner[0])
+        for statement in (
+            sql.SQL("GRANT CONNECT, TEMPORARY ON DATABASE {} TO {}").format(database, ident),
+            sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(ident),
+            sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {}").format(ident),
+            sql.SQL("GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO {}").format(ident),
+            sql.SQL("ALTER DEFAULT PRIVILEGES FOR ROLE {} IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE "
+                    "ON TABLES TO {}").format(owner_ident, ident),
+            sql.SQL("ALTER DEFAULT PRIVILEGES FOR ROLE {} IN SCHEMA public GRANT USAGE, SELECT, UPDATE "
+                    "ON SEQUENCES TO {}").format(owner_ident, ident),
+            sql.SQL("REVOKE UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON {} FROM {}").format(
+                sql.Identifier(AUDIT_EVENTS), ident),
+            sql.SQL("REVOKE DELETE, TRUNCATE, REFERENCES, TRIGGER ON {} FROM {}").format(
+                sql.Identifier(AUDIT_HEAD), ident),
+        ):
+            db.execute(statement)
+    return [f"{role} may read and write {own['NAME']}'s tables (owned by {owner[0]}); on {AUDIT_EVENTS} only "
+            "INSERT and SELECT"]
+
+
 ROLES: list[RoleSpec] = [
     RoleSpec(
         key="restore",
@@ -80,6 +124,16 @@ ROLES: list[RoleSpec] = [
         purpose="loads backups during verification, restores and drills (never superuser)",
         grant=_let_lifeboat_create_for,
         servers=restore_servers,
+    ),
+    RoleSpec(
+        key="runtime",
+        name=lambda: settings.LIFEBOAT_RUNTIME_ROLE,
+        password_env=lambda: settings.LIFEBOAT_RUNTIME_PASSWORD_ENV,
+        attributes={"rolsuper": False, "rolcreaterole": False, "rolcreatedb": False, "rolcanlogin": True,
+                    "rolreplication": False, "rolbypassrls": False, "rolinherit": True},
+        purpose="the dashboard's and workers' login to Lifeboat's own database (append-only audit trail)",
+        grant=_runtime_grants,
+        servers=own_database,
     ),
 ]
 
