@@ -39,7 +39,7 @@ class LifeboatCollector(Collector):
                                  labels=PAIR)
         rpo = GaugeMetricFamily("lifeboat_backup_rpo_seconds", "The database's recovery point objective.",
                                 labels=["database"])
-        for database in Database.objects.all():
+        for database in Database.objects.filter(enabled=True):  # a disabled (imported) database is history
             rpo.add_metric([database.name], database.rpo_hours * 3600)
             for tier in database.backup_tiers():
                 labels = [database.name, tier.name]

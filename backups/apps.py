@@ -1,5 +1,5 @@
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate
+from django.db.models.signals import post_migrate, pre_migrate
 
 
 class BackupsConfig(AppConfig):
@@ -23,6 +23,10 @@ class BackupsConfig(AppConfig):
         # After migrate: the maintenance tasks (the reaper first) and every database's backup are scheduled, so an
         # installation that only ever runs `migrate` has them; `sync_schedules` stays as the repair command.
         post_migrate.connect(_register_schedules, sender=self, dispatch_uid="lifeboat-register-schedules")
+        # Before migrate changes the schema: a SQLite copy of the dashboard as it was.
+        from backups.catalog.selfbackup import self_backup_before_migration
+
+        pre_migrate.connect(self_backup_before_migration, sender=self, dispatch_uid="lifeboat-self-backup-pre-migrate")
 
 
 def _protect_self(using: str = "default", **kwargs) -> None:

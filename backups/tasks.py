@@ -135,13 +135,16 @@ def run_restore(restore_id: int) -> str:
 
 
 def apply_retention_all() -> int:
-    """Daily: apply every enabled tier's retention policy; returns how many copies were deleted."""
+    """Daily: apply every enabled tier's retention policy, then sweep its catalog (orphans, interrupted
+    deletions); returns how many copies were deleted."""
+    from backups.catalog.sweep import sweep_tier
     from backups.retention.applier import apply_retention, retention_tiers
 
     deleted = 0
     for tier in retention_tiers():
         try:
             deleted += len(apply_retention(tier).deleted)
+            sweep_tier(tier)
         except LifeboatError:  # one unreachable tier must not stop the others
             log.warning("retention in tier %s failed", tier, exc_info=True)
     return deleted
@@ -166,9 +169,9 @@ def check_bucket_drift_all() -> int:
     return sum(bool(check_drift(tier).differences) for tier in tiers)
 
 def self_backup() -> str:
-    from backups.catalog.selfbackup import sqlite_self_backup
+    from backups.catalog.selfbackup import daily_self_backup
 
-    return sqlite_self_backup()["name"]
+    return daily_self_backup()["name"]
 
 
 def discover_databases() -> dict:

@@ -42,3 +42,18 @@ def backup_directory_is_private(app_configs=None, **kwargs) -> list[Warning]:
         return [Warning(f"backup directory {root} is readable by other users (mode {mode:o})",
                         hint=f"chmod -R go-rwx {root}", id="lifeboat.W002")]
     return []
+
+
+@register("lifeboat")
+def single_point_of_failure(app_configs=None, **kwargs) -> list[Warning]:
+    """Every enabled tier on the filesystem (or machine) of Lifeboat's own database: one loss loses everything."""
+    from backups.catalog.single_point import single_point_of_failure as check
+
+    try:
+        warning = check()
+    except DatabaseError:  # not migrated yet: no tier to judge
+        return []
+    if not warning:
+        return []
+    return [Warning(warning, hint="add an S3 tier (README: quick start, 'An off-host tier'), or keep the backup "
+                    "directory on another machine's filesystem", id="lifeboat.W003")]

@@ -269,12 +269,17 @@ LIFEBOAT_AUDIT_ANCHOR_PATH = env_str("LIFEBOAT_AUDIT_ANCHOR_PATH", "")
 # database, so the database's owner cannot rewrite history and recompute it. Unset: events are not tagged.
 LIFEBOAT_AUDIT_KEY = env_secret("LIFEBOAT_AUDIT_KEY") or ""
 LIFEBOAT_EVIDENCE_DIR = Path(env_str("LIFEBOAT_EVIDENCE_DIR", str(VAR_DIR / "evidence")))
+# A minisign secret key (`minisign -G -W`, no password): evidence packages carry SHA256SUMS.txt.minisig. Unset:
+# packages are unsigned and say so in their omissions.
+LIFEBOAT_EVIDENCE_SIGNING_KEY_FILE = env_str("LIFEBOAT_EVIDENCE_SIGNING_KEY_FILE", "")
 
 # Lifeboat backs itself up (catalog): on PostgreSQL its own database becomes a protected database; on SQLite a
-# copy goes to every local and S3 tier after each scheduled run, the newest LIFEBOAT_SELF_BACKUP_KEEP kept.
+# copy goes to every local and S3 tier after the first scheduled run of a UTC day and before each migration; copies
+# younger than LIFEBOAT_SELF_BACKUP_KEEP_DAYS are kept, and always the newest LIFEBOAT_SELF_BACKUP_KEEP.
 LIFEBOAT_SELF_BACKUP = env_bool("LIFEBOAT_SELF_BACKUP", True)
 LIFEBOAT_SELF_NAME = env_str("LIFEBOAT_SELF_NAME", "lifeboat")
 LIFEBOAT_SELF_BACKUP_KEEP = env_int("LIFEBOAT_SELF_BACKUP_KEEP", 14)
+LIFEBOAT_SELF_BACKUP_KEEP_DAYS = env_int("LIFEBOAT_SELF_BACKUP_KEEP_DAYS", 30)
 # pg_dump of the dashboard's own PostgreSQL database reads its password from this variable, like any protected
 # database; when DATABASE_URL carries a password it is copied there, in this process's environment only.
 LIFEBOAT_SELF_PASSWORD_ENV = env_str("LIFEBOAT_SELF_PASSWORD_ENV", "LIFEBOAT_DB_PASSWORD")

@@ -6,6 +6,7 @@ from django.templatetags.static import static
 from django.utils import timezone
 
 from alerts.models import Alert
+from backups.catalog.single_point import single_point_of_failure
 from backups.models import Feature, Tier
 from backups.web import overview
 from drills.health import next_drill_due
@@ -23,7 +24,7 @@ def home(request):
     context = {"now": now, "tiers": tiers, "rows": rows, "running": overview.running_runs(),
                "failures": overview.recent_failures(),
                "next_runs": overview.next_runs([row.database for row in rows], now)[:5],
-               "next_drill": next_drill_due(now),
+               "next_drill": next_drill_due(now), "single_point": single_point_of_failure(tiers),
                "open_alerts": list(Alert.objects.open().order_by("-opened_at")[:OPEN_ALERTS]),
                "verification_beside": overview.verification_beside_protected(rows)}
     partial = request.GET.get("part") if request.htmx else None

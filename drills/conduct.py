@@ -26,7 +26,7 @@ from drills.models import (
     Scenario,
     SignOff,
 )
-from drills.record import record_json
+from drills.record import record_json, snapshot_json
 from drills.signals import drill_completed
 
 MIN_PARTICIPANTS = 2  # the plan: "Participants: 2+ team members"
@@ -182,7 +182,7 @@ def sign_off(drill: Drill, user, statement: str) -> SignOff:
         body = record_json(drill)
         signoff = SignOff.objects.create(drill=drill, signed_by=user, statement=statement.strip(),
                                          record_sha256=hashlib.sha256(body.encode()).hexdigest(),
-                                         record_json=body)
+                                         record_json=body, snapshot_json=snapshot_json(drill))
     drill.signoff = signoff
     trail.record("drill.signed_off", actor=user, target=drill,
                  summary=f"drill #{drill.pk} signed off by {user.get_username()}: {drill.result()}",

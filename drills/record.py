@@ -3,6 +3,10 @@
 Sorted, compact JSON of everything the drill claims: targets set beforehand, who took part, each step, what the
 restore measured, criteria and result, deviations and follow-ups. Notes are outside it (they are the corrections
 added after signing), as are a follow-up's progress and the housekeeping drop of the restored database.
+
+The configuration the drill was run against (scenario, database, checklist, targets, participants) is taken as a
+snapshot at sign-off and stored on the SignOff: a signed record is re-hashed with that snapshot, so renaming the
+scenario or moving the database later does not make it "changed", while any edit of the drill's own record does.
 """
 
 from __future__ import annotations
@@ -19,7 +23,24 @@ def _when(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def canonical_record(drill) -> dict[str, Any]:
+SNAPSHOT_KEYS = ("scenario", "database", "checklist", "targets", "participants")
+
+
+def configuration_snapshot(drill) -> dict[str, Any]:
+    """The configuration parts of the record as they are now (what a sign-off freezes)."""
+    record = canonical_record(drill)
+    return {key: record[key] for key in SNAPSHOT_KEYS}
+
+
+def canonical_record(drill, snapshot: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The record; with `snapshot` (a sign-off's), its configuration parts as they were when signed."""
+    record = _live_record(drill)
+    if snapshot:
+        record.update({key: snapshot[key] for key in SNAPSHOT_KEYS if key in snapshot})
+    return record
+
+
+def _live_record(drill) -> dict[str, Any]:
     restore = drill.restore
     return {
         "drill": drill.pk,
@@ -58,10 +79,27 @@ def canonical_record(drill) -> dict[str, Any]:
     }
 
 
-def record_json(drill) -> str:
-    return json.dumps(canonical_record(drill), sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      cls=DjangoJSONEncoder)
+def _dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, cls=DjangoJSONEncoder)
 
 
-def record_sha256(drill) -> str:
-    return hashlib.sha256(record_json(drill).encode()).hexdigest()
+def record_json(drill, snapshot: dict[str, Any] | None = None) -> str:
+    return _dumps(canonical_record(drill, snapshot))
+
+
+def snapshot_json(drill) -> str:
+    return _dumps(configuration_snapshot(drill))
+
+
+def record_sha256(drill, snapshot: dict[str, Any] | None = None) -> str:
+    return hashlib.sha256(record_json(drill, snapshot).encode()).hexdigest()
+
+
+def signed_snapshot(signoff) -> dict[str, Any] | None:
+    """The configuration frozen at sign-off (None for a sign-off older than snapshots and not migrated)."""
+    return json.loads(signoff.snapshot_json) if signoff.snapshot_json else None
+
+
+def signed_record_sha256(signoff) -> str:
+    """The drill's record as stored now, with the configuration as signed: equal to record_sha256 if unchanged."""
+    return record_sha256(signoff.drill, signed_snapshot(signoff))

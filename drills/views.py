@@ -16,7 +16,7 @@ from drills import conduct, health
 from drills.errors import DrillError
 from drills.forms import FollowUpForm, ScheduleForm, SignOffForm, TickForm
 from drills.models import Contact, Drill, Scenario
-from drills.record import canonical_record, record_sha256
+from drills.record import canonical_record, record_sha256, signed_snapshot
 
 VIEW_DRILL = "drills.view_drill"
 
@@ -82,7 +82,8 @@ def detail(request, pk: int):
 def record(request, pk: int):
     """The canonical record (what a sign-off hashes), with its current SHA-256 and the signed one."""
     drill = get_object_or_404(Drill, pk=pk)
-    body = {"record": canonical_record(drill), "sha256": record_sha256(drill),
+    snapshot = signed_snapshot(drill.signoff) if drill.is_signed else None
+    body = {"record": canonical_record(drill, snapshot), "sha256": record_sha256(drill, snapshot),
             "signed_sha256": drill.signoff.record_sha256 if drill.is_signed else None}
     return JsonResponse(body, json_dumps_params={"indent": 2})
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from django.db.models import Q
+
 from alerts.models import Alert, Notification
 from evidence.period import Scope
-from evidence.populations import Population, register
+from evidence.populations import Population, register, register_exception_source
 
 
 def _alerts(scope: Scope):
@@ -38,3 +40,15 @@ register(Population(
     "alerts.Notification created between start_inclusive and end_exclusive (UTC); with databases selected, only "
     "those about alerts of those databases",
 ))
+
+
+def open_alert_exceptions(scope: Scope) -> list[dict[str, str]]:
+    """Every alert still open when the package is made is an open exception (tier-wide ones always)."""
+    alerts = Alert.objects.open().select_related("database", "tier").order_by("opened_at")
+    if scope.databases:
+        alerts = alerts.filter(Q(database__name__in=scope.databases) | Q(database__isnull=True))
+    return [{"kind": f"alert open ({alert.severity})", "what": alert.title, "when": alert.opened_at.isoformat(),
+             "detail": alert.message[:200]} for alert in alerts]
+
+
+register_exception_source(open_alert_exceptions)

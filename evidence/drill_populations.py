@@ -17,7 +17,6 @@ from django.utils import timezone
 from drills import health
 from drills.models import Contact, Drill, DrillStep, FollowUp, Participant, SignOff
 from drills.models.runbook import minutes_label
-from drills.record import record_sha256
 from evidence.period import Scope
 from evidence.populations import Population, register, register_summary_section
 
@@ -86,7 +85,7 @@ def sign_off_row(signoff: SignOff) -> dict[str, Any]:
     return {"id": signoff.pk, "drill_id": signoff.drill_id, "drill": str(signoff.drill),
             "signed_by": signoff.signed_by.get_username(), "signed_at": signoff.signed_at,
             "statement": signoff.statement, "record_sha256": signoff.record_sha256,
-            "record_still_matches": record_sha256(signoff.drill) == signoff.record_sha256,
+            "record_still_matches": signoff.record_intact(),
             "record_json": signoff.record_json}
 
 
@@ -159,8 +158,7 @@ def summary_section(scope: Scope) -> str:
         row = drill_row(drill)
         drills.append(row | {"drill": drill, "rto_target": minutes_label(drill.rto_target_minutes),
                              "rpo_target": minutes_label(drill.rpo_target_minutes),
-                             "record_changed": bool(row["record_sha256"]) and record_sha256(drill) != row[
-                                 "record_sha256"]})
+                             "record_changed": bool(row["record_sha256"]) and not drill.signoff.record_intact()})
     missed = health.missed_between(scope.start, scope.end, now, scope.databases)
     return render_to_string("evidence/drills_summary.html", {"drills": drills, "missed": missed, "now": now})
 

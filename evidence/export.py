@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db.models import Max
 from django.utils import timezone
 
-from audit import trail
+from audit import anchor, trail
 from audit.chain import verify_chain
 from audit.models import AuditChainHead
 from core.hashing import sha256_of
@@ -27,6 +27,7 @@ from evidence import populations as registry
 from evidence.controls import CONTROLS
 from evidence.models import EvidenceExport
 from evidence.period import Scope
+from evidence.signing import SIGNATURE_NAME, sign, signing_key
 from evidence.summary import render_summary
 from evidence.tier_config import live_bucket_settings
 from evidence.zipstream import PackageWriter
@@ -48,11 +49,14 @@ def build_package(scope: Scope, output: Path, *, exported_by: str, progress: Pro
     progress = progress or (lambda percent, note: None)
     generated_at = timezone.now()
     progress(2, "verifying the audit chain")
-    chain = verify_chain().as_dict()
+    chain = verify_chain(anchor.last_anchor()).as_dict()  # exactly verify_audit_log's check, anchors included
     head = AuditChainHead.objects.filter(pk=1).first()
     pops = registry.registered()
     omissions = [{"item": f"{name}.csv/.json", "reason": f"{what}: not part of this installation"}
                  for name, what in registry.missing().items()]
+    key = signing_key()
+    if key.secret is None:
+        omissions.append({"item": SIGNATURE_NAME, "reason": key.why_not})
     files: list[dict[str, Any]] = []
     described: list[dict[str, Any]] = []
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -90,6 +94,8 @@ def build_package(scope: Scope, output: Path, *, exported_by: str, progress: Pro
             "audit_chain": {"head_hash": head.last_hash if head else None, "head_count": head.count if head else 0,
                             "verification": chain},
             "controls": CONTROLS, "populations": described, "files": files, "omissions": omissions,
+            "signature": {"file": SIGNATURE_NAME, "tool": "minisign", "public_key": key.public_base64}
+            if key.secret else None,
         }
         progress(95, "writing the summary")
         policies = list(registry.REGISTRY["retention_policies"].rows(scope)) if "retention_policies" in \
@@ -99,7 +105,11 @@ def build_package(scope: Scope, output: Path, *, exported_by: str, progress: Pro
         files.append({"name": summary.name, "sha256": summary.sha256, "size": summary.size, "population": None,
                       "controls": list(CONTROLS)})
         package.write_text("manifest.json", json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n")
-        package.write_text("SHA256SUMS.txt", package.sha256sums())
+        sums = package.sha256sums()
+        package.write_text("SHA256SUMS.txt", sums)
+        if key.secret is not None:  # signing the sums signs every file they name
+            comment = f"Lifeboat evidence {scope.since}..{scope.until} generated {generated_at:%Y-%m-%dT%H:%M:%SZ}"
+            archive.writestr(SIGNATURE_NAME, sign(key, sums.encode("utf-8"), comment))
     with partial.open("rb+") as f:
         os.fsync(f.fileno())
     partial.replace(output)

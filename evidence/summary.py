@@ -43,7 +43,7 @@ def monthly_counts(scope: Scope) -> list[dict[str, Any]]:
 
 
 def open_exceptions(scope: Scope) -> list[dict[str, str]]:
-    """Failures of the period not yet made good, and databases not fresh right now."""
+    """Failures of the period not yet made good, alerts still open, and databases not fresh right now."""
     found: list[dict[str, str]] = []
     databases = Database.objects.filter(name__in=scope.databases) if scope.databases else Database.objects.all()
     later_good = BackupRun.objects.good().filter(database=OuterRef("database"), created_at__gt=OuterRef("created_at"))
@@ -62,6 +62,10 @@ def open_exceptions(scope: Scope) -> list[dict[str, str]]:
         found.append({"kind": "restore test failed, none passed since",
                       "what": f"verification #{check.pk} of {check.artifact.run.database}",
                       "when": check.created_at.isoformat(), "detail": check.error[:200]})
+    from evidence.populations import EXCEPTION_SOURCES  # filled by the apps' population modules at start-up
+
+    for source in EXCEPTION_SOURCES:
+        found.extend(source(scope)[:LIST_LIMIT])
     now = timezone.now()
     tiers = list(Tier.objects.filter(enabled=True).that_can(Feature.ARTIFACTS))
     for database in databases.filter(enabled=True):

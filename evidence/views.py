@@ -21,6 +21,7 @@ from core.roles import EXPORT_EVIDENCE
 from evidence import sampling
 from evidence.forms import SampleForm, ScopeForm
 from evidence.models import EvidenceExport, EvidenceSample
+from evidence.signing import signing_key
 
 
 def _last_month() -> dict:
@@ -34,7 +35,7 @@ def index(request):
     exports = EvidenceExport.objects.select_related("requested_by")[:20]
     context = {"form": ScopeForm(initial=_last_month()), "sample_form": SampleForm(initial=_last_month()),
                "exports": exports, "busy": any(e.is_active for e in exports),
-               "samples": EvidenceSample.objects.all()[:10]}
+               "samples": EvidenceSample.objects.all()[:10], "signing": signing_key()}
     template = "evidence/index.html#exports" if request.htmx else "evidence/index.html"
     return render(request, template, context)
 

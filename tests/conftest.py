@@ -10,6 +10,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import psycopg
@@ -235,42 +236,37 @@ def _flush_lifts_audit_triggers():
     reload), then put them back."""
     import importlib
 
+    from django.db.backends.base.creation import BaseDatabaseCreation
     from django.db.backends.base.operations import BaseDatabaseOperations
 
     triggers = importlib.import_module("dashboard.migrations.0005_audit_append_only_triggers")
     original = BaseDatabaseOperations.execute_sql_flush
+    original_deserialize = BaseDatabaseCreation.deserialize_db_from_string
 
-    def execute_sql_flush(self, sql_list):
-        forward, backward = triggers.BY_VENDOR[self.connection.vendor]
-        with self.connection.cursor() as cursor:
+    @contextmanager
+    def lifted(connection):
+        forward, backward = triggers.BY_VENDOR[connection.vendor]
+        with connection.cursor() as cursor:
             for statement in backward:
                 cursor.execute(statement)
         try:
-            original(self, sql_list)
+            yield
         finally:
-            with self.connection.cursor() as cursor:
+            with connection.cursor() as cursor:
                 for statement in forward:
                     cursor.execute(statement)
+
+    def execute_sql_flush(self, sql_list):
+        with lifted(self.connection):
+            original(self, sql_list)
+
+    def deserialize_db_from_string(self, data):
+        with lifted(self.connection):
+            original_deserialize(self, data)
 
     BaseDatabaseOperations.execute_sql_flush = execute_sql_flush
     # A serialized rollback (django_db(serialized_rollback=True)) saves every row it kept back, audit events
-    # included (migrate itself records some): an UPDATE the triggers refuse too, with the same values.
-    from django.db.backends.base.creation import BaseDatabaseCreation
-
-    original_deserialize = BaseDatabaseCreation.deserialize_db_from_string
-
-    def deserialize_db_from_string(self, data):
-        forward, backward = triggers.BY_VENDOR[self.connection.vendor]
-        with self.connection.cursor() as cursor:
-            for statement in backward:
-                cursor.execute(statement)
-        try:
-            original_deserialize(self, data)
-        finally:
-            with self.connection.cursor() as cursor:
-                for statement in forward:
-                    cursor.execute(statement)
-
+    # included where they are serialized: an UPDATE the triggers refuse too, with the same values.
     BaseDatabaseCreation.deserialize_db_from_string = deserialize_db_from_string
     yield
     BaseDatabaseOperations.execute_sql_flush = original

@@ -14,7 +14,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 #   (test_healthz_is_public_and_reveals_only_ok_or_failing).
 # - "metrics": guarded by a bearer token, not a session, so an anonymous visitor gets 401, not a redirect
 #   (test_metrics_answers_401_to_anonymous_visitors).
-PUBLIC = {"login", "logout"}
+PUBLIC = {"login", "logout", "favicon"}  # the icon: tests/test_error_pages_and_favicon.py
 TESTED_SEPARATELY = {"healthz", "metrics"}
 SAMPLE = {"int": "1", "str": "x", "slug": "x", "path": "x", "uuid": "00000000-0000-0000-0000-000000000000"}
 

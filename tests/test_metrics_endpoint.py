@@ -93,3 +93,23 @@ def test_metrics_give_each_scenarios_latest_real_drill_recovery_time(client, tok
 
     drills = {labels: v for (name, labels), v in found.items() if name == "lifeboat_drill_recovery_seconds"}
     assert drills == {(("scenario", str(newer.scenario)),): 840.0}
+
+
+def test_disabled_databases_are_not_reported_late(client, local_tier, token):
+    """An imported database is disabled: it is history, not something that should be backing up now."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    old = Database.objects.create(name="imported_old", dbname="imported_old", enabled=False)
+    Database.objects.create(name="active_new", dbname="active_new")
+    long_ago = timezone.now() - timedelta(days=90)
+    run = BackupRun.objects.create(database=old, status=BackupRun.Status.SUCCEEDED, trigger=BackupRun.Trigger.IMPORT,
+                                   created_at=long_ago, started_at=long_ago, finished_at=long_ago)
+    Artifact.objects.create(run=run, tier=local_tier, location="/backups/imported_old.dump.zst", size_bytes=1)
+
+    found = samples(client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {token}").content.decode())
+
+    late = {dict(labels)["database"]: value for (name, labels), value in found.items()
+            if name == "lifeboat_backup_late"}
+    assert set(late) == {"active_new"}

@@ -115,19 +115,52 @@ def test_sqlite_copy_is_consistent_and_described_by_its_sidecar(local_tier, djan
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_only_the_newest_self_backups_are_kept(local_tier, settings):
+def test_self_backups_are_kept_by_age(local_tier, settings):
     import time_machine
 
-    settings.LIFEBOAT_SELF_BACKUP_KEEP = 2
-    for hour in (1, 2, 3):
-        with time_machine.travel(f"2026-11-24 0{hour}:00:00+00:00", tick=False):
+    settings.LIFEBOAT_SELF_BACKUP_KEEP_DAYS = 3
+    settings.LIFEBOAT_SELF_BACKUP_KEEP = 1  # at least the newest, whatever its age
+    for day in (20, 21, 22, 24):
+        with time_machine.travel(f"2026-11-{day} 01:00:00+00:00", tick=False):
             selfbackup.sqlite_self_backup()
 
     names = sorted(o.name for o in LocalStorage(local_tier).list_names() if o.name.startswith("lifeboat_self"))
-    assert names == ["lifeboat_selfbackup_20261124_020000.sqlite3.zst",
-                     "lifeboat_selfbackup_20261124_020000.sqlite3.zst.json",
-                     "lifeboat_selfbackup_20261124_030000.sqlite3.zst",
-                     "lifeboat_selfbackup_20261124_030000.sqlite3.zst.json"]
+    assert names == ["lifeboat_selfbackup_20261122_010000.sqlite3.zst",
+                     "lifeboat_selfbackup_20261122_010000.sqlite3.zst.json",
+                     "lifeboat_selfbackup_20261124_010000.sqlite3.zst",
+                     "lifeboat_selfbackup_20261124_010000.sqlite3.zst.json"]
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_the_scheduled_self_backup_runs_at_most_once_a_day(local_tier):
+    import time_machine
+
+    storage = LocalStorage(local_tier)
+    for moment in ("2026-11-24 01:00", "2026-11-24 02:00", "2026-11-24 23:59", "2026-11-25 00:30"):
+        with time_machine.travel(f"{moment}:00+00:00", tick=False):
+            tasks.self_backup()
+
+    assert sorted(o.name for o in storage.list_names(selfbackup.SELF_SUFFIX)) == [
+        "lifeboat_selfbackup_20261124_010000.sqlite3.zst", "lifeboat_selfbackup_20261125_003000.sqlite3.zst"]
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_self_backup_is_taken_before_each_migration(local_tier):
+    from django.apps import apps
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    storage = LocalStorage(local_tier)
+    tasks.self_backup()
+    before = sum(1 for _ in storage.list_names(selfbackup.SELF_SUFFIX))
+    executor = MigrationExecutor(connection)
+    last = executor.loader.graph.leaf_nodes("backups")[0]
+    plan = [(executor.loader.graph.nodes[last], False)]
+
+    selfbackup.self_backup_before_migration(sender=apps.get_app_config("backups"), plan=plan)
+    selfbackup.self_backup_before_migration(sender=apps.get_app_config("backups"), plan=[])  # nothing to do
+
+    assert sum(1 for _ in storage.list_names(selfbackup.SELF_SUFFIX)) == before + 1
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)

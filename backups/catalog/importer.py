@@ -4,11 +4,15 @@ Idempotent: a run is known by its backup UUID (written in every manifest), an ar
 importing twice adds nothing. Every new artifact is stream-hashed before it is recorded; one whose bytes no
 longer match its manifest is recorded as a failed copy (never offered for verification or restore) and
 flagged, as is a manifest whose artifact is missing.
+
+Hashing happens outside any transaction and each manifest is committed in its own short one: on SQLite one write
+transaction for the whole import would block every other writer for hours, and an interrupted import resumes.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 from django.core.exceptions import ValidationError
@@ -119,7 +123,8 @@ def _run_for(manifest: catalog.Manifest, tier: Tier) -> tuple[BackupRun, bool]:
 
 
 def _import_one(storage: Storage, tier: Tier, manifest: catalog.Manifest,
-                listing: dict[str, ListedObject]) -> ImportItem:
+                listing: dict[str, ListedObject], dry_run: bool = False) -> ImportItem:
+    """Hash first, outside any transaction (hours on a real bucket); then record in one short transaction."""
     item = ImportItem(manifest=manifest.name, outcome=IMPORTED, database=manifest.database.name,
                       artifact=manifest.artifact_name)
     known = BackupRun.objects.filter(backup_uuid=manifest.backup_uuid).first()
@@ -129,6 +134,8 @@ def _import_one(storage: Storage, tier: Tier, manifest: catalog.Manifest,
     problems = []
     listed = listing.get(manifest.artifact_name)
     expected = manifest.artifact.sha256
+    if listed is not None and listed.needs_restore:
+        return _import_archived(tier, manifest, listing, listed, item, dry_run)
     if listed is None:
         problems.append("the manifest's artifact is missing from the tier")
     else:
@@ -145,27 +152,60 @@ def _import_one(storage: Storage, tier: Tier, manifest: catalog.Manifest,
         if globals_sha != manifest.globals.sha256:
             problems.append("the globals file's checksum does not match its manifest")
             globals_listed = None
-    run, _ = _run_for(manifest, tier)
     artifact_broken = listed is None or any(p.startswith(("checksum", "size")) for p in problems)
-    Artifact.objects.create(
-        run=run, tier=tier, status=Artifact.Status.FAILED if artifact_broken else Artifact.Status.STORED,
-        location=listed.location if listed else "", size_bytes=listed.size_bytes if listed else None,
-        sha256=expected or "", globals_location=globals_listed.location if globals_listed else "",
-        manifest_location=listing[manifest.name].location, created_at=manifest.finished_at or timezone.now(),
-        error=("flagged on import: " + "; ".join(problems)) if problems else "",
-    )
+    with transaction.atomic():
+        run, _ = _run_for(manifest, tier)
+        Artifact.objects.create(
+            run=run, tier=tier, status=Artifact.Status.FAILED if artifact_broken else Artifact.Status.STORED,
+            location=listed.location if listed else "", size_bytes=listed.size_bytes if listed else None,
+            sha256=expected or "", globals_location=globals_listed.location if globals_listed else "",
+            manifest_location=listing[manifest.name].location, created_at=manifest.finished_at or timezone.now(),
+            error=("flagged on import: " + "; ".join(problems)) if problems else "",
+        )
+        transaction.set_rollback(dry_run)
     item.run_id = run.pk
     if problems:
         item.outcome, item.reason = FLAGGED, "; ".join(problems)
     return item
 
 
-def import_catalog(tier: Tier, *, dry_run: bool = False, user=None) -> ImportReport:
-    """Read every manifest in the tier and record what the dashboard does not know yet."""
+def _import_archived(tier: Tier, manifest: catalog.Manifest, listing: dict[str, ListedObject],
+                     listed: ListedObject, item: ImportItem, dry_run: bool) -> ImportItem:
+    """A copy in GLACIER / DEEP_ARCHIVE cannot be read, so not hashed: its run is history, the copy `archived`
+    until `restore_archived` has it restored and checked."""
+    globals_listed = listing.get(manifest.globals_name) if manifest.globals_name else None
+    with transaction.atomic():
+        run, _ = _run_for(manifest, tier)
+        Artifact.objects.create(
+            run=run, tier=tier, status=Artifact.Status.ARCHIVED, location=listed.location,
+            size_bytes=listed.size_bytes, sha256=manifest.artifact.sha256 or "",
+            storage_class=listed.storage_class, globals_location=globals_listed.location if globals_listed else "",
+            manifest_location=listing[manifest.name].location,
+            created_at=manifest.finished_at or timezone.now(),
+        )
+        transaction.set_rollback(dry_run)
+    item.run_id = run.pk
+    item.reason = f"archived in {listed.storage_class}: restore it (restore_archived) before it can be read"
+    return item
+
+
+def tier_listing(storage: Storage, tier: Tier) -> dict[str, ListedObject]:
+    """Every object of the tier by name, with the monthly archive prefix (full keys) where the tier has one."""
+    listing = {obj.name: obj for obj in storage.list_names()}
+    if tier.can(Feature.ARCHIVE_PREFIX) and tier.archive_prefix:
+        listing.update((obj.name, obj) for obj in storage.list_archive())
+    return listing
+
+
+def import_catalog(tier: Tier, *, dry_run: bool = False, user=None,
+                   progress: Callable[[int, int, str], None] | None = None) -> ImportReport:
+    """Read every manifest in the tier and record what the dashboard does not know yet.
+    `progress(done, total, manifest name)` is called after each manifest."""
+    progress = progress or (lambda done, total, name: None)
     if not tier.can(Feature.ARTIFACTS):
         raise ConfigurationError(f"tier {tier.name} is an RDS view: it holds no Lifeboat manifests")
     storage = storage_for(tier)
-    listing = {obj.name: obj for obj in storage.list_names()}
+    listing = tier_listing(storage, tier)
     report = ImportReport(tier=tier.name, dry_run=dry_run)
     manifests: list[catalog.Manifest] = []
     for name in sorted(n for n in listing if n.endswith(catalog.MANIFEST_SUFFIX)):
@@ -175,17 +215,16 @@ def import_catalog(tier: Tier, *, dry_run: bool = False, user=None) -> ImportRep
             if "not a Lifeboat backup manifest" not in str(exc):  # self-backup sidecars and foreign JSON
                 report.items.append(ImportItem(manifest=name, outcome=FLAGGED, reason=str(exc)))
     manifests.sort(key=lambda m: (m.started_at, m.name))
-    with transaction.atomic():
-        for manifest in manifests:
-            try:
-                with transaction.atomic():
-                    report.items.append(_import_one(storage, tier, manifest, listing))
-            except (LifeboatError, ValidationError, ValueError, KeyError, TypeError) as exc:
-                reason = "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
-                report.items.append(ImportItem(manifest=manifest.name, outcome=FLAGGED,
-                                               reason=f"cannot import: {reason}"))
-        if dry_run:
-            transaction.set_rollback(True)
+    # One manifest at a time, each committed on its own: other writers wait at most one short transaction, and
+    # an interrupted import resumes where it stopped (what was committed is "known" the next time).
+    for done, manifest in enumerate(manifests, start=1):
+        try:
+            report.items.append(_import_one(storage, tier, manifest, listing, dry_run))
+        except (LifeboatError, ValidationError, ValueError, KeyError, TypeError) as exc:
+            reason = "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+            report.items.append(ImportItem(manifest=manifest.name, outcome=FLAGGED,
+                                           reason=f"cannot import: {reason}"))
+        progress(done, len(manifests), manifest.name)
     if not dry_run:
         trail.record("catalog.imported", actor=user, target=tier,
                      summary=f"catalog of tier {tier.name} imported: " + ", ".join(

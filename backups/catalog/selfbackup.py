@@ -5,8 +5,10 @@
   the Database names an environment variable (LIFEBOAT_SELF_PASSWORD_ENV), which settings.py fills in this
   process's environment from DATABASE_URL when the URL carries one.
 - On SQLite a consistent copy (SQLite's online backup API) is compressed with zstd and stored, with its own
-  sidecar manifest, in every enabled local and S3 tier after each scheduled backup run:
-  `lifeboat_selfbackup_<YYYYmmdd_HHMMSS>.sqlite3.zst` (+ `.json`). restore_selfbackup brings it back.
+  sidecar manifest, in every enabled local and S3 tier after the first scheduled backup run of a UTC day and
+  before each migration: `lifeboat_selfbackup_<YYYYmmdd_HHMMSS>[_before_migrate].sqlite3.zst` (+ `.json`).
+  Copies younger than LIFEBOAT_SELF_BACKUP_KEEP_DAYS are kept, and at least the newest LIFEBOAT_SELF_BACKUP_KEEP.
+  restore_selfbackup brings one back.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import os
 import sqlite3
 import tempfile
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -77,8 +79,20 @@ class SelfBackup:
     manifest: dict[str, Any]
 
 
-def self_backup_name(now: datetime) -> str:
-    return f"{SELF_PREFIX}{now:%Y%m%d_%H%M%S}{SELF_SUFFIX}"
+BEFORE_MIGRATE = "_before_migrate"
+
+
+def self_backup_name(now: datetime, tag: str = "") -> str:
+    return f"{SELF_PREFIX}{now:%Y%m%d_%H%M%S}{tag}{SELF_SUFFIX}"
+
+
+def taken_at(name: str) -> datetime | None:
+    """The time in a self-backup's name (UTC), None for a name that is not one."""
+    stamp = Path(name).name[len(SELF_PREFIX):len(SELF_PREFIX) + 15]
+    try:
+        return datetime.strptime(stamp, "%Y%m%d_%H%M%S").replace(tzinfo=UTC)
+    except ValueError:
+        return None
 
 
 def _newest_migration(db: sqlite3.Connection) -> str:
@@ -87,7 +101,7 @@ def _newest_migration(db: sqlite3.Connection) -> str:
     return f"django_migrations: {row[0]}" if row else ""
 
 
-def make_sqlite_copy(directory: Path, now: datetime) -> SelfBackup:
+def make_sqlite_copy(directory: Path, now: datetime, tag: str = "") -> SelfBackup:
     """SQLite's backup API copies the live database in one step (a consistent snapshot even while the web
     server and the qcluster write), then the copy is checked and compressed with zstd."""
     name_or_uri = str(own_database.own_settings()["NAME"])
@@ -106,7 +120,7 @@ def make_sqlite_copy(directory: Path, now: datetime) -> SelfBackup:
     finally:
         source.close()
         target.close()
-    name = self_backup_name(now)
+    name = self_backup_name(now, tag)
     compressor = zstandard.ZstdCompressor(level=settings.LIFEBOAT_ZSTD_LEVEL, write_checksum=True)
     with open(raw_copy, "rb") as src, atomic_file(directory / name) as out:
         compressor.copy_stream(src, out, read_size=CHUNK)
@@ -126,13 +140,22 @@ def self_backup_tiers() -> list[Tier]:
     return list(Tier.objects.filter(enabled=True).that_can(Feature.ARTIFACTS))
 
 
-def prune(storage: Storage, keep: int) -> list[str]:
-    """Keep the newest `keep` self-backups in a tier (names sort by time); delete older ones and their sidecars."""
-    names = sorted((obj for obj in storage.list_names(SELF_SUFFIX) if Path(obj.name).name.startswith(SELF_PREFIX)),
-                   key=lambda obj: obj.name)
-    removed = []
+def _self_copies(storage: Storage) -> list:
+    """The tier's SQLite self-backups, oldest first (names sort by time)."""
+    return sorted((obj for obj in storage.list_names(SELF_SUFFIX) if Path(obj.name).name.startswith(SELF_PREFIX)),
+                  key=lambda obj: Path(obj.name).name)
+
+
+def prune(storage: Storage, keep_days: int, keep_at_least: int, now: datetime) -> list[str]:
+    """Delete self-backups older than `keep_days` (and their sidecars), never the newest `keep_at_least`."""
+    copies = _self_copies(storage)
     sidecars = {obj.name: obj for obj in storage.list_names(SELF_SUFFIX + catalog.MANIFEST_SUFFIX)}
-    for obj in names[: max(len(names) - keep, 0)]:
+    cutoff = now - timedelta(days=keep_days)
+    removed = []
+    for obj in copies[: max(len(copies) - keep_at_least, 0)]:
+        when = taken_at(obj.name)
+        if when is None or when > cutoff:  # younger than keep_days
+            continue
         storage.delete(obj.location)
         sidecar = sidecars.get(catalog.manifest_name(obj.name))
         if sidecar:
@@ -141,7 +164,41 @@ def prune(storage: Storage, keep: int) -> list[str]:
     return removed
 
 
-def sqlite_self_backup(now: datetime | None = None) -> dict[str, Any]:
+def has_copy_of_day(storage: Storage, now: datetime) -> bool:
+    days = {when.date() for when in map(taken_at, (obj.name for obj in _self_copies(storage))) if when}
+    return now.date() in days
+
+
+def daily_self_backup(now: datetime | None = None) -> dict[str, Any]:
+    """After a scheduled run: at most one copy a UTC day (many databases backed up in one night make one)."""
+    now = now or timezone.now()
+    tiers = self_backup_tiers()
+    if tiers and all(has_copy_of_day(storage_for(tier), now) for tier in tiers):
+        return {"name": "", "skipped": f"every tier already holds a self-backup of {now:%Y-%m-%d}", "tiers": {}}
+    return sqlite_self_backup(now)
+
+
+def self_backup_before_migration(sender=None, plan=None, **kwargs) -> None:
+    """pre_migrate: a copy before migrations change the schema, into LIFEBOAT_BACKUP_ROOT (the default local
+    tier's directory). No model is read and no event recorded: the code is already new, the schema still old.
+    Never on an empty plan or a fresh database; never blocking the migration (a failure is logged)."""
+    if not plan or all(backwards for _, backwards in plan) or not settings.LIFEBOAT_SELF_BACKUP:
+        return
+    if not is_sqlite() or "django_migrations" not in connections["default"].introspection.table_names():
+        return
+    try:
+        root = Path(settings.LIFEBOAT_BACKUP_ROOT)
+        root.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix=".lifeboat-selfbackup-", dir=root) as tmp:
+            copy = make_sqlite_copy(Path(tmp), timezone.now(), BEFORE_MIGRATE)
+            os.replace(copy.stored.location, root / copy.name)  # the same filesystem: the name appears whole
+        catalog.write_json(root / catalog.manifest_name(copy.name), copy.manifest | {"reason": "before migration"})
+        log.info("self-backup before migration: %s", root / copy.name)
+    except Exception:  # the migration itself matters more than the copy before it
+        log.exception("self-backup before migration failed")
+
+
+def sqlite_self_backup(now: datetime | None = None, *, tag: str = "", reason: str = "") -> dict[str, Any]:
     """Copy the dashboard's SQLite database into every enabled local and S3 tier. Returns what happened."""
     if not is_sqlite():
         raise ConfigurationError("the SQLite self-backup needs a SQLite dashboard database "
@@ -149,7 +206,7 @@ def sqlite_self_backup(now: datetime | None = None) -> dict[str, Any]:
     now = now or timezone.now()
     result: dict[str, Any] = {"name": "", "tiers": {}}
     with tempfile.TemporaryDirectory(prefix="lifeboat-selfbackup-") as tmp:
-        copy = make_sqlite_copy(Path(tmp), now)
+        copy = make_sqlite_copy(Path(tmp), now, tag)
         result.update(name=copy.name, sha256=copy.stored.sha256, size_bytes=copy.stored.size_bytes)
         for tier in self_backup_tiers():
             storage = storage_for(tier)
@@ -158,11 +215,14 @@ def sqlite_self_backup(now: datetime | None = None) -> dict[str, Any]:
                 if stored.sha256 != copy.stored.sha256:
                     raise StorageError(f"{tier} holds a copy whose SHA-256 differs")
                 catalog.put_json(storage, catalog.manifest_name(copy.name), copy.manifest, {"kind": "self-backup"})
-                pruned = prune(storage, settings.LIFEBOAT_SELF_BACKUP_KEEP)
+                pruned = prune(storage, settings.LIFEBOAT_SELF_BACKUP_KEEP_DAYS, settings.LIFEBOAT_SELF_BACKUP_KEEP,
+                               now)
                 result["tiers"][tier.name] = {"location": stored.location, "pruned": pruned}
             except Exception as exc:  # one tier failing never stops the others
                 log.exception("self-backup to tier %s failed", tier)
                 result["tiers"][tier.name] = {"error": str(exc) or repr(exc)}
+    if reason:
+        result["reason"] = reason
     ok = any("location" in t for t in result["tiers"].values())
     trail.record("selfbackup." + ("succeeded" if ok else "failed"),
                  summary=f"Lifeboat's own database copied as {copy.name}" if ok

@@ -235,6 +235,12 @@ class Artifact(models.Model):
     class Status(models.TextChoices):
         STORED = "stored", "Stored"
         FAILED = "failed", "Failed"
+        # Retention changes the catalog before storage: a copy is `deleting` while its object and manifest are
+        # removed, then `deleted`; a crash in between leaves a `deleting` row the catalog sweep finishes.
+        DELETING = "deleting", "Deleting"
+        DELETED = "deleted", "Deleted"
+        # In GLACIER / DEEP_ARCHIVE (found so by import_catalog): history, not readable until restored, not fresh.
+        ARCHIVED = "archived", "Archived (restore before reading)"
 
     run = models.ForeignKey(BackupRun, on_delete=models.CASCADE, related_name="artifacts")
     tier = models.ForeignKey(Tier, on_delete=models.PROTECT, related_name="artifacts")

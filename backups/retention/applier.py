@@ -1,7 +1,8 @@
 """Applying retention: load a tier's copies as plain data, plan (retention.plan), then act on the plan.
 
 Deletions are hard in storage (an S3 delete names the version, so nothing lingers as a noncurrent version) and
-soft in the records (Artifact.deleted_at/by/reason), one audit event each. A copy a safety rule kept is
+soft in the records (Artifact status `deleting` then `deleted`, deleted_at/by/reason), one audit event each; the
+sidecar manifest goes with its artifact, on deletion and on the archive move. A copy a safety rule kept is
 announced with the retention_refused signal. The month's copy of an S3 tier with an archive prefix is moved
 there, out of reach of the lifecycle rule's expiry.
 """
@@ -12,6 +13,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.db import transaction
 from django.utils import timezone
 
 from audit import trail
@@ -119,34 +121,60 @@ def apply_retention(tier: Tier, *, now: datetime | None = None, actor=None, dry_
 
 
 def delete_copy(storage, artifact: Artifact, decision: retention.Decision, actor, now: datetime) -> None:
-    """Hard delete in storage first: a copy is marked deleted only once it is really gone."""
+    """The catalog first, storage second (as pgBackRest's expire): mark the copy `deleting`, remove its object,
+    globals and manifest, then close the row. A crash in between leaves a `deleting` row for the sweep, never a
+    live copy that no longer exists."""
     if not artifact.is_live:
         return
+    mark_deleting(artifact, trail.actor_name(actor), f"{decision.rule}: {decision.reason}")
+    finish_deletion(storage, artifact, actor, now, rule=str(decision.rule))
+
+
+def mark_deleting(artifact: Artifact, deleted_by: str, reason: str) -> None:
+    with transaction.atomic():
+        artifact.status = Artifact.Status.DELETING
+        artifact.deleted_by = deleted_by
+        artifact.delete_reason = reason
+        artifact.save(update_fields=["status", "deleted_by", "delete_reason"])
+
+
+def remove_from_storage(storage, artifact: Artifact) -> None:
+    """The object, its globals and its manifest; deleting what is already gone is no error."""
     storage.delete(artifact.location, artifact.version_id)
     if artifact.globals_location:
         storage.delete(artifact.globals_location)
+    if artifact.manifest_location:
+        storage.delete(artifact.manifest_location)
+
+
+def finish_deletion(storage, artifact: Artifact, actor, now: datetime, rule: str = "") -> None:
+    """Remove a `deleting` copy from storage and close its row (retention, or the sweep after a crash)."""
+    remove_from_storage(storage, artifact)
+    artifact.status = Artifact.Status.DELETED
     artifact.deleted_at = now
-    artifact.deleted_by = trail.actor_name(actor)
-    artifact.delete_reason = f"{decision.rule}: {decision.reason}"
-    artifact.save(update_fields=["deleted_at", "deleted_by", "delete_reason"])
+    artifact.save(update_fields=["status", "deleted_at"])
     trail.record("retention.deleted", actor=actor, target=artifact,
                  summary=f"deleted {artifact.run.database.name} #{artifact.run_id} from {artifact.tier.name}: "
-                         f"{decision.reason}",
+                         f"{artifact.delete_reason}",
                  details={"tier": artifact.tier.name, "database": artifact.run.database.name, "run": artifact.run_id,
                           "location": artifact.location, "version_id": artifact.version_id,
-                          "rule": str(decision.rule), "reason": decision.reason})
+                          "manifest": artifact.manifest_location, "rule": rule, "reason": artifact.delete_reason})
 
 
 def archive_copy(storage, artifact: Artifact, decision: retention.Decision, actor) -> None:
-    """Move the month's copy (and its globals) under the archive prefix and record where it now lives."""
+    """Move the month's copy, its globals and its manifest under the archive prefix; record where they live."""
     old = artifact.location
     moved = storage.archive(artifact.location, artifact.version_id)
     if artifact.globals_location:
         artifact.globals_location = storage.archive(artifact.globals_location, "").location
+    if artifact.manifest_location:
+        artifact.manifest_location = storage.archive(artifact.manifest_location, "").location
     artifact.location, artifact.version_id, artifact.etag = moved.location, moved.version_id, moved.etag
     artifact.storage_class = moved.storage_class
-    artifact.save(update_fields=["location", "version_id", "etag", "storage_class", "globals_location"])
+    artifact.save(update_fields=["location", "version_id", "etag", "storage_class", "globals_location",
+                                 "manifest_location"])
     trail.record("retention.archived", actor=actor, target=artifact,
                  summary=f"moved {artifact.run.database.name} #{artifact.run_id} to the monthly archive",
                  details={"tier": artifact.tier.name, "from": old, "to": moved.location,
+                          "manifest": artifact.manifest_location,
                           "version_id": moved.version_id, "reason": decision.reason})

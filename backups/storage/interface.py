@@ -85,6 +85,9 @@ def atomic_file(final: Path, run_id: int | None = None) -> Iterator[HashingWrite
             partial.unlink(missing_ok=True)
 
 
+COLD_STORAGE_CLASSES = frozenset({"GLACIER", "DEEP_ARCHIVE"})  # not GLACIER_IR: that one reads instantly
+
+
 class Storage(Protocol):
     """One backend per tier kind. What it can do is declared per kind (`Tier.FEATURES`, a `Feature` flag set):
     ask `tier.can(Feature.X)`, which needs no client, rather than which kind the tier is."""
@@ -105,8 +108,14 @@ class Storage(Protocol):
 
 @dataclass(frozen=True)
 class ListedObject:
-    """One object found by listing a tier: its name relative to the tier, where it is, and its size."""
+    """One object found by listing a tier: its name relative to the tier, where it is, its size, and (S3) its
+    storage class: an object in GLACIER or DEEP_ARCHIVE cannot be read until it is restored."""
 
     name: str
     location: str
     size_bytes: int
+    storage_class: str = ""
+
+    @property
+    def needs_restore(self) -> bool:
+        return self.storage_class in COLD_STORAGE_CLASSES

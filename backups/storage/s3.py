@@ -229,14 +229,47 @@ class S3Storage:
         return deleted
 
     def list_names(self, suffix: str = "") -> Iterator[ListedObject]:
+        yield from self._list(self.prefix, suffix, relative=True)
+
+    def list_archive(self, suffix: str = "") -> Iterator[ListedObject]:
+        """The monthly archive prefix (outside the tier's prefix); names are the full keys."""
+        if self.tier.archive_prefix:
+            yield from self._list(self.tier.archive_prefix, suffix, relative=False)
+
+    def _list(self, prefix: str, suffix: str, *, relative: bool) -> Iterator[ListedObject]:
         paginator = self.client.get_paginator("list_objects_v2")
         try:
-            for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix):
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
                 for obj in page.get("Contents", []):
                     if obj["Key"].endswith(suffix):
-                        yield ListedObject(obj["Key"][len(self.prefix):], obj["Key"], obj["Size"])
+                        name = obj["Key"][len(prefix):] if relative else obj["Key"]
+                        yield ListedObject(name, obj["Key"], obj["Size"], obj.get("StorageClass") or "STANDARD")
         except AWS_ERRORS as exc:
-            raise StorageError(f"cannot list s3://{self.bucket}/{self.prefix}: {error_text(exc)}") from None
+            raise StorageError(f"cannot list s3://{self.bucket}/{prefix}: {error_text(exc)}") from None
+
+    def request_restore(self, location: str, version_id: str = "", days: int = 7) -> str:
+        """Ask S3 to restore a GLACIER / DEEP_ARCHIVE object for `days`; returns its restore state."""
+        try:
+            self.client.restore_object(Bucket=self.bucket, Key=location, RestoreRequest={
+                "Days": days, "GlacierJobParameters": {"Tier": "Standard"}},
+                **({"VersionId": version_id} if version_id else {}))
+        except AWS_ERRORS as exc:
+            if "RestoreAlreadyInProgress" not in error_text(exc):
+                raise StorageError(f"cannot request the restore of {self.url(location)}: {error_text(exc)}"
+                                   ) from None
+        return self.restore_state(location, version_id)
+
+    def restore_state(self, location: str, version_id: str = "") -> str:
+        """"restored", "in progress" or "not requested" (S3's `x-amz-restore` header of the object)."""
+        try:
+            head = self.client.head_object(Bucket=self.bucket, Key=location,
+                                           **({"VersionId": version_id} if version_id else {}))
+        except AWS_ERRORS as exc:
+            raise StorageError(f"cannot read {self.url(location)}: {error_text(exc)}") from None
+        header = head.get("Restore") or ""
+        if 'ongoing-request="false"' in header:
+            return "restored"
+        return "in progress" if 'ongoing-request="true"' in header else "not requested"
 
     def open_uploads(self) -> list[dict]:
         """Unfinished multipart uploads under the tier's prefix (none, unless an abort could not reach S3)."""

@@ -392,6 +392,8 @@ class SignOff(models.Model):
     statement = models.TextField()
     record_sha256 = models.CharField(max_length=64)
     record_json = models.TextField(help_text="The canonical record that was hashed and signed.")
+    snapshot_json = models.TextField(
+        blank=True, help_text="The configuration (scenario, database, targets, participants) as it was when signed.")
 
     def __str__(self) -> str:
         return f"sign-off of drill #{self.drill_id} by {self.signed_by}"
@@ -406,6 +408,6 @@ class SignOff(models.Model):
 
     def record_intact(self) -> bool:
         """Does the drill, as stored now, still hash to what was signed?"""
-        from drills.record import record_sha256
+        from drills.record import signed_record_sha256
 
-        return record_sha256(self.drill) == self.record_sha256
+        return signed_record_sha256(self) == self.record_sha256
