@@ -175,3 +175,31 @@ def test_less_common_kinds_verify_too(db, backup_root, local_tier, pg_server, ma
     client.force_login(dba)
     page = client.get(run.get_absolute_url()).text
     assert '<tr class="check-unverifiable"><td>objects_not_compared</td><td>not verifiable</td>' in page
+
+
+def test_a_public_schema_owned_as_before_postgresql_15_verifies(db, backup_root, local_tier, pg_server,
+                                                                make_source_db):
+    """A database made by PostgreSQL 14 or older (or pg_upgrade'd from one; Pagila as published) has its public
+    schema owned by a role, not pg_database_owner, so pg_dump lists `SCHEMA public`. The scratch restore runs
+    --no-owner and its public schema keeps the default owner, which pg_dump does not list: still present."""
+    name = make_source_db("ALTER SCHEMA public OWNER TO CURRENT_USER; CREATE TABLE t (id int);",
+                          prefix="lbt_objects_public")
+    database = Database.objects.create(name=name, host=pg_server.target.host, port=pg_server.target.port,
+                                       user=pg_server.target.user, dbname=name)
+    run = pipeline.backup(database)
+    assert run.status == "succeeded", run.error
+    assert objects.TocEntry("SCHEMA", "", "public", objects.PRE_DATA) in _archive_toc(run).entries
+
+    record = verify_artifact(run.artifacts.get())
+
+    checks = {c["name"]: c for c in record.checks}
+    assert record.status == Verification.Status.PASSED, record.error
+    assert checks["objects"]["ok"] is True, checks["objects"]["detail"]
+
+    # A restore without its public schema (nor, so, its table) still misses it.
+    restored = make_source_db(prefix="lbt_objects_public_restored")
+    stock_restore(run.artifacts.get().location, pg_server, restored)
+    with pg_server.connect(restored) as conn:
+        conn.execute("DROP SCHEMA public CASCADE")
+    assert objects.compare(_archive_toc(run), pg_server.target.with_dbname(restored)).missing == [
+        "SCHEMA public", "TABLE public t"]

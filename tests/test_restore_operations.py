@@ -121,3 +121,32 @@ def test_replace_from_the_command_line_needs_an_actor_who_may_do_it(good_run, le
     code, _, err = run_command("restore", str(good_run.pk), "--replace", "--force", "--actor", "nobody-here")
     assert code == 1 and "no active Lifeboat user" in err
     assert not Restore.objects.filter(mode=Restore.Mode.REPLACE).exists()
+
+
+@pytest.mark.parametrize("owned_by_a_role", [True, False], ids=["made-before-15", "made-by-15"])
+def test_owner_gets_the_public_schema_the_source_gave_a_role(learning_db, pg_server, target_name, owned_by_a_role):
+    """A database made before PostgreSQL 15 has its public schema owned by a role; --no-owner leaves the restored
+    one to pg_database_owner: --owner hands it over too, and only then (a PostgreSQL 15 one stays the default)."""
+    from psycopg import sql
+
+    role = f"lbt_public_owner_{uuid.uuid4().hex[:8]}"
+    with pg_server.connect() as conn:
+        conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(role)))
+    name = target_name()
+    try:
+        if owned_by_a_role:
+            with pg_server.connect(learning_db.dbname) as conn:
+                conn.execute(sql.SQL("ALTER SCHEMA public OWNER TO {}").format(sql.Identifier(role)))
+        run = pipeline.backup(learning_db)
+        assert run.status == "succeeded", run.error
+
+        code, result = run_json("restore", str(run.pk), "--target-db", name, "--owner", role)
+
+        assert code == 0, result
+        owner = pg_server.query(name, "SELECT nspowner::regrole::text FROM pg_namespace WHERE nspname = 'public'")
+        assert owner == [(role if owned_by_a_role else "pg_database_owner",)]
+    finally:
+        pg_server.drop_database(name)
+        pg_server.drop_database(learning_db.dbname)
+        with pg_server.connect() as conn:
+            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))

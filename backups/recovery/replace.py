@@ -30,6 +30,7 @@ from backups.recovery.restore import (
     drop_database,
     forensic_name,
     keep_properties,
+    lists_public_schema,
     load_into,
     source_target,
 )
@@ -124,7 +125,8 @@ def restore_incoming(plan: Plan) -> str:
         restore_role.check_owner(plan.server, plan.owner)
     except ConfigurationError as exc:  # production owned by a superuser: the restored objects stay the role's
         return f"restored into {plan.incoming} as {plan.loader.role}; not handed over: {exc}"
-    note = restore_role.hand_over(plan.server, plan.incoming, plan.loader.role, plan.owner)
+    note = restore_role.hand_over(plan.server, plan.incoming, plan.loader.role, plan.owner,
+                                  public_schema=plan.toc is not None and lists_public_schema(plan.toc))
     return f"restored into {plan.incoming} as {plan.loader.role}; {note}"
 
 

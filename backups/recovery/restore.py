@@ -211,7 +211,8 @@ def restore(artifact: Artifact, target_database: str, *, target: ConnectionOptio
             # otherwise the restore role keeps it unless --owner hands it over (see below).
             keep_properties(server, target_database, properties, record, owner=loader.superuser and not no_owner)
         if owner:
-            record.log += restore_role.hand_over(server, target_database, loader.role, owner) + "\n"
+            record.log += restore_role.hand_over(server, target_database, loader.role, owner,
+                                                 public_schema=lists_public_schema(toc)) + "\n"
         elif not loader.superuser:
             record.log += (f"restored by {loader.role} with --no-owner: {target_database} and its objects belong to "
                            f"{loader.role} (restore with --owner ROLE to hand them over)\n")
@@ -223,6 +224,11 @@ def restore(artifact: Artifact, target_database: str, *, target: ConnectionOptio
         log.exception("restore %s failed", record.pk)
         record.status, record.error = Restore.Status.FAILED, jobs.error_text(exc)
     return _finish(record, user)
+
+
+def lists_public_schema(toc: archive_toc.ArchiveToc) -> bool:
+    """The archive has the public schema as an object of its own: a role, not pg_database_owner, owned it."""
+    return any(e.desc == "SCHEMA" and not e.schema and e.tag == "public" for e in toc.entries)
 
 
 def keep_properties(server: ConnectionOptions, dbname: str, properties: database_properties.DatabaseProperties | None,

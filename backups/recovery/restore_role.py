@@ -245,11 +245,18 @@ def check_owner(admin: ConnectionOptions, owner: str) -> None:
                                  "backup's SECURITY DEFINER functions would run with its rights")
 
 
-def hand_over(admin: ConnectionOptions, dbname: str, role: str, owner: str) -> str:
+def hand_over(admin: ConnectionOptions, dbname: str, role: str, owner: str, *, public_schema: bool = False) -> str:
     """Give the restored database and what the restore role created in it to `owner` (as Lifeboat's login, which
-    runs no code from the backup: ALTER ... OWNER calls no function). Returns a line for the log."""
+    runs no code from the backup: ALTER ... OWNER calls no function). Returns a line for the log.
+
+    `public_schema`: the backup lists the public schema, which pg_dump 15+ does only when a role owned it (a
+    database made before PostgreSQL 15). --no-owner left it with the default owner, pg_database_owner: it goes to
+    `owner` too, as in the source."""
     with admin.connect(dbname=dbname) as conn:
         statements = [row[0] for row in conn.execute(HAND_OVER_SQL, {"role": role, "owner": owner}).fetchall()]
+        if public_schema and conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = 'public' "
+                                          "AND nspowner = 'pg_database_owner'::regrole").fetchone():
+            statements.append(sql.SQL("ALTER SCHEMA public OWNER TO {}").format(sql.Identifier(owner)))
         for statement in statements:
             conn.execute(statement)
         conn.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(sql.Identifier(dbname), sql.Identifier(owner)))
