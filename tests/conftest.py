@@ -287,3 +287,20 @@ def tls_server(restore_role_name):
         with cluster.admin().connect() as conn:  # restores load as the restore role there too
             ensure_role(conn, ROLES[0])
         yield cluster
+
+
+@pytest.fixture(scope="session")
+def isolated_verification_cluster():
+    """A private cluster that holds no protected database: the verification server an Admin may declare isolated,
+    where backups with superuser-only objects (C or internal functions, event triggers, FDWs) can be proven."""
+    from tests.pg_cluster import private_cluster
+
+    with private_cluster(addresses="127.0.0.1") as (server, _socket_dir):
+        yield server
+
+
+@pytest.fixture
+def verify_on_isolated_server(settings, isolated_verification_cluster):
+    settings.LIFEBOAT_VERIFY_DSN = isolated_verification_cluster.target.with_dbname("postgres").dsn
+    settings.LIFEBOAT_VERIFY_ISOLATED = True
+    return isolated_verification_cluster

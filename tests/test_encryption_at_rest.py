@@ -238,22 +238,24 @@ def test_the_run_and_tier_pages_say_how_a_copy_is_encrypted(encrypted, learning_
     assert "required: plain copies are refused" in client.get(local_tier.get_absolute_url()).content.decode()
 
 
-def test_only_the_newest_encrypted_self_backups_are_kept(encrypted, transactional_db, backup_root, settings):
+def test_old_encrypted_self_backups_are_pruned_by_age(encrypted, transactional_db, backup_root, settings):
+    """Pruning knows the .age names: kept by age (LIFEBOAT_SELF_BACKUP_KEEP_DAYS), sidecars with their copies."""
     import time_machine
 
     from backups.storage.local import LocalStorage
 
     tier = Tier.objects.get_or_create(name="local", defaults={"kind": "local"})[0]
-    settings.LIFEBOAT_SELF_BACKUP_KEEP = 2
-    for hour in (1, 2, 3):
-        with time_machine.travel(f"2026-11-24 0{hour}:00:00+00:00", tick=False):
+    settings.LIFEBOAT_SELF_BACKUP_KEEP = 1
+    settings.LIFEBOAT_SELF_BACKUP_KEEP_DAYS = 30
+    for day in ("2026-10-01", "2026-10-20", "2026-11-05"):
+        with time_machine.travel(f"{day} 02:00:00+00:00", tick=False):
             selfbackup.sqlite_self_backup()
 
     names = sorted(o.name for o in LocalStorage(tier).list_names() if o.name.startswith("lifeboat_self"))
-    assert names == ["lifeboat_selfbackup_20261124_020000.sqlite3.zst.age",
-                     "lifeboat_selfbackup_20261124_020000.sqlite3.zst.age.json",
-                     "lifeboat_selfbackup_20261124_030000.sqlite3.zst.age",
-                     "lifeboat_selfbackup_20261124_030000.sqlite3.zst.age.json"]
+    assert names == ["lifeboat_selfbackup_20261020_020000.sqlite3.zst.age",
+                     "lifeboat_selfbackup_20261020_020000.sqlite3.zst.age.json",
+                     "lifeboat_selfbackup_20261105_020000.sqlite3.zst.age",
+                     "lifeboat_selfbackup_20261105_020000.sqlite3.zst.age.json"]
 
 
 def test_replace_with_a_wrong_key_changes_nothing(encrypted, learning_db, pg_server, settings):

@@ -9,14 +9,15 @@ from drills import conduct
 from drills.models import Drill, DrillStep, SignOff
 from drills.record import configuration_snapshot
 from evidence.drill_populations import sign_off_row
-from tests.drill_helpers import make_drill, tick_all
+from tests.drill_helpers import make_drill, the_approver, tick_all
 
 
 def _signed(lead, other) -> SignOff:
-    drill = make_drill(lead, other)
+    approver = the_approver()
+    drill = make_drill(lead, other, approver=approver)
     tick_all(drill, lead)
     conduct.complete(drill, lead)
-    return conduct.sign_off(Drill.objects.get(pk=drill.pk), lead, "reviewed")
+    return conduct.sign_off(Drill.objects.get(pk=drill.pk), approver, "reviewed")
 
 
 def test_configuration_changes_after_sign_off_keep_the_record_matching(team_lead, dba):
