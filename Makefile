@@ -33,6 +33,7 @@ run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput -v0
 	$(PY) manage.py seed_demo
+	$(PY) manage.py setup_database_roles
 	$(PY) manage.py sync_schedules
 	BIND=$(BIND) bin/serve
 
