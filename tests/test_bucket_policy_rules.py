@@ -4,6 +4,8 @@ test_bucket_policy.py run the same code against a real API)."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from botocore.exceptions import ClientError
 
@@ -12,11 +14,14 @@ from backups.models import Tier
 from backups.storage import bucket_policy
 from backups.storage.bucket_policy import (
     BucketState,
+    declared_encryption,
+    declared_policy,
     declared_rules,
     describe_rule,
     differences,
     iam_policy,
     read_bucket,
+    tls_only_statement,
 )
 
 FLAGS = bucket_policy.PUBLIC_ACCESS_FLAGS
@@ -42,7 +47,8 @@ ARCHIVE = {"ID": "lifeboat-offsite-archive", "Status": "Enabled", "Filter": {"Pr
 
 def in_sync(**changes) -> BucketState:
     state = {"versioning": "Enabled", "rules": [dict(MAIN), dict(ARCHIVE)], "object_lock": None,
-             "object_lock_enabled": False, "public_access": dict(ALL_BLOCKED)}
+             "object_lock_enabled": False, "public_access": dict(ALL_BLOCKED),
+             "encryption": declared_encryption(tier()), "policy_statements": [tls_only_statement("lb-bucket")]}
     return BucketState(**(state | changes))
 
 
@@ -71,6 +77,12 @@ class RecordingS3:
 
     def get_public_access_block(self, Bucket):
         return self._answer("public", "NoSuchPublicAccessBlockConfiguration")
+
+    def get_bucket_encryption(self, Bucket):
+        return self._answer("encryption", "ServerSideEncryptionConfigurationNotFoundError")
+
+    def get_bucket_policy(self, Bucket):
+        return self._answer("policy", "NoSuchBucketPolicy")
 
     def __getattr__(self, name):
         if not name.startswith("put_"):
@@ -121,18 +133,18 @@ def test_the_iam_policy_is_exactly_the_least_privilege_for_both_prefixes():
     policy = iam_policy(tier())
     assert policy["Version"] == "2012-10-17"
     copies, listing, admin = policy["Statement"]
+    # The runtime identity deletes by delete markers only: no s3:DeleteObjectVersion, no bucket-configuration Put.
     assert copies == {"Sid": "LifeboatCopies", "Effect": "Allow", "Action": [
         "s3:PutObject", "s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectAttributes",
-        "s3:GetObjectVersionAttributes", "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:AbortMultipartUpload",
+        "s3:GetObjectVersionAttributes", "s3:DeleteObject", "s3:AbortMultipartUpload",
         "s3:ListMultipartUploadParts"], "Resource": [f"{bucket}/backups/*", f"{bucket}/archive/monthly/*"]}
     assert listing == {"Sid": "LifeboatListing", "Effect": "Allow",
                        "Action": ["s3:ListBucket", "s3:ListBucketVersions"], "Resource": bucket,
                        "Condition": {"StringLike": {"s3:prefix": ["backups/*", "archive/monthly/*"]}}}
-    assert admin == {"Sid": "LifeboatBucketPolicy", "Effect": "Allow", "Action": [
-        "s3:ListBucketMultipartUploads", "s3:GetBucketVersioning", "s3:PutBucketVersioning",
-        "s3:GetLifecycleConfiguration", "s3:PutLifecycleConfiguration", "s3:GetBucketObjectLockConfiguration",
-        "s3:PutBucketObjectLockConfiguration", "s3:GetBucketPublicAccessBlock", "s3:PutBucketPublicAccessBlock"],
-        "Resource": bucket}
+    assert admin == {"Sid": "LifeboatBucketPolicyRead", "Effect": "Allow", "Action": [
+        "s3:ListBucketMultipartUploads", "s3:GetBucketVersioning", "s3:GetLifecycleConfiguration",
+        "s3:GetBucketObjectLockConfiguration", "s3:GetBucketPublicAccessBlock", "s3:GetEncryptionConfiguration",
+        "s3:GetBucketPolicy"], "Resource": bucket}
     assert iam_policy(tier(archive_prefix=""))["Statement"][0]["Resource"] == [f"{bucket}/backups/*"]
 
 
@@ -299,8 +311,8 @@ def test_apply_refuses_a_tier_that_is_not_s3():
 
 
 def test_apply_reports_an_unreachable_bucket_as_a_storage_error(monkeypatch):
-    monkeypatch.setattr(bucket_policy, "client_for", lambda t, service: RecordingS3(lifecycle="AccessDenied"))
-    with pytest.raises(StorageError, match="cannot apply the bucket policy to lb-bucket: AccessDenied"):
+    monkeypatch.setattr(bucket_policy, "client_for", lambda t, service, *profile: RecordingS3(lifecycle="InternalError"))
+    with pytest.raises(StorageError, match="cannot apply the bucket policy to lb-bucket: InternalError"):
         bucket_policy.apply_policy(tier())
 
 
@@ -310,8 +322,10 @@ def test_applying_records_what_differed_and_what_was_done_in_the_audit_trail(db,
     saved = tier()
     saved.save()
     live = RecordingS3(versioning={"Status": "Enabled"}, lifecycle={"Rules": [MAIN, ARCHIVE]},
-                       public={"PublicAccessBlockConfiguration": dict(ALL_BLOCKED, BlockPublicAcls=False)})
-    monkeypatch.setattr(bucket_policy, "client_for", lambda t, service: live)
+                       public={"PublicAccessBlockConfiguration": dict(ALL_BLOCKED, BlockPublicAcls=False)},
+                       encryption={"ServerSideEncryptionConfiguration": {"Rules": [declared_encryption(saved)]}},
+                       policy={"Policy": json.dumps(declared_policy(saved))})
+    monkeypatch.setattr(bucket_policy, "client_for", lambda t, service, *profile: live)
     assert bucket_policy.apply_policy(saved, actor="ops") == ["public access blocked"]
     event = AuditEvent.objects.filter(action="bucket.policy_applied").get()
     assert event.actor == "ops" and event.target_id == str(saved.pk)

@@ -88,6 +88,8 @@ def _runtime_grants(conn: psycopg.Connection, role: str, logins: list[str]) -> l
     migrations), except the audit events: INSERT and SELECT only. Owning nothing, the role cannot ALTER TABLE
     (disable the triggers) or TRUNCATE."""
     own = settings.DATABASES["default"]
+    if not own_database():
+        return ["Lifeboat's own database is not PostgreSQL: no runtime grants to make"]
     ident, database = sql.Identifier(role), sql.Identifier(own["NAME"])
     target = own_database()[0]
     with target.connect(dbname=own["NAME"]) as db:

@@ -23,7 +23,9 @@ class Command(LifeboatCommand):
                             help="only this role (repeatable; default: all)")
 
     def handle(self, *args, dsn, password_env, grant_to, role, **options) -> None:
-        specs = [spec for spec in database_roles.ROLES if not role or spec.key in role]
+        # --dsn names a server Lifeboat restores to: the restore role, unless --role asks for another.
+        default = {"restore"} if dsn else {spec.key for spec in database_roles.ROLES}
+        specs = [spec for spec in database_roles.ROLES if spec.key in (role or default)]
         servers = None
         if dsn:
             password = ""
