@@ -311,7 +311,8 @@ def test_apply_refuses_a_tier_that_is_not_s3():
 
 
 def test_apply_reports_an_unreachable_bucket_as_a_storage_error(monkeypatch):
-    monkeypatch.setattr(bucket_policy, "client_for", lambda t, service, *profile: RecordingS3(lifecycle="InternalError"))
+    down = RecordingS3(lifecycle="InternalError")
+    monkeypatch.setattr(bucket_policy, "client_for", lambda t, service, *profile: down)
     with pytest.raises(StorageError, match="cannot apply the bucket policy to lb-bucket: InternalError"):
         bucket_policy.apply_policy(tier())
 
