@@ -262,12 +262,17 @@ def _flush_lifts_audit_triggers():
 
     def deserialize_db_from_string(self, data):
         # A non-serialized transactional test before this one ended with a flush whose post_migrate re-created
-        # the role groups (core.roles.sync_roles) under new ids: the serialized ones come back in their place.
-        from django.contrib.auth.models import Group
+        # content types, permissions and the role groups under new ids: the serialized ones come back instead.
+        from django.contrib.auth.models import Group, Permission
+        from django.contrib.contenttypes.models import ContentType
 
+        alias = self.connection.alias
         with lifted(self.connection):
-            Group.objects.using(self.connection.alias).all().delete()
+            for model in (Group, Permission, ContentType):
+                model.objects.using(alias).all().delete()
+            ContentType.objects.clear_cache()
             original_deserialize(self, data)
+            ContentType.objects.clear_cache()
 
     BaseDatabaseOperations.execute_sql_flush = execute_sql_flush
     # A serialized rollback (django_db(serialized_rollback=True)) saves every row it kept back, audit events
