@@ -24,6 +24,23 @@ def drop_triggers() -> None:
         cursor.execute(f"DROP TRIGGER {TABLE}_no_delete")
 
 
+def rewrite_history(edited: AuditEvent) -> None:
+    """What a database owner can do: drop the triggers, edit one event and recompute every hash after it and the
+    chain head, so the chain is consistent again."""
+    drop_triggers()
+    previous = None
+    for event in AuditEvent.objects.order_by("id"):
+        if previous is not None:
+            event.prev_hash = previous
+        if event.pk == edited.pk:
+            event.summary = "nothing happened here"
+        event.hash = event.compute_hash()
+        raw(f"UPDATE {TABLE} SET summary = %s, prev_hash = %s, hash = %s WHERE id = %s",
+            [event.summary, event.prev_hash, event.hash, event.pk])
+        previous = event.hash
+    raw("UPDATE dashboard_auditchainhead SET last_hash = %s", [previous])
+
+
 def raw(query: str, params=()) -> list[tuple]:
     with connection.cursor() as cursor:
         cursor.execute(query, params)
@@ -115,18 +132,7 @@ def test_a_rewritten_chain_is_caught_by_the_outside_anchor(chain, tmp_path):
     assert anchored["count"] == AuditEvent.objects.count() and anchored["last_hash"] == chain[-1].hash
 
     # A database owner edits an event and recomputes every hash after it: the chain itself is consistent again.
-    drop_triggers()
-    previous = None
-    for event in AuditEvent.objects.order_by("id"):
-        if previous is not None:
-            event.prev_hash = previous
-        if event.pk == chain[2].pk:
-            event.summary = "nothing happened here"
-        event.hash = event.compute_hash()
-        raw(f"UPDATE {TABLE} SET summary = %s, prev_hash = %s, hash = %s WHERE id = %s",
-            [event.summary, event.prev_hash, event.hash, event.pk])
-        previous = event.hash
-    raw("UPDATE dashboard_auditchainhead SET last_hash = %s", [previous])
+    rewrite_history(edited=chain[2])
 
     assert verify_chain().intact  # without the anchor, the rewrite is invisible
     code, _, err = run_command("verify_audit_log")
@@ -222,18 +228,7 @@ def test_a_rewrite_that_also_rewrote_the_local_anchor_fails_against_the_s3_copy(
     """The database's owner is often the OS user who writes the local anchor file: the head kept in S3 is what
     they cannot quietly rewrite too."""
     assert check_audit_chain().intact
-    drop_triggers()
-    previous = None
-    for event in AuditEvent.objects.order_by("id"):
-        if previous is not None:
-            event.prev_hash = previous
-        if event.pk == chain[2].pk:
-            event.summary = "nothing happened here"
-        event.hash = event.compute_hash()
-        raw(f"UPDATE {TABLE} SET summary = %s, prev_hash = %s, hash = %s WHERE id = %s",
-            [event.summary, event.prev_hash, event.hash, event.pk])
-        previous = event.hash
-    raw("UPDATE dashboard_auditchainhead SET last_hash = %s", [previous])
+    rewrite_history(edited=chain[2])
     # ...and the local anchor file, rewritten to match the forged chain.
     forged = verify_chain()
     assert forged.intact
