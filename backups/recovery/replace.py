@@ -67,6 +67,12 @@ def _ident(name: str) -> sql.Identifier:
     return sql.Identifier(name)
 
 
+def _allow_connections(plan: Plan, dbname: str, allowed: bool) -> None:
+    with plan.connect() as conn:
+        conn.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS {}").format(
+            _ident(dbname), sql.SQL("true" if allowed else "false")))
+
+
 # --- before anything: the rights every step needs ---------------------------------------------------------------
 
 RIGHTS_SQL = """
@@ -131,8 +137,7 @@ def restore_incoming(plan: Plan) -> str:
 
 
 def refuse_connections(plan: Plan) -> str:
-    with plan.connect() as conn:
-        conn.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS false").format(_ident(plan.production)))
+    _allow_connections(plan, plan.production, False)
     return f"{plan.production} refuses new connections"
 
 
@@ -179,8 +184,7 @@ def rename_incoming_into_place(plan: Plan) -> str:
 
 
 def allow_connections(plan: Plan) -> str:
-    with plan.connect() as conn:
-        conn.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS true").format(_ident(plan.forensic)))
+    _allow_connections(plan, plan.forensic, True)
     return f"{plan.forensic} accepts connections again (for inspection)"
 
 
@@ -193,8 +197,7 @@ def undo_restore_incoming(plan: Plan) -> str:
 
 
 def undo_refuse_connections(plan: Plan) -> str:
-    with plan.connect() as conn:
-        conn.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS true").format(_ident(plan.production)))
+    _allow_connections(plan, plan.production, True)
     return f"{plan.production} accepts connections again"
 
 
@@ -209,8 +212,7 @@ def undo_rename_incoming_into_place(plan: Plan) -> str:
 
 
 def undo_allow_connections(plan: Plan) -> str:
-    with plan.connect() as conn:
-        conn.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS false").format(_ident(plan.forensic)))
+    _allow_connections(plan, plan.forensic, False)
     return f"{plan.forensic} refuses connections again"
 
 
