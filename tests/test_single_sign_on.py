@@ -185,3 +185,15 @@ def test_admin_cannot_edit_roles_of_a_single_sign_on_user(client, sso_settings, 
     user = User.objects.get(username="sso-ro")
     page = client.get(f"/admin/auth/user/{user.pk}/change/").content.decode()
     assert 'name="groups"' not in page  # shown, not editable: the provider decides
+
+
+def test_misconfiguration_is_found_by_check(settings):
+    from sso.checks import single_sign_on_settings
+
+    settings.LIFEBOAT_OIDC_ROLE_MAP, settings.LIFEBOAT_OIDC_ENABLED = ["idp=Overlord"], True
+    settings.LIFEBOAT_LOCAL_SIGN_IN, settings.LIFEBOAT_BREAK_GLASS_USERS = "break-glass", []
+    assert {e.id for e in single_sign_on_settings()} == {"sso.E001", "sso.E003"}
+    settings.LIFEBOAT_OIDC_ROLE_MAP = []
+    assert "sso.E002" in {e.id for e in single_sign_on_settings()}
+    settings.LIFEBOAT_OIDC_ROLE_MAP, settings.LIFEBOAT_BREAK_GLASS_USERS = ["idp=DBA"], ["root"]
+    assert single_sign_on_settings() == []
