@@ -94,10 +94,11 @@ def _check(event: AuditEvent, prev_hash: str, name: str, key: str) -> None:
 
 
 def _heads(site: RemoteSite, names: dict[str, str]) -> dict[int, dict]:
+    """Every readable head by count (the tier's lifecycle may have made old ones cold; the newest never is)."""
     heads = {}
-    for name in names:
+    for name, storage_class in names.items():
         count = head_count(name)
-        if name.endswith(".json") and count > 0:
+        if name.endswith(".json") and count > 0 and storage_class not in COLD:
             heads[count] = {**json.loads(site.read(name)), "where": f"{site.name} ({name})", "off_host": True}
     return heads
 
