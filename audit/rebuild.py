@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -26,6 +27,7 @@ from audit.models import RECOVERY_GAP, AuditChainHead, AuditEvent, AuditSegment
 from audit.segments import SEGMENT_DIR, positions_after
 
 COLD = ("GLACIER", "DEEP_ARCHIVE")
+SEGMENT_NAME = re.compile(r"\d{12}-\d{12}\.jsonl")
 EVENT_FIELDS = ("created_at", "actor", "action", "target_type", "target_id", "summary", "details", "prev_hash",
                 "hash", "mac")
 
@@ -118,7 +120,7 @@ def rebuild_trail(site: RemoteSite, *, key: str | None = None) -> RebuildReport:
         prev_hash, last_id = own.last_hash, own.last_event_id
         listed = site.names(SEGMENT_DIR)
         heads = _heads(site, site.names(REMOTE_DIR))
-        names = sorted(n for n in listed if n.endswith(".jsonl"))
+        names = sorted(n for n in listed if SEGMENT_NAME.fullmatch(n.rsplit("/", 1)[-1]))
         rows = []
         for name in names:
             first, last = _seq_bounds(name)
