@@ -1,13 +1,13 @@
 """Ship the audit trail off-host as it is written: closed segments of events, as JSON lines, beside the heads.
 
-Each hour (the `lifeboat:ship-audit-segments` schedule, whichever worker runs it) the events written before the
-hour began and after the last segment are closed into a new segment: an AuditSegment row fixes its bounds
-(chain positions and event ids), the hash it follows, its last hash and the SHA-256 of its bytes. Then every
-enabled off-host tier that lacks a segment gets it, as `audit-segments/<first>-<last>.jsonl` (zero-padded
-positions: names sort in chain order). The row comes first and the bytes are a pure function of the row and the
-(immutable) events, so a crash after an upload re-puts the same bytes under the same name: nothing lost, nothing
-twice. Which tier holds which segment is read from the tier's listing, never from bookkeeping that a crash could
-leave behind.
+Each hour (the `lifeboat:ship-audit-segments` schedule, whichever worker runs it) the events after the last
+segment, up to the newest one written before the hour began, are closed into a new segment: an AuditSegment row
+fixes its bounds (chain positions and event ids), the hash it follows, its last hash and the SHA-256 of its
+bytes. Then every enabled off-host tier that lacks a segment gets it, as `audit-segments/<first>-<last>.jsonl`
+(zero-padded positions: names sort in chain order). The row comes first and the bytes are a pure function of
+the row and the (immutable) events, so a crash after an upload re-puts the same bytes under the same name:
+nothing lost, nothing twice. Which tier holds which segment is read from the tier's listing, never from
+bookkeeping that a crash could leave behind.
 
 An object is one header line (`{"segment": {...}}`: bounds, hashes, count, SHA-256 of the event lines) and one
 line per event (every hashed field, its hash, its HMAC tag, its id and position). audit/rebuild.py reads them back.
@@ -25,6 +25,7 @@ from pathlib import Path
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from audit.anchor import SITES
@@ -84,10 +85,10 @@ def close_segment(now: datetime | None = None) -> AuditSegment | None:
     hour = (now or timezone.now()).replace(minute=0, second=0, microsecond=0)
     last = AuditSegment.objects.order_by("-last_seq").first()
     after_id, seq, prev = (last.last_event_id, last.last_seq, last.last_hash) if last else (0, 0, GENESIS_HASH)
+    # Up to the newest event written before the hour began (by id: a clock set back never holds shipping up).
+    cut = AuditEvent.objects.filter(id__gt=after_id, created_at__lt=hour).aggregate(cut=Max("id"))["cut"]
     events = []
-    for event in AuditEvent.objects.filter(id__gt=after_id).order_by("id")[:MAX_EVENTS]:
-        if event.created_at >= hour:
-            break  # the hour is still open: contiguous segments end at the first event not yet closed
+    for event in AuditEvent.objects.filter(id__gt=after_id, id__lte=cut or 0).order_by("id")[:MAX_EVENTS]:
         if event.prev_hash != prev or event.compute_hash() != event.hash:
             log.error("audit event #%s does not follow the last shipped one: not shipping past it", event.pk)
             break

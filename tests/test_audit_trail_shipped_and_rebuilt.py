@@ -105,6 +105,18 @@ def test_an_open_hour_is_not_shipped(anchored, moto_s3):
     assert report.closed == [] and keys(moto_s3, anchored.bucket, SEGMENT_DIR) == before
 
 
+def test_a_clock_set_back_does_not_hold_shipping_up(anchored, moto_s3):
+    with at(5, 0):
+        record(1, "clock-ahead")  # a worker whose clock ran hours ahead
+    with at(0, 10):
+        record(2, "clock-back")
+
+    report = ship_segments(now=later())
+
+    lines = body(moto_s3, anchored.bucket, f"backups/{report.closed[-1]}").splitlines()[1:]
+    assert [json.loads(line)["action"] for line in lines][-3:] == ["test.clock-ahead"] + ["test.clock-back"] * 2
+
+
 def test_a_crash_between_upload_and_bookkeeping_loses_and_duplicates_nothing(anchored, moto_s3, monkeypatch):
     with at(0, 10):
         record(3)
