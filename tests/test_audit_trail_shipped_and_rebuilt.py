@@ -256,3 +256,36 @@ def test_verify_chain_reports_the_gap_in_its_dict(anchored, moto_s3, settings):
 
     report = verify_chain(known_anchors())
     assert report.intact and report.as_dict()["gaps"][0]["missing"] == 4
+
+
+def keep_only_the_first(n: int) -> None:
+    """What a restored self-backup holds: the first n events of the chain, and its head there."""
+    kept = list(AuditEvent.objects.order_by("id")[:n])
+    AuditEvent.objects.filter(id__gt=kept[-1].pk).delete()
+    AuditChainHead.objects.update_or_create(pk=1, defaults={"count": n, "last_hash": kept[-1].hash,
+                                                             "last_event_id": kept[-1].pk})
+
+
+def test_a_restored_prefix_is_kept_and_only_what_follows_it_is_loaded(anchored, moto_s3, settings):
+    story = shipped_then_lost(settings)
+    run_command("rebuild_audit_trail", "--tier", anchored.name)
+    AuditSegment.objects.all().delete()
+    keep_only_the_first(3)  # as if a self-backup had brought back three events (triggers still lifted)
+
+    code, out, err = run_command("rebuild_audit_trail", "--tier", anchored.name, "--json")
+
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["had"] == 3 and report["loaded"] == len(story["shipped"]) - 3 and report["missing"] == 4
+    assert list(AuditEvent.objects.order_by("id").values_list("id", "hash"))[:-1] == story["shipped"]
+    assert AuditSegment.objects.count() == 1  # the segment read is recorded: shipping carries on after it
+
+
+def test_a_database_whose_trail_is_not_a_prefix_of_the_shipped_one_is_refused(anchored, moto_s3, settings):
+    shipped_then_lost(settings)
+    record(2, "a-fresh-install")  # a trail of its own, not the one shipped
+
+    code, _, err = run_command("rebuild_audit_trail", "--tier", anchored.name)
+
+    assert code == 1 and "not a prefix of the shipped one" in err
+    assert list(AuditEvent.objects.values_list("action", flat=True)) == ["test.a-fresh-install"] * 2
