@@ -1,7 +1,17 @@
 from django.contrib import admin
 from django.template.defaultfilters import filesizeformat
 
-from backups.models import Artifact, BackupRun, Database, Restore, RetentionPolicy, Server, Tier, Verification
+from backups.models import (
+    Artifact,
+    BackupRun,
+    Database,
+    Restore,
+    RetentionPolicy,
+    Server,
+    ServerLimit,
+    Tier,
+    Verification,
+)
 
 
 class ArtifactInline(admin.TabularInline):
@@ -30,6 +40,16 @@ class DatabaseAdmin(admin.ModelAdmin):
                            "is lost."}),
     )
     readonly_fields = ("system_identifier", "server_port_seen", "database_oid", "identity_seen_at")
+
+
+@admin.register(ServerLimit)
+class ServerLimitAdmin(admin.ModelAdmin):
+    list_display = ("label", "system_identifier", "max_jobs", "databases")
+    search_fields = ("label", "system_identifier")
+
+    @admin.display(description="databases on it")
+    def databases(self, limit: ServerLimit) -> int:
+        return Database.objects.filter(system_identifier=limit.system_identifier).count()
 
 
 class RetentionPolicyInline(admin.StackedInline):

@@ -16,6 +16,8 @@ log = logging.getLogger(__name__)
 MAINTENANCE = {
     # The reaper: every kind of job whose heartbeat stopped is abandoned and cleaned (backups/reaper.py).
     "lifeboat:mark-abandoned": ("backups.tasks.mark_abandoned_runs", "* * * * *"),
+    # Jobs waiting for a slot of their server or tier go back to the queue (also when a job ends: slots.py).
+    "lifeboat:requeue-waiting": ("backups.tasks.requeue_waiting", "* * * * *"),
     # What failures could not clean at the time: leftovers in tiers, .partial files, verification temp files,
     # stale multipart uploads (backups/leftovers.py).
     "lifeboat:sweep-leftovers": ("backups.tasks.sweep_leftovers", "*/15 * * * *"),

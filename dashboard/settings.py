@@ -186,6 +186,10 @@ if secret_env_refusal(LIFEBOAT_VERIFY_PASSWORD_ENV, LIFEBOAT_SECRET_ENV_ALLOW):
                                + secret_env_refusal(LIFEBOAT_VERIFY_PASSWORD_ENV, LIFEBOAT_SECRET_ENV_ALLOW))
 LIFEBOAT_VERIFY_TMP = env_str("LIFEBOAT_VERIFY_TMP", "")
 LIFEBOAT_VERIFY_JOBS = env_int("LIFEBOAT_VERIFY_JOBS", 2)
+# Limits that protect the servers (backups/engine/slots.py): dumps and restores at once per PostgreSQL server
+# (by identity; a ServerLimit row in the admin overrides it for one server) and per tier. 0: no limit.
+LIFEBOAT_MAX_JOBS_PER_SERVER = env_int("LIFEBOAT_MAX_JOBS_PER_SERVER", 2)
+LIFEBOAT_MAX_JOBS_PER_TIER = env_int("LIFEBOAT_MAX_JOBS_PER_TIER", 8)
 LIFEBOAT_VERIFY_AFTER_BACKUP = env_bool("LIFEBOAT_VERIFY_AFTER_BACKUP", True)
 # Code inside a backup (CHECK constraints, defaults, index expressions) runs while it is restored: verifications,
 # restores and drill restores therefore log in as LIFEBOAT_RESTORE_ROLE (no superuser, no CREATEROLE; created by
