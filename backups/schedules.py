@@ -50,7 +50,7 @@ def sync_database_schedule(database: Database) -> Schedule | None:
             "func": "backups.tasks.scheduled_backup",
             "args": repr((database.pk,)),
             "schedule_type": Schedule.CRON,
-            "cron": database.schedule,
+            "cron": database.placed_schedule,  # its own cron, or the time placed in its window
             "repeats": -1,
         },
     )
@@ -76,7 +76,7 @@ def sync_all() -> list[str]:
     for database in Database.objects.all():
         names.add(database.schedule_name)  # a schedule that cannot be synced keeps its last good registration
         try:
-            validate_cron(database.schedule)
+            validate_cron(database.placed_schedule)
             sync_database_schedule(database)
         except (ValidationError, ValueError) as exc:  # croniter's errors are ValueErrors
             message = "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
