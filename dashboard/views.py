@@ -8,7 +8,7 @@ from django.utils import timezone
 from alerts.models import Alert
 from backups.catalog.single_point import single_point_of_failure
 from backups.models import Feature, Tier
-from backups.web import overview
+from backups.web import fleet, overview
 from dashboard import safety
 from drills.health import next_drill_due
 
@@ -27,7 +27,9 @@ def home(request):
                "running": overview.running_runs(), "failures": overview.recent_failures(),
                "next_runs": overview.next_runs([row.database for row in rows], now)[:5],
                "next_drill": next_drill_due(now), "single_point": single_point_of_failure(tiers),
-               "verification_beside": overview.verification_beside_protected(rows)}
+               "verification_beside": overview.verification_beside_protected(rows),
+               # What the matrix shows of a large fleet: grouped, filtered, one page (backups/web/fleet.py).
+               "fleet": fleet.fleet_page(rows, fleet.FleetQuery.from_query(request.GET))}
     partial = request.GET.get("part") if request.htmx else None
     template = f"dashboard/home.html#{partial}" if partial in ("matrix", "live") else "dashboard/home.html"
     return render(request, template, context)
