@@ -222,7 +222,8 @@ LIFEBOAT_S3_STALE_UPLOAD_HOURS = env_int("LIFEBOAT_S3_STALE_UPLOAD_HOURS", 24)
 # its timeout must stay below `retry`, or the broker hands the same backup to a second worker.
 _TASK_TIMEOUT = env_int("LIFEBOAT_TASK_TIMEOUT", 6 * 3600)
 Q_CLUSTER = {
-    "name": "lifeboat",
+    # The name prefixes every Redis key of the cluster: installations (or test runs) sharing a Redis keep apart.
+    "name": env_str("LIFEBOAT_Q_NAME", "lifeboat"),
     "workers": env_int("LIFEBOAT_WORKERS", 2),
     "timeout": _TASK_TIMEOUT,
     "retry": _TASK_TIMEOUT + 600,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 from django.utils import timezone
 
 from audit.models import AuditEvent
@@ -81,10 +80,11 @@ def test_a_dead_workers_lease_frees_when_its_heartbeat_is_stale(learning_db, loc
     """SQLite (one host): a killed worker leaves its row; it counts as free once its heartbeat is stale."""
     settings.LIFEBOAT_MAX_JOBS_PER_SERVER = 1
     sysid = slots.server_identity(learning_db)
+    stale = timedelta(seconds=settings.LIFEBOAT_HEARTBEAT_STALE_SECONDS)
     SlotLease.objects.create(scope=f"server:{sysid}", slot=0, holder="backup run #999",
-                             heartbeat_at=timezone.now() - timedelta(seconds=settings.LIFEBOAT_HEARTBEAT_STALE_SECONDS / 2))
+                             heartbeat_at=timezone.now() - stale / 2)
     assert isinstance(slots.acquire(slots.needs_for(learning_db, []), "x"), str)
-    SlotLease.objects.update(heartbeat_at=timezone.now() - timedelta(seconds=settings.LIFEBOAT_HEARTBEAT_STALE_SECONDS + 1))
+    SlotLease.objects.update(heartbeat_at=timezone.now() - stale - timedelta(seconds=1))
     held = slots.acquire(slots.needs_for(learning_db, []), "x")
     assert isinstance(held, slots.Held)
     held.release()
@@ -139,3 +139,15 @@ def test_slot_keys_are_distinct_per_scope_and_slot():
     keys = {slots.slot_key(f"server:{s}", n) for s in ("a", "b") for n in range(50)}
     assert len(keys) == 100
     assert all(-(2 ** 63) <= k < 2 ** 63 for k in keys)
+
+
+def test_the_reaper_leaves_a_waiting_run_while_the_sweep_keeps_it(learning_db, settings):
+    from backups.reaper import reap
+
+    settings.LIFEBOAT_HEARTBEAT_STALE_SECONDS = 5
+    now = timezone.now()
+    run = BackupRun.objects.create(database=learning_db, status=BackupRun.Status.QUEUED, waiting="waiting: full",
+                                   heartbeat_at=now - timedelta(seconds=60), created_at=now - timedelta(hours=1))
+    assert reap(now).runs == []
+    BackupRun.objects.filter(pk=run.pk).update(heartbeat_at=now - timedelta(seconds=slots.WAITING_STALE_SECONDS + 1))
+    assert [r.pk for r in reap(now).runs] == [run.pk]

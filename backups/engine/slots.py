@@ -29,6 +29,9 @@ from core.heartbeat import start_heartbeat, stop_heartbeat
 
 log = logging.getLogger(__name__)
 
+# A waiting job's heartbeat is written by every retry and by the minute's sweep: three missed sweeps mean no
+# worker is left to run it (the reaper then abandons it).
+WAITING_STALE_SECONDS = 180
 # Django connection options that are not libpq's (psycopg refuses them).
 NOT_LIBPQ = {"pool", "server_side_binding", "isolation_level", "assume_role", "cursor_factory", "prepare_threshold"}
 
