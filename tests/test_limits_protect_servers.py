@@ -3,6 +3,7 @@ slots taken waits in the queue, says why on its page, and is queued again when a
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 from django.utils import timezone
@@ -125,7 +126,12 @@ def test_advisory_lock_slots_die_with_their_connection(pg_server, make_source_db
     try:
         assert first.take(need)
         assert not second.take(need)
-        first.conn.close()  # the worker's host is gone: its session ends
+        pid = first.conn.info.backend_pid
+        first.conn.close()  # the worker's host is gone: its session ends (the server notices a moment later)
+        deadline = time.monotonic() + 30
+        while pg_server.query("postgres", "SELECT 1 FROM pg_stat_activity WHERE pid = %s", (pid,)):
+            assert time.monotonic() < deadline, "the closed session never ended"
+            time.sleep(0.05)
         assert second.take(need)
         held = pg_server.query(name, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = "
                                      "(SELECT oid FROM pg_database WHERE datname = current_database())")

@@ -20,8 +20,8 @@ from backups.models.common import (
     validate_libpq_options,
     validate_rpo_hours,
 )
-from backups.models.tags import normalize_tags, validate_tags
 from backups.models.runs import Artifact, BackupRun, FreshnessReport
+from backups.models.tags import normalize_tags, validate_tags
 from backups.models.tiers import Feature, Tier
 from backups.models.windows import placed_cron, validate_window
 from core.env import validate_secret_env
