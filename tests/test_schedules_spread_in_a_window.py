@@ -91,3 +91,12 @@ def test_the_queue_view_shows_what_runs_when_and_what_waits(learning_db, local_t
     assert f"{hour:02d}:{minute:02d}" in page and "window 01:00–05:00" in page
     assert f"backup #{run.pk}" in page and "waiting: 1 of 1 dump and restore slots on server" in page
     assert learning_db.system_identifier in page  # the server's row: its databases, running, waiting, limit
+
+
+def test_the_database_page_shows_its_placed_time_and_tags(client, dba, db):
+    database = Database.objects.create(name="placed", dbname="placed", window_start=time(1), window_end=time(5),
+                                       tags=",billing,")
+    client.force_login(dba)
+    page = client.get(database.get_absolute_url()).content.decode()
+    assert f"placed in its window 01:00–05:00 at <code>{database.placed_schedule}</code>" in page
+    assert '<a href="/?tag=billing">billing</a>' in page
