@@ -157,3 +157,28 @@ def test_the_reaper_leaves_a_waiting_run_while_the_sweep_keeps_it(learning_db, s
     assert reap(now).runs == []
     BackupRun.objects.filter(pk=run.pk).update(heartbeat_at=now - timedelta(seconds=slots.WAITING_STALE_SECONDS + 1))
     assert [r.pk for r in reap(now).runs] == [run.pk]
+
+
+def test_a_restore_waits_for_its_servers_slot_and_says_why(learning_db, local_tier, settings, tasks_inline,
+                                                           pg_server, client, dba):
+    from backups.models import Restore
+
+    settings.LIFEBOAT_VERIFY_AFTER_BACKUP = False
+    run = pipeline.backup(learning_db)
+    target = f"{learning_db.dbname}_w"
+    settings.LIFEBOAT_MAX_JOBS_PER_SERVER = 1
+    other = held_for(learning_db)
+    try:
+        record = tasks.queue_restore(run.artifacts.get(), target)
+        record.refresh_from_db()
+        assert record.status == Restore.Status.QUEUED
+        assert record.waiting.startswith("waiting: 1 of 1 dump and restore slots on server")
+        client.force_login(dba)
+        assert record.waiting in client.get(run.get_absolute_url()).content.decode()
+        with other:
+            pass  # the other job ends: the restore is queued again and runs
+        record.refresh_from_db()
+        assert (record.status, record.waiting) == (Restore.Status.SUCCEEDED, ""), record.error
+    finally:
+        other.release()
+        pg_server.drop_database(target)
