@@ -190,6 +190,9 @@ LIFEBOAT_VERIFY_JOBS = env_int("LIFEBOAT_VERIFY_JOBS", 2)
 # (by identity; a ServerLimit row in the admin overrides it for one server) and per tier. 0: no limit.
 LIFEBOAT_MAX_JOBS_PER_SERVER = env_int("LIFEBOAT_MAX_JOBS_PER_SERVER", 2)
 LIFEBOAT_MAX_JOBS_PER_TIER = env_int("LIFEBOAT_MAX_JOBS_PER_TIER", 8)
+for _limit in ("LIFEBOAT_MAX_JOBS_PER_SERVER", "LIFEBOAT_MAX_JOBS_PER_TIER"):
+    if globals()[_limit] < 0:
+        raise ImproperlyConfigured(f"{_limit}={globals()[_limit]} is negative (0 means no limit)")
 LIFEBOAT_VERIFY_AFTER_BACKUP = env_bool("LIFEBOAT_VERIFY_AFTER_BACKUP", True)
 # Code inside a backup (CHECK constraints, defaults, index expressions) runs while it is restored: verifications,
 # restores and drill restores therefore log in as LIFEBOAT_RESTORE_ROLE (no superuser, no CREATEROLE; created by

@@ -182,3 +182,15 @@ def test_a_restore_waits_for_its_servers_slot_and_says_why(learning_db, local_ti
     finally:
         other.release()
         pg_server.drop_database(target)
+
+
+def test_a_negative_limit_fails_loudly_at_start():
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "dashboard.settings", "LIFEBOAT_MAX_JOBS_PER_SERVER": "-1"}
+    proc = subprocess.run([sys.executable, "-c", "import django; django.setup()"], env=env, capture_output=True,
+                          text=True)
+    assert proc.returncode != 0
+    assert "LIFEBOAT_MAX_JOBS_PER_SERVER=-1 is negative (0 means no limit)" in proc.stderr
