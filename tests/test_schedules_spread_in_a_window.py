@@ -91,6 +91,10 @@ def test_the_queue_view_shows_what_runs_when_and_what_waits(learning_db, local_t
     assert f"{hour:02d}:{minute:02d}" in page and "window 01:00–05:00" in page
     assert f"backup #{run.pk}" in page and "waiting: 1 of 1 dump and restore slots on server" in page
     assert learning_db.system_identifier in page  # the server's row: its databases, running, waiting, limit
+    from backups.web.queue import ServerLoad, server_loads
+
+    assert server_loads() == [ServerLoad(learning_db.system_identifier, learning_db.host, databases=1, running=0,
+                                         waiting=1, limit=1)]
 
 
 def test_the_database_page_shows_its_placed_time_and_tags(client, dba, db):

@@ -59,19 +59,22 @@ def next_runs(limit: int = NEXT_RUNS) -> list[NextRun]:
 
 
 def server_loads() -> list[ServerLoad]:
-    """One row per known server (by identity): how many databases, running and waiting backups, and its limit."""
-    rows = (Database.objects.exclude(system_identifier="").values("system_identifier")
-            .annotate(databases=Count("pk", distinct=True),
-                      running=Count("runs", filter=Q(runs__status=BackupRun.Status.RUNNING), distinct=True),
-                      waiting=Count("runs", filter=Q(runs__status=BackupRun.Status.QUEUED), distinct=True))
-            .order_by("system_identifier"))
-    limits = {s.system_identifier: s for s in ServerLimit.objects.all()}
-    hosts = dict(Database.objects.exclude(system_identifier="").order_by("system_identifier", "name")
+    """One row per known server (by identity): how many databases, running and waiting backups, and its limit.
+    Only active runs are counted (the partial index of one_active_backup_per_database), never the history."""
+    databases = dict(Database.objects.exclude(system_identifier="").values("system_identifier")
+                     .annotate(n=Count("pk")).order_by().values_list("system_identifier", "n"))
+    active = (BackupRun.objects.active().exclude(database__system_identifier="")
+              .values_list("database__system_identifier").annotate(
+                  running=Count("pk", filter=Q(status=BackupRun.Status.RUNNING)),
+                  waiting=Count("pk", filter=Q(status=BackupRun.Status.QUEUED))).order_by())
+    counts = {sysid: (running, waiting) for sysid, running, waiting in active}
+    limits = {s.system_identifier: s for s in ServerLimit.objects.filter(system_identifier__in=databases)}
+    hosts = dict(Database.objects.exclude(system_identifier="").order_by("system_identifier", "-name")
                  .values_list("system_identifier", "host"))
     loads = []
-    for row in rows:
-        own = limits.get(row["system_identifier"])
-        loads.append(ServerLoad(row["system_identifier"], own.label if own and own.label else
-                                hosts.get(row["system_identifier"], ""), row["databases"], row["running"],
-                                row["waiting"], own.max_jobs if own else settings.LIFEBOAT_MAX_JOBS_PER_SERVER))
+    for sysid in sorted(databases):
+        own = limits.get(sysid)
+        running, waiting = counts.get(sysid, (0, 0))
+        loads.append(ServerLoad(sysid, own.label if own and own.label else hosts.get(sysid, ""), databases[sysid],
+                                running, waiting, own.max_jobs if own else settings.LIFEBOAT_MAX_JOBS_PER_SERVER))
     return loads
