@@ -1,7 +1,17 @@
 from django.contrib import admin
 from django.template.defaultfilters import filesizeformat
 
-from backups.models import Artifact, BackupRun, Database, Restore, RetentionPolicy, Server, Tier, Verification
+from backups.models import (
+    Artifact,
+    BackupRun,
+    Database,
+    Restore,
+    RetentionPolicy,
+    Server,
+    ServerLimit,
+    Tier,
+    Verification,
+)
 
 
 class ArtifactInline(admin.TabularInline):
@@ -14,22 +24,34 @@ class ArtifactInline(admin.TabularInline):
 
 @admin.register(Database)
 class DatabaseAdmin(admin.ModelAdmin):
-    list_display = ("name", "dsn", "rpo_hours", "schedule", "enabled", "password_env")
+    list_display = ("name", "dsn", "rpo_hours", "schedule", "placed_schedule", "tags", "enabled", "password_env")
     list_filter = ("enabled", "host", "tiers")
-    search_fields = ("name", "host", "dbname", "user")
+    search_fields = ("name", "host", "dbname", "user", "tags")
     filter_horizontal = ("tiers",)
     fieldsets = (
         (None, {"fields": ("name", "enabled")}),
         ("Connection", {"fields": ("host", "port", "dbname", "user", "libpq_options", "password_env", "passfile"),
                         "description": "The password is never stored here: name the environment variable "
                                        "that holds it, or a pgpass file."}),
-        ("Protection", {"fields": ("rpo_hours", "schedule", "tiers")}),
+        ("Protection", {"fields": ("rpo_hours", "schedule", "window_start", "window_end", "placed_schedule",
+                                   "tiers", "tags")}),
         ("Identity (as the server reported it at the newest backup)", {
             "fields": ("system_identifier", "server_port_seen", "database_oid", "identity_seen_at"),
             "description": "How restores recognise this database behind any host name, even after its server "
                            "is lost."}),
     )
-    readonly_fields = ("system_identifier", "server_port_seen", "database_oid", "identity_seen_at")
+    readonly_fields = ("system_identifier", "server_port_seen", "database_oid", "identity_seen_at",
+                       "placed_schedule")
+
+
+@admin.register(ServerLimit)
+class ServerLimitAdmin(admin.ModelAdmin):
+    list_display = ("label", "system_identifier", "max_jobs", "databases")
+    search_fields = ("label", "system_identifier")
+
+    @admin.display(description="databases on it")
+    def databases(self, limit: ServerLimit) -> int:
+        return Database.objects.filter(system_identifier=limit.system_identifier).count()
 
 
 class RetentionPolicyInline(admin.StackedInline):

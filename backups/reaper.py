@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from audit import trail
 from backups.conninfo import ConnectionOptions
+from backups.engine.slots import WAITING_STALE_SECONDS
 from backups.errors import LifeboatError
 from backups.models import Artifact, BackupRun, Database, Leftover, Restore, Tier, Verification
 from backups.signals import backup_finished
@@ -58,6 +59,13 @@ def stale(queryset, now: datetime):
     return queryset.alias(last_sign=last_sign).filter(last_sign__lt=stale_cutoff(now))
 
 
+def still_waiting(now: datetime) -> dict:
+    """A queued run waiting for a slot is alive while the minute's sweep re-queues it (each time writing its
+    heartbeat): it is stale only after a few missed sweeps, however short the running jobs' stale period is."""
+    seconds = max(settings.LIFEBOAT_HEARTBEAT_STALE_SECONDS, WAITING_STALE_SECONDS)
+    return {"status": BackupRun.Status.QUEUED, "waiting__gt": "", "heartbeat_at__gte": now - timedelta(seconds=seconds)}
+
+
 def why(heartbeat_at: datetime | None) -> str:
     since = f"since {heartbeat_at:%Y-%m-%d %H:%M:%S} UTC" if heartbeat_at else "ever"
     return f"no heartbeat {since}: the worker died or was killed"
@@ -76,7 +84,7 @@ extra_kinds: list = []
 def reap(now: datetime | None = None) -> Reaped:
     now = now or timezone.now()
     reaped = Reaped()
-    for run in stale(BackupRun.objects.active(), now).select_related("database"):
+    for run in stale(BackupRun.objects.active(), now).exclude(**still_waiting(now)).select_related("database"):
         if reap_run(run, now):
             reaped.runs.append(run)
     for record in stale(Verification.objects.filter(status=Verification.Status.RUNNING), now).select_related(

@@ -16,6 +16,8 @@ log = logging.getLogger(__name__)
 MAINTENANCE = {
     # The reaper: every kind of job whose heartbeat stopped is abandoned and cleaned (backups/reaper.py).
     "lifeboat:mark-abandoned": ("backups.tasks.mark_abandoned_runs", "* * * * *"),
+    # Jobs waiting for a slot of their server or tier go back to the queue (also when a job ends: slots.py).
+    "lifeboat:requeue-waiting": ("backups.tasks.requeue_waiting", "* * * * *"),
     # What failures could not clean at the time: leftovers in tiers, .partial files, verification temp files,
     # stale multipart uploads (backups/leftovers.py).
     "lifeboat:sweep-leftovers": ("backups.tasks.sweep_leftovers", "*/15 * * * *"),
@@ -50,7 +52,7 @@ def sync_database_schedule(database: Database) -> Schedule | None:
             "func": "backups.tasks.scheduled_backup",
             "args": repr((database.pk,)),
             "schedule_type": Schedule.CRON,
-            "cron": database.schedule,
+            "cron": database.placed_schedule,  # its own cron, or the time placed in its window
             "repeats": -1,
         },
     )
@@ -76,7 +78,7 @@ def sync_all() -> list[str]:
     for database in Database.objects.all():
         names.add(database.schedule_name)  # a schedule that cannot be synced keeps its last good registration
         try:
-            validate_cron(database.schedule)
+            validate_cron(database.placed_schedule)
             sync_database_schedule(database)
         except (ValidationError, ValueError) as exc:  # croniter's errors are ValueErrors
             message = "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)

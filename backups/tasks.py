@@ -16,23 +16,41 @@ log = logging.getLogger(__name__)
 
 
 def scheduled_backup(database_id: int) -> int | None:
+    """The schedule's run: recorded as queued, then run here if its server's and tiers' slots are free, else
+    left waiting (backups/engine/slots.py) to be queued again."""
     database = Database.objects.get(pk=database_id)
     if not database.enabled:
         return None
     try:
-        return pipeline.backup(database, trigger=BackupRun.Trigger.SCHEDULE).pk
+        run = pipeline.create_queued(database, trigger=BackupRun.Trigger.SCHEDULE)
     except AlreadyRunning as exc:
         log.warning("scheduled backup skipped: %s", exc)
         return None
+    return run_queued_backup(run.pk)
 
 
 def run_queued_backup(run_id: int) -> int | None:
-    run = pipeline.claim(run_id)
-    if run is None:  # another worker claimed it, or it was abandoned meanwhile
+    from backups.engine import slots
+
+    run = BackupRun.objects.select_related("database").filter(pk=run_id, status=BackupRun.Status.QUEUED).first()
+    if run is None:  # another worker took it, or it was abandoned meanwhile
         return None
-    # Whoever pressed "Back up now" is the actor of every event of this run (the schedule's runs: "system").
-    with trail.acting_as(run.requested_by):
-        return pipeline.execute(run).pk
+    held = slots.backup_slots(run)
+    if held is None:  # waiting: its page says for what; queued again when a slot frees
+        return None
+    with held:
+        run = pipeline.claim(run_id)
+        if run is None:
+            return None
+        # Whoever pressed "Back up now" is the actor of every event of this run (the schedule's runs: "system").
+        with trail.acting_as(run.requested_by):
+            return pipeline.execute(run).pk
+
+
+def requeue_waiting() -> int:
+    from backups.engine.slots import requeue_waiting as requeue
+
+    return requeue()
 
 
 def mark_abandoned_runs() -> int:
@@ -120,11 +138,27 @@ def queue_restore(artifact, target_database: str, *, tables=(), user=None):
 
 
 def run_restore(restore_id: int) -> str:
+    from backups.engine import slots
+    from backups.models import Restore
+
+    queued = Restore.objects.select_related("artifact__run__database", "artifact__tier").filter(
+        pk=restore_id, status=Restore.Status.QUEUED).first()
+    if queued is None:
+        return "not queued"
+    held = slots.restore_slots(queued)
+    if held is None:
+        return "waiting"
+    with held:
+        return _run_claimed_restore(restore_id)
+
+
+def _run_claimed_restore(restore_id: int) -> str:
     from backups.models import Restore
     from backups.recovery.restore import restore
 
     # Claimed with a conditional UPDATE: a request handed to two workers runs once.
-    if not Restore.objects.filter(pk=restore_id, status=Restore.Status.QUEUED).update(status=Restore.Status.RUNNING):
+    if not Restore.objects.filter(pk=restore_id, status=Restore.Status.QUEUED).update(status=Restore.Status.RUNNING,
+                                                                                       waiting=""):
         return "not queued"
     record = Restore.objects.select_related("artifact__run__database", "artifact__tier", "requested_by").get(
         pk=restore_id)

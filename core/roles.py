@@ -25,7 +25,7 @@ SEND_TEST_ALERT = "alerts.send_test_notification"
 READABLE_APPS = ("backups", "drills", "audit", "evidence", "alerts")
 # Models an Admin edits in the Django admin (add/change/delete). AuditEvent is deliberately absent.
 CONFIG_MODELS = {
-    "backups": ("database", "tier", "retentionpolicy", "server"),
+    "backups": ("database", "tier", "retentionpolicy", "server", "serverlimit"),
     "drills": ("scenario", "contact", "checklisttemplate", "checklistitem"),
     "alerts": ("channel",),
 }

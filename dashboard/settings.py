@@ -227,6 +227,13 @@ if secret_env_refusal(LIFEBOAT_VERIFY_PASSWORD_ENV, LIFEBOAT_SECRET_ENV_ALLOW):
                                + secret_env_refusal(LIFEBOAT_VERIFY_PASSWORD_ENV, LIFEBOAT_SECRET_ENV_ALLOW))
 LIFEBOAT_VERIFY_TMP = env_str("LIFEBOAT_VERIFY_TMP", "")
 LIFEBOAT_VERIFY_JOBS = env_int("LIFEBOAT_VERIFY_JOBS", 2)
+# Limits that protect the servers (backups/engine/slots.py): dumps and restores at once per PostgreSQL server
+# (by identity; a ServerLimit row in the admin overrides it for one server) and per tier. 0: no limit.
+LIFEBOAT_MAX_JOBS_PER_SERVER = env_int("LIFEBOAT_MAX_JOBS_PER_SERVER", 2)
+LIFEBOAT_MAX_JOBS_PER_TIER = env_int("LIFEBOAT_MAX_JOBS_PER_TIER", 8)
+for _limit in ("LIFEBOAT_MAX_JOBS_PER_SERVER", "LIFEBOAT_MAX_JOBS_PER_TIER"):
+    if globals()[_limit] < 0:
+        raise ImproperlyConfigured(f"{_limit}={globals()[_limit]} is negative (0 means no limit)")
 LIFEBOAT_VERIFY_AFTER_BACKUP = env_bool("LIFEBOAT_VERIFY_AFTER_BACKUP", True)
 # Code inside a backup (CHECK constraints, defaults, index expressions) runs while it is restored: verifications,
 # restores and drill restores therefore log in as LIFEBOAT_RESTORE_ROLE (no superuser, no CREATEROLE; created by
@@ -259,7 +266,8 @@ LIFEBOAT_S3_STALE_UPLOAD_HOURS = env_int("LIFEBOAT_S3_STALE_UPLOAD_HOURS", 24)
 # its timeout must stay below `retry`, or the broker hands the same backup to a second worker.
 _TASK_TIMEOUT = env_int("LIFEBOAT_TASK_TIMEOUT", 6 * 3600)
 Q_CLUSTER = {
-    "name": "lifeboat",
+    # The name prefixes every Redis key of the cluster: installations (or test runs) sharing a Redis keep apart.
+    "name": env_str("LIFEBOAT_Q_NAME", "lifeboat"),
     "workers": env_int("LIFEBOAT_WORKERS", 2),
     "timeout": _TASK_TIMEOUT,
     "retry": _TASK_TIMEOUT + 600,

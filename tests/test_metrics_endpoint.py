@@ -113,3 +113,32 @@ def test_disabled_databases_are_not_reported_late(client, local_tier, token):
     late = {dict(labels)["database"]: value for (name, labels), value in found.items()
             if name == "lifeboat_backup_late"}
     assert set(late) == {"active_new"}
+
+
+def test_metrics_make_as_many_queries_for_forty_databases_as_for_four(client, local_tier, token):
+    """Bounded at fleet size: the pairs come from the overview's matrix, not five queries per database and tier."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from backups.models import Tier
+
+    extra = Tier.objects.create(name="chosen", kind=Tier.Kind.LOCAL, path="/tmp/lifeboat-metrics-chosen")
+
+    def scrape() -> tuple[int, dict]:
+        with CaptureQueriesContext(connection) as queries:
+            text = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {token}").content.decode()
+        return len(queries), samples(text)
+
+    for n in range(4):
+        Database.objects.create(name=f"few{n}", dbname=f"few{n}")
+    Database.objects.get(name="few0").tiers.add(extra)  # its chosen tier only, as Database.backup_tiers says
+    few, found = scrape()
+    late = {labels for (name, labels) in found if name == "lifeboat_backup_late"}
+    assert (("database", "few0"), ("tier", "chosen")) in late
+    assert (("database", "few0"), ("tier", "local")) not in late
+    assert {(("database", "few1"), ("tier", "local")), (("database", "few1"), ("tier", "chosen"))} <= late
+    for n in range(36):
+        Database.objects.create(name=f"many{n}", dbname=f"many{n}")
+    many, found = scrape()
+    assert many == few
+    assert len([1 for (name, _) in found if name == "lifeboat_backup_late"]) == 1 + 39 * 2

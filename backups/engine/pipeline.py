@@ -66,11 +66,16 @@ def _create_run(database: Database, status: str, trigger: str, user=None) -> Bac
         ) from None
 
 
+def create_queued(database: Database, *, user=None, trigger: str = BackupRun.Trigger.MANUAL) -> BackupRun:
+    """Record a queued run (AlreadyRunning when one is queued or running)."""
+    return _create_run(database, BackupRun.Status.QUEUED, trigger, user)
+
+
 def queue_backup(database: Database, *, user=None, trigger: str = BackupRun.Trigger.MANUAL) -> BackupRun:
     """Record a queued run and hand it to django-q2; the worker claims it atomically."""
     from django_q.tasks import async_task
 
-    run = _create_run(database, BackupRun.Status.QUEUED, trigger, user)
+    run = create_queued(database, user=user, trigger=trigger)
     async_task("backups.tasks.run_queued_backup", run.pk, task_name=f"backup {database.name} #{run.pk}")
     return run
 
@@ -79,7 +84,7 @@ def claim(run_id: int) -> BackupRun | None:
     """queued -> running with a conditional UPDATE: of two workers handed the same run, one wins."""
     now = timezone.now()
     claimed = BackupRun.objects.filter(pk=run_id, status=BackupRun.Status.QUEUED).update(
-        status=BackupRun.Status.RUNNING, started_at=now, heartbeat_at=now
+        status=BackupRun.Status.RUNNING, started_at=now, heartbeat_at=now, waiting=""
     )
     return BackupRun.objects.select_related("database").get(pk=run_id) if claimed else None
 

@@ -5,6 +5,7 @@ One module per concern; everything is importable from `backups.models` as before
 
 from backups.models.common import ENV_NAME_RE, NAME_RE, name_validator, validate_cron
 from backups.models.leftovers import Leftover
+from backups.models.limits import ServerLimit, SlotLease
 from backups.models.proofs import Restore, Verification
 from backups.models.runs import (
     Artifact,
@@ -21,5 +22,6 @@ from backups.models.tiers import BucketDriftCheck, Feature, RetentionPolicy, Tie
 __all__ = [
     "ENV_NAME_RE", "NAME_RE", "Artifact", "ArtifactQuerySet", "BackupRun", "BackupRunQuerySet", "BucketDriftCheck",
     "Database", "Feature", "Freshness", "FreshnessReport", "Leftover", "Restore", "RetentionPolicy", "Server",
+    "ServerLimit", "SlotLease",
     "Tier", "TierQuerySet", "Verification", "name_validator", "run_log", "validate_cron",
 ]

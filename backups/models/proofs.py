@@ -94,6 +94,8 @@ class Restore(Timed, models.Model):
     steps = models.JSONField(default=list, blank=True,
                              help_text="--replace: [{name, status, detail, at}] in the order they ran.")
     production_state = models.TextField(blank=True, help_text="--replace: production as found after the last step.")
+    # Why a queued restore has not started: the slots it waits for (backups/engine/slots.py).
+    waiting = models.CharField(max_length=300, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

@@ -125,6 +125,8 @@ class BackupRun(Timed, models.Model):
     database_oid = models.BigIntegerField(null=True, blank=True)
     error = models.TextField(blank=True)
     log = models.TextField(blank=True)
+    # Why a queued run has not started: the slots it waits for (backups/engine/slots.py); empty once it runs.
+    waiting = models.CharField(max_length=300, blank=True)
 
     objects = BackupRunQuerySet.as_manager()
 

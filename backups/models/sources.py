@@ -21,7 +21,9 @@ from backups.models.common import (
     validate_rpo_hours,
 )
 from backups.models.runs import Artifact, BackupRun, FreshnessReport
+from backups.models.tags import normalize_tags, validate_tags
 from backups.models.tiers import Feature, Tier
+from backups.models.windows import placed_cron, validate_window
 from core.env import validate_secret_env
 
 LIBPQ_OPTIONS_HELP = ("libpq options as in a DSN's query, e.g. sslmode=verify-full&sslrootcert=/etc/lifeboat/pg/ca.pem "
@@ -57,6 +59,16 @@ class Database(models.Model):
     )
     schedule = models.CharField(
         max_length=100, default="0 2 * * *", validators=[validate_cron], help_text="Cron, in UTC."
+    )
+    window_start = models.TimeField(
+        "window start (UTC)", null=True, blank=True,
+        help_text="With a window end: run at a time Lifeboat places in the window instead of the cron's minute "
+                  "and hour (the cron's days still apply). The window may cross midnight.",
+    )
+    window_end = models.TimeField("window end (UTC)", null=True, blank=True)
+    tags = models.CharField(
+        max_length=300, blank=True, validators=[validate_tags],
+        help_text="Comma-separated labels for grouping and filtering the overview (e.g. billing, eu, tier-1).",
     )
     enabled = models.BooleanField(default=True, help_text="Scheduled backups run only when enabled.")
     server = models.ForeignKey(
@@ -120,8 +132,29 @@ class Database(models.Model):
         tiers = chosen or list(Tier.objects.filter(enabled=True).that_can(Feature.ARTIFACTS))
         return sorted(tiers, key=lambda t: (*t.nearness, t.name))
 
+    def clean(self) -> None:
+        super().clean()
+        validate_window(self.window_start, self.window_end)
+        self.tags = normalize_tags(self.tags)
+
+    @property
+    def tag_list(self) -> list[str]:
+        return [t for t in self.tags.split(",") if t]
+
+    @property
+    def has_window(self) -> bool:
+        return self.window_start is not None and self.window_end is not None
+
+    @property
+    def placed_schedule(self) -> str:
+        """The cron the scheduler runs: the database's own, or with a window, the time placed in it by the hash
+        of its name (unique and stable: adding or removing another database never moves this one)."""
+        if not self.has_window:
+            return self.schedule
+        return placed_cron(self.schedule, f"database:{self.name}", self.window_start, self.window_end)
+
     def next_run_after(self, now: datetime) -> datetime:
-        return croniter(self.schedule, now).get_next(datetime)
+        return croniter(self.placed_schedule, now).get_next(datetime)
 
     def freshness(self, tier: Tier, now: datetime | None = None) -> FreshnessReport:
         """ok / due / late / never for the newest good copy in a tier, like healthchecks' get_status().

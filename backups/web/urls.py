@@ -7,6 +7,7 @@ app_name = "backups"
 urlpatterns = [
     path("", views.run_list, name="run_list"),
     path("runs/<int:pk>/", views.run_detail, name="run_detail"),
+    path("queue/", views.queue_view, name="queue"),
     path("artifacts/<int:artifact_id>/verify/", views.verify, name="verify"),
     path("artifacts/<int:artifact_id>/restore/", views.restore_new, name="restore_new"),
     path("artifacts/<int:artifact_id>/recover-rows/", views.recover_rows, name="recover_rows"),

@@ -15,7 +15,7 @@ from backups.errors import AlreadyRunning, LifeboatError
 from backups.models import Artifact, BackupRun, Database, Feature, Tier
 from backups.recovery import rows
 from backups.recovery.table_selection import split_table_list
-from backups.web import history, overview, panels
+from backups.web import history, overview, panels, queue
 from backups.web.trends import Trends
 from core.http import back_to
 from core.roles import RUN_OPERATIONS
@@ -32,6 +32,18 @@ def run_list(request):
     page.object_list = history.mark_proven(list(page.object_list))
     context = {"page": page, "filters": filters, "choices": history.filter_choices()}
     template = "backups/run_list.html#run-table" if request.htmx else "backups/run_list.html"
+    return render(request, template, context)
+
+
+@login_required
+@permission_required("backups.view_backuprun", raise_exception=True)
+def queue_view(request):
+    """What runs now, what waits and why, what runs next (windows placed), and each server's limit."""
+    running_runs, running_restores = queue.running_now()
+    waiting_runs, waiting_restores = queue.waiting_now()
+    context = {"running_runs": running_runs, "running_restores": running_restores, "waiting_runs": waiting_runs,
+               "waiting_restores": waiting_restores, "next_runs": queue.next_runs(), "servers": queue.server_loads()}
+    template = "backups/queue.html#queue" if request.htmx else "backups/queue.html"
     return render(request, template, context)
 
 
