@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "template_partials",
     "django_q",
     "axes",
+    "csp",
     # Lifeboat, bottom layer first (docs/architecture.md): core <- audit <- backups <- drills <- alerts <- evidence
     "core",
     "audit",
@@ -61,6 +62,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "audit.middleware.AuditActorMiddleware",
     "dashboard.middleware.IdleSessionMiddleware",
@@ -92,6 +94,21 @@ LIFEBOAT_SESSION_IDLE_SECONDS = env_int("LIFEBOAT_SESSION_IDLE_MINUTES", 30) * 6
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 
+# Content-Security-Policy (django-csp) on every response: only Lifeboat's own scripts, styles and images, nothing
+# inline. Charts are SVG images in data: URLs (core/charts.py), htmx's indicator style is turned off by the
+# htmx-config meta tag in base.html (its rules live in lifeboat.css), and Django's admin needs nothing inline.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
 
 ROOT_URLCONF = "dashboard.urls"
 WSGI_APPLICATION = "dashboard.wsgi.application"
