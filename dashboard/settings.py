@@ -188,6 +188,12 @@ LIFEBOAT_ZSTD_LEVEL = env_int("LIFEBOAT_ZSTD_LEVEL", 3)
 # reading older copies) in LIFEBOAT_ENCRYPTION_IDENTITY_FILE. Never keep that file beside the backups.
 LIFEBOAT_ENCRYPTION_RECIPIENTS = env_list("LIFEBOAT_ENCRYPTION_RECIPIENTS")
 LIFEBOAT_ENCRYPTION_IDENTITY_FILE = env_str("LIFEBOAT_ENCRYPTION_IDENTITY_FILE", "")
+# The globals file (roles, tablespaces) leaves out role password hashes unless asked for, and may carry them only
+# when encrypted: a SCRAM hash can be cracked offline by whoever reads the file.
+LIFEBOAT_GLOBALS_WITH_PASSWORDS = env_bool("LIFEBOAT_GLOBALS_WITH_PASSWORDS", False)
+if LIFEBOAT_GLOBALS_WITH_PASSWORDS and not LIFEBOAT_ENCRYPTION_RECIPIENTS:
+    raise ImproperlyConfigured("LIFEBOAT_GLOBALS_WITH_PASSWORDS needs encryption at rest: set "
+                               "LIFEBOAT_ENCRYPTION_RECIPIENTS, or role password hashes would be written in plain")
 # A job (backup, verification, restore, export) whose heartbeat thread has not written for this long is
 # abandoned by the reaper; the thread writes five times per period whatever the job is waiting on.
 LIFEBOAT_HEARTBEAT_STALE_SECONDS = env_int("LIFEBOAT_HEARTBEAT_STALE_SECONDS", 300)
