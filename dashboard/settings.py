@@ -11,6 +11,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from core.env import env_bool, env_int, env_list, env_secret, env_str, persistent_secret, secret_env_refusal
+from core.roles import ROLES
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("LIFEBOAT_VAR_DIR", str(BASE_DIR / "var")))
@@ -43,6 +44,9 @@ INSTALLED_APPS = [
     "django_q",
     "axes",
     "csp",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     # Lifeboat, bottom layer first (docs/architecture.md): core <- audit <- backups <- drills <- alerts <- evidence
     "core",
     "audit",
@@ -60,12 +64,14 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "audit.middleware.AuditActorMiddleware",
     "dashboard.middleware.IdleSessionMiddleware",
+    "dashboard.two_factor.middleware.TwoFactorMiddleware",
     # Last, as django-axes asks: it turns a locked-out sign-in into its lockout response.
     "axes.middleware.AxesMiddleware",
 ]
@@ -154,6 +160,13 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+# Two-factor sign-in (dashboard/two_factor): members of these roles must enrol an authenticator before they can
+# use anything else, e.g. "Admin,DBA". Anyone may enrol; whoever has one is always asked for a code.
+LIFEBOAT_REQUIRE_2FA_ROLES = env_list("LIFEBOAT_REQUIRE_2FA_ROLES")
+if unknown := sorted(set(LIFEBOAT_REQUIRE_2FA_ROLES) - set(ROLES)):
+    raise ImproperlyConfigured(f"LIFEBOAT_REQUIRE_2FA_ROLES: unknown role(s) {', '.join(unknown)}; "
+                               f"the roles are {', '.join(ROLES)}")
+OTP_TOTP_ISSUER = "Lifeboat"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
