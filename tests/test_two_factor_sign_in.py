@@ -162,3 +162,18 @@ def test_removing_needs_a_current_code_and_is_audited(client, dba):
     assert not TOTPDevice.objects.filter(user=dba).exists()
     assert actions(dba) == ["auth.second_factor_added", "auth.second_factor_failed", "auth.second_factor_removed"]
     assert client.get(reverse("home")).status_code == 200  # still signed in; sign-in asks for no code now
+
+
+def test_an_unknown_role_in_the_setting_stops_lifeboat_in_one_line(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {**os.environ, "LIFEBOAT_VAR_DIR": str(tmp_path), "LIFEBOAT_REQUIRE_2FA_ROLES": "Admin,Admins",
+           "DJANGO_SETTINGS_MODULE": "dashboard.settings"}
+    proc = subprocess.run([sys.executable, str(Path(__file__).resolve().parents[1] / "manage.py"), "check"],
+                          env=env, capture_output=True, text=True)
+    assert proc.returncode != 0
+    assert proc.stderr.strip().splitlines()[-1].endswith(
+        "LIFEBOAT_REQUIRE_2FA_ROLES: unknown role(s) Admins; the roles are DBA, Team lead, Admin, Auditor")

@@ -1,5 +1,6 @@
 """Under the Content-Security-Policy, Chromium refuses nothing on the main pages (overview, a database page with
-its charts, history, drills, the admin) and the charts still draw in their colours."""
+its charts, history, drills, the admin, two-factor enrolment with its QR code) and the charts still draw in their
+colours."""
 
 from __future__ import annotations
 
@@ -54,7 +55,7 @@ def test_main_pages_and_admin_load_without_a_single_csp_violation(page, served, 
         sign_in(page, served, "ada")
         visited = {}
         for path in ("/", "/backups/databases/zcsp/", "/backups/", "/drills/", "/drills/history/",
-                     "/admin/", "/admin/backups/database/add/"):
+                     "/admin/", "/admin/backups/database/add/", "/account/two-factor/"):
             response = page.goto(served.url + path)
             assert response.status == 200, path
             assert "default-src 'self'" in response.headers["content-security-policy"], path
