@@ -41,7 +41,8 @@ class TwoFactorMiddleware:
             logout(request)
             return _go(request, redirect_to_login(request.get_full_path()).url)
         if devices.required_for(user):
-            messages.info(request, "Your role requires two-factor sign-in: set up an authenticator to continue.")
+            if not getattr(request, "htmx", False):  # not once per background poll
+                messages.info(request, "Your role requires two-factor sign-in: set up an authenticator to continue.")
             return _go(request, reverse("two_factor:manage"))
         return self.get_response(request)
 
