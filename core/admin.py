@@ -6,6 +6,8 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 
+from core.roles import signs_in_through_provider
+
 
 class ReadOnlyAdmin(admin.ModelAdmin):
     """For records of what happened (audit events, alerts, deliveries, sign-offs, evidence): shown, never added,
@@ -37,17 +39,6 @@ class LifeboatUserAdmin(UserAdmin):
     def get_queryset(self, request):
         users = super().get_queryset(request)
         return users if request.user.is_superuser else users.filter(is_superuser=False)
-
-
-def signs_in_through_provider(user) -> bool:
-    """A user linked to an identity provider (sso.ExternalIdentity, read through its reverse accessor so this
-    bottom layer imports nothing above it)."""
-    from django.core.exceptions import ObjectDoesNotExist
-
-    try:
-        return user.external_identity is not None
-    except (ObjectDoesNotExist, AttributeError):
-        return False
 
 
 def use_lifeboat_user_admin() -> None:

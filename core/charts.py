@@ -1,4 +1,8 @@
-"""Charts as server-side SVG (pygal): no JavaScript, no CDN, embeddable straight into a template.
+"""Charts as server-side SVG (pygal): no JavaScript, no CDN, shown as an <img> with the SVG in a data: URL.
+
+pygal's SVG carries its own <style> (different per chart) and a config <script>: inline in the page, the
+Content-Security-Policy (no inline script or style) would block both. Loaded as an image, the SVG is its own
+document where scripts never run and its style is its own, so the page's policy stays strict (img-src data:).
 
 One helper draws every time series the dashboard shows (backup size and duration per database, verification
 restore time, a drill's measured recovery time against its RTO). Made to be read at a glance:
@@ -13,13 +17,14 @@ restore time, a drill's measured recovery time against its RTO). Made to be read
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pygal
 from django.utils.html import format_html
-from django.utils.safestring import SafeString, mark_safe
+from django.utils.safestring import SafeString
 from pygal.style import Style
 
 PALETTE = ("#0b3954", "#087e8b", "#bfd7ea", "#ff5a5f", "#c81d25", "#6c757d")
@@ -79,14 +84,50 @@ def empty_state(title: str, text: str) -> SafeString:
     return format_html('<p class="chart-empty"><strong>{}</strong><br>{}</p>', title, text)
 
 
+def as_image(svg: str, alt: str) -> SafeString:
+    """The SVG document as an <img> (data: URL); its size attributes keep the aspect ratio while it loads."""
+    encoded = base64.b64encode(svg.encode()).decode("ascii")
+    return format_html('<img class="chart-image" src="data:image/svg+xml;base64,{}" alt="{}" width="800" '
+                       'height="300">', encoded, alt)
+
+
+def describe(title: str, points: dict[str, list[tuple[datetime, float]]], unit: Unit, target: float | None,
+             target_label: str, failures: Sequence[datetime]) -> str:
+    """The image's text alternative: what the chart shows, in words (newest value per series, target, failures)."""
+    parts = [title + "."]
+    for name, pts in points.items():
+        if pts:
+            at, value = pts[-1]
+            parts.append(f"{name}: {len(pts)} point{'s' if len(pts) != 1 else ''}, newest {number(value, unit)} "
+                         f"on {at:%Y-%m-%d %H:%M}.")
+    if target is not None:
+        parts.append(f"{target_label or 'target'}: {number(target, unit)}.")
+    if failures:
+        parts.append(f"{len(failures)} failed run{'s' if len(failures) != 1 else ''} marked.")
+    return " ".join(parts)
+
+
+def time_series_chart(title: str, series: dict[str, list[tuple[datetime, float]]], *, quantity: str | None = None,
+                      target: float | None = None, target_label: str = "", failures: Sequence[datetime] = (),
+                      empty_text: str = "Nothing recorded yet.") -> SafeString:
+    """The chart as an <img> described in words, or an empty state when there is nothing to draw."""
+    svg = time_series_svg(title, series, quantity=quantity, target=target, target_label=target_label,
+                          failures=failures)
+    if svg is None:
+        return empty_state(title, empty_text)
+    points = {name: sorted(p for p in pts if p[1] is not None) for name, pts in series.items()}
+    peak = max(v for pts in points.values() for _, v in pts)
+    return as_image(svg, describe(title, points, unit_for(quantity, peak), target, target_label, failures))
+
+
 def time_series_svg(title: str, series: dict[str, list[tuple[datetime, float]]], *, quantity: str | None = None,
-                    target: float | None = None, target_label: str = "", failures: Sequence[datetime] = (),
-                    empty_text: str = "Nothing recorded yet.") -> SafeString:
-    """An inline <svg> of one line per series (values in base units: bytes or seconds), or an empty state."""
+                    target: float | None = None, target_label: str = "",
+                    failures: Sequence[datetime] = ()) -> str | None:
+    """A standalone SVG document of one line per series (values in base units: bytes or seconds); None: no points."""
     points = {name: sorted(p for p in pts if p[1] is not None) for name, pts in series.items()}
     values = [v for pts in points.values() for _, v in pts]
     if not values:
-        return empty_state(title, empty_text)
+        return None
     peak = max(values)
     unit = unit_for(quantity, peak)
     logarithmic = target is not None and min(values) > 0 and target > LOG_WHEN_TARGET_ABOVE * peak
@@ -115,4 +156,4 @@ def time_series_svg(title: str, series: dict[str, list[tuple[datetime, float]]],
         baseline = min(values) / unit.factor if logarithmic else 0
         chart.add(f"failed run{'s' if len(failures) != 1 else ''}", [(x, baseline) for x in sorted(failures)],
                   stroke=False, dots_size=5)
-    return mark_safe(chart.render(is_unicode=True))
+    return chart.render(is_unicode=True)

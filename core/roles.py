@@ -86,3 +86,14 @@ def staff_follows_admin_role(sender, instance, action, reverse, model, pk_set, *
         if user.is_staff != wanted:
             user.is_staff = wanted
             user.save(update_fields=["is_staff"])
+
+
+def signs_in_through_provider(user) -> bool:
+    """A user linked to an identity provider, whose roles the provider decides (sso.ExternalIdentity, read
+    through its reverse accessor so this bottom layer imports nothing above it)."""
+    from django.core.exceptions import ObjectDoesNotExist
+
+    try:
+        return user.external_identity is not None
+    except (ObjectDoesNotExist, AttributeError):
+        return False

@@ -15,3 +15,10 @@ class DashboardConfig(AppConfig):
         from dashboard.middleware import start_the_idle_clock
 
         user_logged_in.connect(start_the_idle_clock, dispatch_uid="lifeboat-idle-clock")
+
+        from django.db.models.signals import post_delete
+        from django_otp.plugins.otp_totp.models import TOTPDevice
+
+        from dashboard.two_factor.devices import device_removed
+
+        post_delete.connect(device_removed, sender=TOTPDevice, dispatch_uid="lifeboat-2fa-removed")

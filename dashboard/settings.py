@@ -11,6 +11,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from core.env import env_bool, env_int, env_list, env_secret, env_str, persistent_secret, secret_env_refusal
+from core.roles import ROLES
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("LIFEBOAT_VAR_DIR", str(BASE_DIR / "var")))
@@ -42,6 +43,10 @@ INSTALLED_APPS = [
     "template_partials",
     "django_q",
     "axes",
+    "csp",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     # Lifeboat, bottom layer first (docs/architecture.md): core <- audit <- backups <- drills <- alerts <- evidence
     "core",
     "audit",
@@ -60,11 +65,14 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "audit.middleware.AuditActorMiddleware",
     "dashboard.middleware.IdleSessionMiddleware",
+    "dashboard.two_factor.middleware.TwoFactorMiddleware",
     # Last, as django-axes asks: it turns a locked-out sign-in into its lockout response.
     "axes.middleware.AxesMiddleware",
 ]
@@ -133,6 +141,21 @@ LIFEBOAT_SESSION_IDLE_SECONDS = env_int("LIFEBOAT_SESSION_IDLE_MINUTES", 30) * 6
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 
+# Content-Security-Policy (django-csp) on every response: only Lifeboat's own scripts, styles and images, nothing
+# inline. Charts are SVG images in data: URLs (core/charts.py), htmx's indicator style is turned off by the
+# htmx-config meta tag in base.html (its rules live in lifeboat.css), and Django's admin needs nothing inline.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
 
 ROOT_URLCONF = "dashboard.urls"
 WSGI_APPLICATION = "dashboard.wsgi.application"
@@ -178,6 +201,13 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+# Two-factor sign-in (dashboard/two_factor): members of these roles must enrol an authenticator before they can
+# use anything else, e.g. "Admin,DBA". Anyone may enrol; whoever has one is always asked for a code.
+LIFEBOAT_REQUIRE_2FA_ROLES = env_list("LIFEBOAT_REQUIRE_2FA_ROLES")
+if unknown := sorted(set(LIFEBOAT_REQUIRE_2FA_ROLES) - set(ROLES)):
+    raise ImproperlyConfigured(f"LIFEBOAT_REQUIRE_2FA_ROLES: unknown role(s) {', '.join(unknown)}; "
+                               f"the roles are {', '.join(ROLES)}")
+OTP_TOTP_ISSUER = "Lifeboat"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -212,6 +242,12 @@ LIFEBOAT_ZSTD_LEVEL = env_int("LIFEBOAT_ZSTD_LEVEL", 3)
 # reading older copies) in LIFEBOAT_ENCRYPTION_IDENTITY_FILE. Never keep that file beside the backups.
 LIFEBOAT_ENCRYPTION_RECIPIENTS = env_list("LIFEBOAT_ENCRYPTION_RECIPIENTS")
 LIFEBOAT_ENCRYPTION_IDENTITY_FILE = env_str("LIFEBOAT_ENCRYPTION_IDENTITY_FILE", "")
+# The globals file (roles, tablespaces) leaves out role password hashes unless asked for, and may carry them only
+# when encrypted: a SCRAM hash can be cracked offline by whoever reads the file.
+LIFEBOAT_GLOBALS_WITH_PASSWORDS = env_bool("LIFEBOAT_GLOBALS_WITH_PASSWORDS", False)
+if LIFEBOAT_GLOBALS_WITH_PASSWORDS and not LIFEBOAT_ENCRYPTION_RECIPIENTS:
+    raise ImproperlyConfigured("LIFEBOAT_GLOBALS_WITH_PASSWORDS needs encryption at rest: set "
+                               "LIFEBOAT_ENCRYPTION_RECIPIENTS, or role password hashes would be written in plain")
 # A job (backup, verification, restore, export) whose heartbeat thread has not written for this long is
 # abandoned by the reaper; the thread writes five times per period whatever the job is waiting on.
 LIFEBOAT_HEARTBEAT_STALE_SECONDS = env_int("LIFEBOAT_HEARTBEAT_STALE_SECONDS", 300)

@@ -10,7 +10,7 @@ from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 
-from core.charts import time_series_svg
+from core.charts import time_series_chart
 from core.roles import CONDUCT_DRILL
 from drills import conduct, health, plan_check
 from drills.errors import DrillError
@@ -126,8 +126,8 @@ def history(request):
     for item in sorted(by_scenario, key=lambda s: (s.rank, s.name)):
         drills = by_scenario[item]
         points = [(d.validated_at, d.recovery_seconds) for d in drills]
-        svg = time_series_svg(f"{item.name}: measured recovery time", {"recovery time": points}, quantity="seconds",
+        chart = time_series_chart(f"{item.name}: measured recovery time", {"recovery time": points}, quantity="seconds",
                               target=item.rto_minutes * 60, target_label=f"RTO {item.rto_label}")
-        charts.append({"scenario": item, "svg": svg, "drills": drills})
+        charts.append({"scenario": item, "chart": chart, "drills": drills})
     return render(request, "drills/history.html", {"charts": charts})
 

@@ -82,3 +82,11 @@ class LifeboatProcess:
         out = self.run("shell", "-c", code)
         line = [x for x in out.splitlines() if x.startswith("RESULT=")][-1]
         return json.loads(line[len("RESULT="):])
+
+
+def chart_svgs(page: str) -> list[str]:
+    """The SVG documents of the charts a page shows as <img> data: URLs (core/charts.py), decoded."""
+    import base64
+    import re
+
+    return [base64.b64decode(data).decode() for data in re.findall(r'src="data:image/svg\+xml;base64,([^"]+)"', page)]

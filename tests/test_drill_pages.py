@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from drills.models import Contact, Drill
 from tests.drill_helpers import make_drill
+from tests.helpers import chart_svgs
 
 pytestmark = pytest.mark.django_db
 
@@ -53,9 +54,10 @@ def test_history_charts_real_recovery_times_against_the_rto_line(client, team_le
     Drill.objects.filter(pk=simulated.pk).update(recovery_seconds=60, validated_at=datetime(2026, 11, 3, tzinfo=UTC))
     client.force_login(team_lead)
     page = client.get(reverse("drills:history")).content.decode()
-    assert 'data-scenario="server-failure"' in page and "<svg" in page
-    assert "RTO 15 min – 30 min" in page  # the target line's legend
-    assert "12.5" in page and "41" in page
+    svg = chart_svgs(page)[0]
+    assert 'data-scenario="server-failure"' in page
+    assert "RTO 15 min – 30 min" in svg  # the target line's legend
+    assert "12.5" in svg and "41" in svg
     assert 'data-scenario="data-corruption"' not in page  # simulated drills never count
 
 

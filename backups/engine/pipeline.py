@@ -195,7 +195,9 @@ def refusal_for(tier: Tier, dump: DumpResult) -> str:
 def dump_globals(run: BackupRun, session: SnapshotSession, final: Path) -> StoredCopy | None:
     """Roles and tablespaces (`pg_dumpall --globals-only`), needed to rebuild a lost server.
 
-    Without superuser rights pg_authid is unreadable: fall back to --no-role-passwords and say so.
+    Role password hashes (SCRAM verifiers an attacker can crack offline) are left out (`--no-role-passwords`)
+    unless LIFEBOAT_GLOBALS_WITH_PASSWORDS asks for them, and then only into an encrypted file; without superuser
+    rights pg_authid is unreadable: fall back to --no-role-passwords and say so.
     A missing globals file is not fatal (the database dump itself is still good) but the run lacks a part it
     should have: it becomes "succeeded with warnings" (BackupRun.warnings) and is alerted as a warning.
     """
@@ -203,17 +205,29 @@ def dump_globals(run: BackupRun, session: SnapshotSession, final: Path) -> Store
     env = target.env()
     base = [pgtools.pg_binary("pg_dumpall"), *target.cli_args(application_name=f"lifeboat-pg_dumpall-run-{run.pk}"),
             f"--database={target.dbname}", "--globals-only"]
-    for extra in ([], ["--no-role-passwords"]):
+    with_passwords = settings.LIFEBOAT_GLOBALS_WITH_PASSWORDS
+    if with_passwords and (refusal := passwords_refusal(final)):
+        run.add_warning(refusal)
+        with_passwords = False
+    for extra in ([], ["--no-role-passwords"]) if with_passwords else (["--no-role-passwords"],):
         proc = subprocess.run([*base, *extra], capture_output=True, env=env, stdin=subprocess.DEVNULL)
         if proc.returncode == 0:
             with atomic_file(final, run.pk) as out, encryption.sealing(out, _recipients_for(final)) as sink:
                 sink.write(proc.stdout)
-            if extra:
+            if with_passwords and extra:
                 run.append_log("globals saved without role passwords (no superuser access to pg_authid)")
             return StoredCopy(location=str(final), size_bytes=out.size, sha256=out.sha256)
         last_error = proc.stderr.decode(errors="replace").strip()
     run.add_warning(f"globals (roles, tablespaces) not saved: {' '.join(last_error.split()) or 'no message'}")
     return None
+
+
+def passwords_refusal(final: Path) -> str:
+    """Why this globals file may not carry role password hashes, or "" (only an encrypted file may)."""
+    if encryption.is_encrypted(final.name):
+        return ""
+    return ("globals saved without role passwords: LIFEBOAT_GLOBALS_WITH_PASSWORDS needs encryption at rest "
+            "(LIFEBOAT_ENCRYPTION_RECIPIENTS)")
 
 
 def _copy_to_tier(run: BackupRun, tier: Tier, dump: DumpResult, globals_copy: StoredCopy | None,

@@ -12,7 +12,7 @@ from datetime import datetime
 from django.utils.safestring import SafeString
 
 from backups.models import BackupRun, Database, Verification
-from core.charts import time_series_svg
+from core.charts import time_series_chart
 
 TREND_RUNS = 90
 
@@ -50,10 +50,10 @@ class Trends:
         else:
             failures = []
         return {
-            "size": time_series_svg(f"Stored size of {name}", {name: self.size}, quantity="bytes",
+            "size": time_series_chart(f"Stored size of {name}", {name: self.size}, quantity="bytes",
                                     failures=failures, empty_text=no_backup),
-            "duration": time_series_svg(f"Backup duration of {name}", {name: self.duration}, quantity="seconds",
+            "duration": time_series_chart(f"Backup duration of {name}", {name: self.duration}, quantity="seconds",
                                         failures=failures, empty_text=no_backup),
-            "restore": time_series_svg(f"Verification restore time of {name}", {name: self.restore},
+            "restore": time_series_chart(f"Verification restore time of {name}", {name: self.restore},
                                        quantity="seconds", empty_text="No verification has passed yet."),
         }

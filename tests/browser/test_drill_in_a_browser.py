@@ -72,8 +72,9 @@ def test_team_lead_runs_a_drill_end_to_end(page, served, pg_server):
         page.click("text=Recovery-time history")
         page.wait_for_url(re.compile(r"/drills/history/"))  # a busy machine: wait for the page, not a guess
         chart = page.locator("section[data-scenario=server-failure]")
-        assert chart.locator("svg").count() == 1
-        assert "RTO" in chart.inner_text()
+        image = chart.locator("img.chart-image")
+        assert image.count() == 1 and image.evaluate("img => img.complete && img.naturalWidth > 0")
+        assert "RTO" in image.get_attribute("alt")
         page.screenshot(path=str(OUTPUT / "drill-history.png"), full_page=True)
     except Exception:
         OUTPUT.mkdir(exist_ok=True)
