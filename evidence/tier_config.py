@@ -11,8 +11,7 @@ from dataclasses import asdict
 from typing import Any
 
 from backups.models import Feature, Tier
-from backups.storage import bucket_policy
-from backups.storage import aws
+from backups.storage import aws, bucket_policy
 from backups.storage.aws import client_for, error_text
 
 

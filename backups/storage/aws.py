@@ -4,14 +4,9 @@ instance or task role); a tier names its region and, for S3-compatible stores, a
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from django.conf import settings
 
 from backups.models import Tier
-
-if TYPE_CHECKING:
-    from botocore.exceptions import BotoCoreError, ClientError
 
 # boto3 takes a few hundred milliseconds to import: it is imported here, when a client is made, never at start-up
 # (a backup to a local tier never loads it). Callers catch `aws.AWS_ERRORS`, read from the module when an error
