@@ -63,8 +63,10 @@ def dump_start(log: Path) -> tuple[float, float]:
 
 def manage(root: Path, env: dict[str, str], *args: str) -> None:
     # manage.py's own directory comes first on sys.path, so this venv runs the checkout at `root`.
-    subprocess.run([sys.executable, str(root / "manage.py"), *args], env=env, cwd=root, capture_output=True,
-                   check=True)
+    proc = subprocess.run([sys.executable, str(root / "manage.py"), *args], env=env, cwd=root, capture_output=True,
+                          text=True)
+    if proc.returncode:
+        raise SystemExit(f"{root}/manage.py {' '.join(args)} exited {proc.returncode}: {proc.stderr[-2000:]}")
 
 
 def report(label: str, figures: list[tuple[float, float]]) -> None:
