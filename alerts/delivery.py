@@ -127,9 +127,12 @@ def notify_success(run) -> list[Notification]:
     """The plan's Slack message after a good backup, for channels that ask for it."""
     from alerts import messages
 
+    wanting = [c for c in Channel.objects.filter(enabled=True) if c.wants(Kind.BACKUP_SUCCEEDED, Severity.INFO)]
+    if not wanting:  # the message's dashboard link would load the whole URL conf for nobody
+        return []
     title, body = messages.for_success(run)
     notifications = create(kind=Kind.BACKUP_SUCCEEDED, severity=Severity.INFO, title=title, body=body,
-                           notify_type="success")
+                           notify_type="success", channels=wanting)
     queue(notifications)
     return notifications
 

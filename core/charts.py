@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pygal
@@ -27,41 +26,13 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from pygal.style import Style
 
+from core.units import number, unit_for
+
 PALETTE = ("#0b3954", "#087e8b", "#bfd7ea", "#ff5a5f", "#c81d25", "#6c757d")
 TARGET_COLOUR = "#a4161a"
 FAILED_COLOUR = "#c81d25"
 LOG_WHEN_TARGET_ABOVE = 10  # target / peak of the data beyond which the axis turns logarithmic
 SHORT_SPAN = timedelta(days=3)
-
-
-@dataclass(frozen=True)
-class Unit:
-    symbol: str
-    factor: float
-    title: str
-
-
-UNITS = {
-    "bytes": (Unit("B", 1, "bytes"), Unit("KiB", 1024, "KiB"), Unit("MiB", 1024 ** 2, "MiB"),
-              Unit("GiB", 1024 ** 3, "GiB"), Unit("TiB", 1024 ** 4, "TiB")),
-    "seconds": (Unit("s", 1, "seconds"), Unit("min", 60, "minutes"), Unit("h", 3600, "hours")),
-    None: (Unit("", 1, ""),),
-}
-
-
-def unit_for(quantity: str | None, peak: float) -> Unit:
-    """The largest unit in which the peak is at least 1 (10,000 bytes -> KiB, 2.5 s -> s, 5400 s -> h)."""
-    chosen = UNITS[quantity][0]
-    for unit in UNITS[quantity]:
-        if peak >= unit.factor:
-            chosen = unit
-    return chosen
-
-
-def number(value: float, unit: Unit) -> str:
-    scaled = value / unit.factor
-    text = f"{scaled:.3g}" if abs(scaled) < 1000 else f"{scaled:,.0f}"
-    return f"{text} {unit.symbol}".strip()
 
 
 def _style(series_count: int, with_target: bool, with_failures: bool) -> Style:

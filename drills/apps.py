@@ -7,7 +7,7 @@ class DrillsConfig(AppConfig):
 
     def ready(self) -> None:
         from backups.web import panels
-        from drills import recovery  # noqa: F401  (drops a drill's restored database when it is completed)
+        from drills import receivers  # noqa: F401  (drops a drill's restored database when it is completed)
         from drills.panels import plan_check_panel
 
         panels.register("plan_check", plan_check_panel)  # the plan check on the database page

@@ -13,7 +13,6 @@ import uuid
 
 import psycopg
 from django.db import transaction
-from django.dispatch import receiver
 from django.utils import timezone
 
 from audit import trail
@@ -27,7 +26,6 @@ from backups.recovery.restore import drop_database, restore, validate_request
 from drills import conduct
 from drills.errors import DrillError, DrillLocked
 from drills.models import Drill, DrillStep
-from drills.signals import drill_completed
 
 log = logging.getLogger(__name__)
 
@@ -183,11 +181,6 @@ def drop_restored(drill: Drill, user) -> None:
     trail.record("drill.restored_database_dropped", actor=user, target=drill,
                  summary=f"drill #{drill.pk}: restored database {drill.restored_database} dropped",
                  details={"database": drill.restored_database})
-
-
-@receiver(drill_completed, dispatch_uid="lifeboat-drill-drop-restored")
-def _drop_on_completion(sender, drill: Drill, user, **kwargs) -> None:
-    drop_restored_quietly(drill, user)
 
 
 def drop_restored_quietly(drill: Drill, user) -> bool:

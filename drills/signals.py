@@ -4,5 +4,5 @@ from __future__ import annotations
 
 from django.dispatch import Signal
 
-# A drill was completed: drill=, user=. drills.recovery drops the database the drill restored.
+# A drill was completed: drill=, user=. drills.receivers has drills.recovery drop the database the drill restored.
 drill_completed = Signal()

@@ -15,7 +15,14 @@ class EvidenceConfig(AppConfig):
             from evidence import drill_populations  # noqa: F401  (registers on import)
         # The general reaper (backups) also reaps exports whose worker died.
         from backups import reaper
-        from evidence.export import reap_abandoned
 
-        if reap_abandoned not in reaper.extra_kinds:
-            reaper.extra_kinds.append(reap_abandoned)
+        if reap_abandoned_exports not in reaper.extra_kinds:
+            reaper.extra_kinds.append(reap_abandoned_exports)
+
+
+def reap_abandoned_exports(now):
+    # evidence.export brings minisign, cryptography and the bucket reader: imported when the reaper runs, not at
+    # every start-up.
+    from evidence.export import reap_abandoned
+
+    return reap_abandoned(now)

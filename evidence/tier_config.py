@@ -11,8 +11,8 @@ from dataclasses import asdict
 from typing import Any
 
 from backups.models import Feature, Tier
-from backups.storage import bucket_policy
-from backups.storage.aws import AWS_ERRORS, client_for, error_text
+from backups.storage import aws, bucket_policy
+from backups.storage.aws import client_for, error_text
 
 
 def live_bucket_settings() -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
@@ -21,7 +21,7 @@ def live_bucket_settings() -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
     for tier in Tier.objects.that_can(Feature.BUCKET_POLICY).order_by("id"):
         try:
             state = bucket_policy.read_bucket(client_for(tier, "s3"), tier.bucket)
-        except AWS_ERRORS as exc:
+        except aws.AWS_ERRORS as exc:
             omissions.append({"item": f"tier_live_config.json: {tier.name}",
                               "reason": f"the live settings of s3://{tier.bucket} could not be read at export "
                                         f"time: {error_text(exc)}"})

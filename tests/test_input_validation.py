@@ -95,7 +95,7 @@ def test_add_database_reports_version_size_and_tables(db, pg_server, make_source
 
     assert code == 0, err
     assert "checked: PostgreSQL 15." in out and "3 tables" in out
-    assert any(unit in out for unit in (" KB", " MB")), out
+    assert any(unit in out for unit in (" KiB", " MiB")), out
 
 
 @pytest.mark.parametrize("hours", [2_000_000_000, 10**18])

@@ -33,6 +33,7 @@ from backups.storage.leftovers import remove_or_remember
 from backups.storage.local import LocalStorage
 from core import joblog
 from core.heartbeat import error_text, heartbeat
+from core.units import human_bytes
 
 log = logging.getLogger(__name__)
 
@@ -270,7 +271,7 @@ def _copy_to_tier(run: BackupRun, tier: Tier, dump: DumpResult, globals_copy: St
         run.append_log(f"tier {tier}: FAILED: {artifact.error}")
         artifact_failed.send(sender=Artifact, artifact=artifact)
         return artifact
-    run.append_log(f"tier {tier}: stored {copy.location} ({copy.size_bytes} bytes)")
+    run.append_log(f"tier {tier}: stored {copy.location} ({human_bytes(copy.size_bytes)})")
     return Artifact.objects.create(
         run=run, tier=tier, location=copy.location, size_bytes=copy.size_bytes, sha256=copy.sha256,
         version_id=copy.version_id, etag=copy.etag, storage_class=copy.storage_class,
@@ -326,7 +327,8 @@ def _execute(run: BackupRun, tiers: list[Tier] | None = None) -> BackupRun:
         run.raw_size_bytes = dump.raw_size
         run.size_bytes = dump.stored.size_bytes
         run.sha256 = dump.stored.sha256
-        run.append_log(f"dumped {dump.raw_size} bytes, stored {dump.stored.size_bytes} (sha256 {dump.stored.sha256})")
+        run.append_log(f"dumped {human_bytes(dump.raw_size)}, stored {human_bytes(dump.stored.size_bytes)} "
+                       f"(sha256 {dump.stored.sha256})")
         manifest = catalog.write_json(
             dump.local_path.with_name(catalog.manifest_name(dump.local_path.name)),
             catalog.build_manifest(run, dump.local_path.name, is_self=database.is_lifeboat_self,

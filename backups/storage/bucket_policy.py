@@ -16,7 +16,8 @@ from audit import trail
 from backups.errors import StorageError
 from backups.models import BucketDriftCheck, Feature, Tier
 from backups.signals import bucket_drift_checked
-from backups.storage.aws import AWS_ERRORS, client_for, error_code, error_text
+from backups.storage import aws
+from backups.storage.aws import client_for, error_code, error_text
 
 PUBLIC_ACCESS_FLAGS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
 TLS_ONLY_SID = "LifeboatDenyInsecureTransport"
@@ -109,7 +110,7 @@ def read_bucket(client, bucket: str) -> BucketState:
     versioning = client.get_bucket_versioning(Bucket=bucket).get("Status", "")
     try:
         rules = client.get_bucket_lifecycle_configuration(Bucket=bucket).get("Rules", [])
-    except AWS_ERRORS as exc:
+    except aws.AWS_ERRORS as exc:
         if error_code(exc) != "NoSuchLifecycleConfiguration":
             raise
         rules = []
@@ -120,12 +121,12 @@ def read_bucket(client, bucket: str) -> BucketState:
         retention = config.get("Rule", {}).get("DefaultRetention")
         if retention:
             lock = (retention["Mode"], retention.get("Days") or retention.get("Years", 0) * 365)
-    except AWS_ERRORS as exc:
+    except aws.AWS_ERRORS as exc:
         if error_code(exc) != "ObjectLockConfigurationNotFoundError":
             raise
     try:
         public = client.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
-    except AWS_ERRORS as exc:
+    except aws.AWS_ERRORS as exc:
         if error_code(exc) != "NoSuchPublicAccessBlockConfiguration":
             raise
         public = {}
@@ -136,7 +137,7 @@ def read_bucket(client, bucket: str) -> BucketState:
 def _read_encryption(client, bucket: str) -> dict | None:
     try:
         rules = client.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"].get("Rules", [])
-    except AWS_ERRORS as exc:
+    except aws.AWS_ERRORS as exc:
         if error_code(exc) != "ServerSideEncryptionConfigurationNotFoundError":
             raise
         return None
@@ -146,7 +147,7 @@ def _read_encryption(client, bucket: str) -> dict | None:
 def _read_policy_statements(client, bucket: str) -> list[dict]:
     try:
         document = json.loads(client.get_bucket_policy(Bucket=bucket)["Policy"])
-    except AWS_ERRORS as exc:
+    except aws.AWS_ERRORS as exc:
         if error_code(exc) != "NoSuchBucketPolicy":
             raise
         return []
@@ -226,7 +227,7 @@ def check_drift(tier: Tier) -> BucketDriftCheck:
     try:
         found = differences(tier, read_bucket(client_for(tier, "s3"), tier.bucket))
         check = BucketDriftCheck.objects.create(tier=tier, differences=found)
-    except AWS_ERRORS as exc:
+    except aws.AWS_ERRORS as exc:
         error = f"cannot read bucket {tier.bucket}: {error_text(exc)}"
         check = BucketDriftCheck.objects.create(tier=tier, differences=[error], error=error)
     bucket_drift_checked.send(sender=Tier, tier=tier, differences=list(check.differences))
@@ -247,7 +248,7 @@ def apply_policy(tier: Tier, actor=None, profile: str = "") -> list[str]:
         live = read_bucket(client, bucket)
         before = differences(tier, live)
         actions = _apply(client, tier, live)
-    except AWS_ERRORS as exc:
+    except aws.AWS_ERRORS as exc:
         if error_code(exc) == "AccessDenied":
             raise StorageError(f"cannot apply the bucket policy to {bucket}: this identity may not change the "
                                f"bucket's configuration (by design for the runtime identity); run "

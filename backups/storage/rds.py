@@ -14,7 +14,8 @@ from django.utils import timezone
 from audit import trail
 from backups.errors import StorageError
 from backups.models import Feature, Freshness, Tier
-from backups.storage.aws import AWS_ERRORS, client_for, error_text
+from backups.storage import aws
+from backups.storage.aws import client_for, error_text
 
 DUE_AFTER = timedelta(minutes=15)
 LATE_AFTER = timedelta(hours=1)
@@ -68,7 +69,7 @@ def read_status(tier: Tier, now: datetime | None = None) -> RdsStatus:
         snapshots = []
         for page in client.get_paginator("describe_db_snapshots").paginate(DBInstanceIdentifier=tier.rds_instance):
             snapshots.extend(page.get("DBSnapshots", []))
-    except AWS_ERRORS as exc:
+    except aws.AWS_ERRORS as exc:
         status.error = f"cannot read RDS instance {tier.rds_instance}: {error_text(exc)}"
         return status
     status.retention_days = instance.get("BackupRetentionPeriod")
@@ -94,7 +95,7 @@ def take_snapshot(tier: Tier, actor=None, now: datetime | None = None) -> str:
             DBInstanceIdentifier=tier.rds_instance, DBSnapshotIdentifier=identifier,
             Tags=[{"Key": "created-by", "Value": "lifeboat"},
                   {"Key": "requested-by", "Value": trail.actor_name(actor)}])
-    except AWS_ERRORS as exc:
+    except aws.AWS_ERRORS as exc:
         raise StorageError(f"cannot snapshot RDS instance {tier.rds_instance}: {error_text(exc)}") from None
     trail.record("rds.snapshot_requested", actor=actor, target=tier,
                  summary=f"manual snapshot {identifier} of RDS instance {tier.rds_instance} requested",

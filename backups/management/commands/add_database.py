@@ -1,10 +1,9 @@
 from __future__ import annotations
 
-from django.template.defaultfilters import filesizeformat
-
 from backups.conninfo import probe, split_dsn
 from backups.management.commands._base import LifeboatCommand
 from backups.models import Database
+from core.units import human_bytes
 
 
 class Command(LifeboatCommand):
@@ -41,8 +40,7 @@ class Command(LifeboatCommand):
         self.stdout.write(f"{'added' if created else 'updated'} {name}: {database.dsn} "
                           f"(RPO {database.rpo_hours} h, schedule '{database.schedule}' UTC)")
         if facts:
-            size = filesizeformat(facts.size_bytes).replace("\xa0", " ")
-            self.stdout.write(f"checked: PostgreSQL {facts.server_version}, {size}, "
+            self.stdout.write(f"checked: PostgreSQL {facts.server_version}, {human_bytes(facts.size_bytes)}, "
                               f"{facts.tables} table{'s' if facts.tables != 1 else ''}")
         else:
             self.stdout.write("not checked (--no-check): the first backup will show whether it answers")

@@ -5,6 +5,7 @@ from django.core.management.base import CommandError
 from backups.engine import pipeline
 from backups.management.commands._base import LifeboatCommand, get_database
 from backups.models import BackupRun, Tier
+from core.units import human_bytes
 
 
 def run_json(run: BackupRun) -> dict:
@@ -60,9 +61,11 @@ class Command(LifeboatCommand):
         if json:
             self.emit_json(run_json(run))
         elif run.status == BackupRun.Status.SUCCEEDED:
-            self.stdout.write(f"run #{run.pk} succeeded: {run.size_bytes} bytes, sha256 {run.sha256}")
+            self.stdout.write(f"run #{run.pk} succeeded: {human_bytes(run.size_bytes)} "
+                              f"({human_bytes(run.raw_size_bytes)} dumped), sha256 {run.sha256}")
             for artifact in run.artifacts.select_related("tier"):
-                self.stdout.write(f"  {artifact.tier.name}: {artifact.status} {artifact.location} {artifact.error}")
+                self.stdout.write(f"  {artifact.tier.name}: {artifact.status} {artifact.location} "
+                                  f"{human_bytes(artifact.size_bytes)} {artifact.error}".rstrip())
         else:
             self.stderr.write(f"run #{run.pk} failed: {run.error}")
         self.exit(0 if run.status == BackupRun.Status.SUCCEEDED else 1)

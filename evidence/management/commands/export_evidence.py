@@ -9,6 +9,7 @@ from django.core.management.base import CommandError
 
 from audit import trail
 from audit.commands import AuditedCommand
+from core.units import human_bytes
 from evidence.export import export_to_file
 from evidence.period import Scope, ScopeError, parse_day
 
@@ -40,6 +41,6 @@ class Command(AuditedCommand):
                                           "omissions": manifest["omissions"]}))
             return
         counts = ", ".join(f"{p['name']} {p['count']}" for p in manifest["populations"])
-        self.stdout.write(f"wrote {path} ({size} bytes, sha256 {sha256}): {counts}")
+        self.stdout.write(f"wrote {path} ({human_bytes(size)}, sha256 {sha256}): {counts}")
         for omission in manifest["omissions"]:
             self.stdout.write(f"omitted {omission['item']}: {omission['reason']}")
