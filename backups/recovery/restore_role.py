@@ -35,9 +35,11 @@ SUPERUSER_TYPES = ("EVENT TRIGGER", "FOREIGN DATA WRAPPER", "SERVER", "USER MAPP
                    "PROCEDURAL LANGUAGE")
 TOC_ENTRY = re.compile(r"^\d+;\s+\d+\s+\d+\s+(?P<rest>.+)$")
 # pg_restore messages that mean "this role may not", not "this backup is broken".
+# "must be owner of type": e.g. a transform for a built-in type, which only its owner (the bootstrap superuser) may
+# create; every type the backup itself defines is the restore role's own (--no-owner).
 NEEDS_SUPERUSER = re.compile(
     r"must be superuser|permission denied for language|permission denied to create (extension|event trigger|"
-    r"subscription)|only superusers? (can|may)|permission denied to set parameter|must be owner of extension|"
+    r"subscription)|only superusers? (can|may)|permission denied to set parameter|must be owner of (extension|type)|"
     r"permission denied for foreign-data wrapper", re.IGNORECASE)
 # A role the backup names where --no-owner --no-acl still need it (a policy's `TO role`) and this server lacks:
 # the server's doing, not the backup's.
