@@ -8,10 +8,11 @@ large objects, unpopulated materialized views, C functions, a foreign-data wrapp
 need quoting, and database-level settings.
 
 Its roles are cluster-wide, so the source is a private cluster of this module's own, never the shared server.
-Some of its objects need superuser to create (C functions, a foreign-data wrapper), so verification and the restore
-run as superuser on a second private cluster an Admin declared isolated (LIFEBOAT_VERIFY_DSN with
-LIFEBOAT_VERIFY_ISOLATED), as the README says such a backup must be proven: the server-loss path, `restore
---target-dsn ... --with-globals --as-superuser`. The restore must equal the source: the same `pg_dump
+Some of its objects need superuser to create (C functions, a foreign-data wrapper, a transform for a built-in type),
+so verification and the restore run as superuser on a second private cluster an Admin declared isolated
+(LIFEBOAT_VERIFY_DSN with LIFEBOAT_VERIFY_ISOLATED), as the README says such a backup must be proven. That server
+lacks the suite's roles at first (the backup is "not verifiable here" then, never "failed"); the server-loss path,
+`restore --target-dsn ... --with-globals --as-superuser`, brings them, and then it verifies. The restore must equal the source: the same `pg_dump
 --schema-only --create` (only the database's name differs) and the same rows in every table, sequence, populated
 materialized view and large object. Differences pg_dump itself causes belong in ALLOWED_SCHEMA_DIFFERENCES.
 """
