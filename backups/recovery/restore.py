@@ -73,8 +73,8 @@ def stream_artifact(artifact: Artifact, argv: list[str], env: dict[str, str]) ->
 
     pg_restore with a --use-list exits (0) as soon as it has the entries it was asked for, without reading the
     rest: its closed stdin is then no error, and the rest of the artifact is still read (not fed) so that the
-    whole artifact's SHA-256 is compared with the record. `env` is the program's whole environment
-    (ConnectionOptions.env()).
+    whole artifact's SHA-256 is compared with the record (not after a failure: that is reported at once). `env`
+    is the program's whole environment (ConnectionOptions.env()).
     """
     proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     stderr = pgtools.StderrDrain(proc.stderr)
@@ -88,12 +88,13 @@ def stream_artifact(artifact: Artifact, argv: list[str], env: dict[str, str]) ->
                         proc.stdin.write(chunk)
                     except BrokenPipeError:
                         break
-            for _ in hashing.chunks(CHUNK):  # what the program did not need, for the checksum
+            try:
+                proc.stdin.close()
+            except BrokenPipeError:
                 pass
-        try:
-            proc.stdin.close()
-        except BrokenPipeError:
-            pass
+            if proc.wait() == 0:  # what it did not need is still read, for the checksum
+                for _ in hashing.chunks(CHUNK):
+                    pass
     except zstandard.ZstdError as exc:
         proc.kill()
         raise RestoreFailed(f"the artifact is corrupt (zstd: {exc})") from None
