@@ -12,9 +12,10 @@ Some of its objects need superuser to create (C functions, a foreign-data wrappe
 so verification and the restore run as superuser on a second private cluster an Admin declared isolated
 (LIFEBOAT_VERIFY_DSN with LIFEBOAT_VERIFY_ISOLATED), as the README says such a backup must be proven. That server
 lacks the suite's roles at first (the backup is "not verifiable here" then, never "failed"); the server-loss path,
-`restore --target-dsn ... --with-globals --as-superuser`, brings them, and then it verifies. The restore must equal the source: the same `pg_dump
---schema-only --create` (only the database's name differs) and the same rows in every table, sequence, populated
-materialized view and large object. Differences pg_dump itself causes belong in ALLOWED_SCHEMA_DIFFERENCES.
+`restore --target-dsn ... --with-globals --as-superuser`, brings them, and then it verifies. The restore must
+equal the source: the same `pg_dump --schema-only --create` (only the database's name differs) and the same rows
+in every table, sequence, populated materialized view and large object. Differences pg_dump itself causes belong
+in ALLOWED_SCHEMA_DIFFERENCES.
 """
 
 from __future__ import annotations
