@@ -119,6 +119,10 @@ def test_restore_and_drill_restore_run_the_planted_code_as_the_restore_role(
     ("CREATE FUNCTION lbt_ddl() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN END $$; "
      "CREATE EVENT TRIGGER lbt_ddl ON ddl_command_end EXECUTE FUNCTION lbt_ddl()", "EVENT TRIGGER"),
     ("CREATE EXTENSION postgres_fdw", "EXTENSION postgres_fdw (untrusted)"),
+    # A transform for a built-in type (the PostgreSQL regression database has one): only the type's owner, the
+    # bootstrap superuser, may create it.
+    ("CREATE TRANSFORM FOR integer LANGUAGE sql (FROM SQL WITH FUNCTION prsd_lextype(internal), "
+     "TO SQL WITH FUNCTION int4recv(internal))", "must be owner of type integer"),
 ])
 def test_what_the_restore_role_cannot_create_is_not_verifiable_here_never_failed(
         superuser_only, expected, make_source_db, pg_server, local_tier, tasks_inline):

@@ -71,11 +71,13 @@ def pg_restore_argv(target: ConnectionOptions, *, tables: Sequence[str] = (), no
 def stream_artifact(artifact: Artifact, argv: list[str], env: dict[str, str]) -> None:
     """Decompress the artifact into a program's stdin; fail if it fails or if the bytes are not the recorded ones.
 
-    `env` is the program's whole environment (ConnectionOptions.env()).
+    pg_restore with a --use-list exits (0) as soon as it has the entries it was asked for, without reading the
+    rest: its closed stdin is then no error, and the rest of the artifact is still read (not fed) so that the
+    whole artifact's SHA-256 is compared with the record (not after a failure: that is reported at once). `env`
+    is the program's whole environment (ConnectionOptions.env()).
     """
     proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     stderr = pgtools.StderrDrain(proc.stderr)
-    broken = False
     try:
         with open_artifact(artifact) as raw:
             hashing = HashingReader(raw)
@@ -85,12 +87,14 @@ def stream_artifact(artifact: Artifact, argv: list[str], env: dict[str, str]) ->
                     try:
                         proc.stdin.write(chunk)
                     except BrokenPipeError:
-                        broken = True
                         break
-        try:
-            proc.stdin.close()
-        except BrokenPipeError:
-            broken = True
+            try:
+                proc.stdin.close()
+            except BrokenPipeError:
+                pass
+            if proc.wait() == 0:  # what it did not need is still read, for the checksum
+                for _ in hashing.chunks(CHUNK):
+                    pass
     except zstandard.ZstdError as exc:
         proc.kill()
         raise RestoreFailed(f"the artifact is corrupt (zstd: {exc})") from None
@@ -100,7 +104,7 @@ def stream_artifact(artifact: Artifact, argv: list[str], env: dict[str, str]) ->
     finally:
         returncode = proc.wait()
         message = stderr.join().strip()
-    if returncode != 0 or broken:
+    if returncode != 0:
         raise RestoreFailed(f"{argv[0].rsplit('/', 1)[-1]} exited with status {returncode}: {message or 'no message'}")
     if artifact.sha256 and hashing.sha256 != artifact.sha256:
         raise RestoreFailed(f"checksum mismatch: artifact is {hashing.sha256}, recorded {artifact.sha256}")

@@ -35,10 +35,15 @@ SUPERUSER_TYPES = ("EVENT TRIGGER", "FOREIGN DATA WRAPPER", "SERVER", "USER MAPP
                    "PROCEDURAL LANGUAGE")
 TOC_ENTRY = re.compile(r"^\d+;\s+\d+\s+\d+\s+(?P<rest>.+)$")
 # pg_restore messages that mean "this role may not", not "this backup is broken".
+# "must be owner of type": e.g. a transform for a built-in type, which only its owner (the bootstrap superuser) may
+# create; every type the backup itself defines is the restore role's own (--no-owner).
 NEEDS_SUPERUSER = re.compile(
     r"must be superuser|permission denied for language|permission denied to create (extension|event trigger|"
-    r"subscription)|only superusers? (can|may)|permission denied to set parameter|must be owner of extension|"
+    r"subscription)|only superusers? (can|may)|permission denied to set parameter|must be owner of (extension|type)|"
     r"permission denied for foreign-data wrapper", re.IGNORECASE)
+# A role the backup names where --no-owner --no-acl still need it (a policy's `TO role`) and this server lacks:
+# the server's doing, not the backup's.
+MISSING_ROLE = re.compile(r'role "[^"]+" does not exist')
 
 
 @dataclass(frozen=True)
@@ -189,10 +194,15 @@ def not_restorable_by(loader: Loader, listing: str) -> list[str]:
 
 
 def classify(error: RestoreFailed, loader: Loader) -> RestoreFailed:
-    """A restricted restore refused for lack of rights becomes NotVerifiableHere; anything else stays a failure."""
+    """A restricted restore refused for lack of rights, or a restore missing a role the backup names, becomes
+    NotVerifiableHere; anything else stays a failure."""
     if not loader.superuser and NEEDS_SUPERUSER.search(str(error)):
         return NotVerifiableHere(f"not verifiable here: {error} (the restore role {loader.role} may not create it; "
                                  "verify on an isolated server)")
+    if MISSING_ROLE.search(str(error)):
+        return NotVerifiableHere(f"not verifiable here: {error} (this server lacks a role the backup names: create "
+                                 "the backup's roles there first, e.g. `restore --with-globals`, or verify where "
+                                 "they exist)")
     return error
 
 
