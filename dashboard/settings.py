@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "template_partials",
     "django_q",
     "axes",
+    "ninja",  # only so its Swagger UI is served from our static files, never from a CDN
     # Lifeboat, bottom layer first (docs/architecture.md): core <- audit <- backups <- drills <- alerts <- evidence
     "core",
     "audit",
@@ -50,6 +51,7 @@ INSTALLED_APPS = [
     "alerts",
     "evidence",
     "dashboard",  # the project shell
+    "api",  # the JSON API and its tokens, on top: it drives every app below
 ]
 
 MIDDLEWARE = [
@@ -233,6 +235,14 @@ if env_str("REDIS_URL"):
 else:
     Q_CLUSTER["orm"] = "default"
 
+# A cache shared by every process (the API's rate limits): Redis when REDIS_URL is set, else a table in the
+# dashboard's database (created by the api app's migration; `manage.py createcachetable` makes it again).
+if env_str("REDIS_URL"):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env_str("REDIS_URL"),
+                          "KEY_PREFIX": "lifeboat"}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "lifeboat_cache"}}
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -241,6 +251,16 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- API (README "API") ---------------------------------------------------------------------------
+# Personal tokens last at most this many days (the token page offers LIFEBOAT_API_TOKEN_DEFAULT_DAYS).
+LIFEBOAT_API_TOKEN_MAX_DAYS = env_int("LIFEBOAT_API_TOKEN_MAX_DAYS", 365)
+LIFEBOAT_API_TOKEN_DEFAULT_DAYS = env_int("LIFEBOAT_API_TOKEN_DEFAULT_DAYS", 90)
+# Tokens of users who sign in only through the identity provider (core/identity.py) expire within this many days
+# of being made, whatever they were given: the provider is asked only at sign-in.
+LIFEBOAT_OIDC_TOKEN_MAX_DAYS = env_int("LIFEBOAT_OIDC_TOKEN_MAX_DAYS", 30)
+# Calls per token per minute, counted in the shared cache; over it: 429 with Retry-After (0: no limit).
+LIFEBOAT_API_RATE_LIMIT = env_int("LIFEBOAT_API_RATE_LIMIT", 120)
 
 # --- Alerts and monitoring ----------------------------------------------------------------------
 # An open alert is sent again this often while its condition lasts (0: only when it fires and resolves).

@@ -12,7 +12,7 @@ from pathlib import Path
 import grimp
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("core", "audit", "backups", "drills", "alerts", "evidence", "dashboard")
+PACKAGES = ("core", "audit", "backups", "drills", "alerts", "evidence", "dashboard", "api")
 
 
 def test_import_linter_contracts_are_kept():
