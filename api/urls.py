@@ -1,0 +1,9 @@
+from django.urls import path, re_path
+
+from api.problems import not_found_view
+from api.v1 import api
+
+urlpatterns = [
+    path("api/v1/", api.urls),
+    re_path(r"^api/v1/(?P<path>.*)$", not_found_view),
+]
