@@ -70,7 +70,7 @@ def issue(owner, name: str, scope: str, days: int, *, now: datetime | None = Non
         raise TokenRefused(f"unknown scope {scope!r}: read, operate or admin")
     allowed = scopes_for(owner)
     if scope not in allowed:
-        raise TokenRefused(f"{owner.get_username()} may not use a {scope} token"
+        raise TokenRefused(f"{owner.get_username()} may not use a token of scope {scope}"
                            + (f" (at most {allowed[-1]})" if allowed else " (no role that the API serves)"))
     limit = max_days_for(owner)
     if not 1 <= days <= limit:
