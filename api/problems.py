@@ -71,6 +71,6 @@ def install(api) -> None:
         return problem_response(500, "the server failed on this request; the error is in its log")
 
 
-def not_found_view(request: HttpRequest, path: str = "") -> HttpResponse:
+def not_found_view(request: HttpRequest, rest: str = "") -> HttpResponse:
     """Any other path under /api/v1/: a problem too, not the site's HTML 404 page."""
-    return problem_response(404, f"no API endpoint at {request.path}")
+    return problem_response(404, f"no API endpoint at {request.path}; the API is described at /api/v1/openapi.json")

@@ -9,7 +9,6 @@ from django.utils import timezone
 
 from api import tokens
 
-
 FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # personas' passwords are never the point here
 
 

@@ -221,3 +221,10 @@ def test_create_api_token_refuses_in_one_line(dba, args, message):
     code, out, err = run_command("create_api_token", *args)
     assert code == 1 and message in err and "lbt_" not in out
     assert not ApiToken.objects.exists()
+
+
+def test_a_signed_in_session_opens_nothing_in_the_api(client, dba, learning_db):
+    """Only a token does: a browser's session cookie cannot be ridden into an API write (no CSRF to forge)."""
+    client.force_login(dba)
+    assert_problem(client.post(f"/api/v1/databases/{learning_db.name}/backups"), 401)
+    assert_problem(client.get(DATABASES), 401)

@@ -12,8 +12,8 @@ from api.changes import as_token, record
 from api.models import Scope
 from api.problems import Problem
 from api.schemas import Accepted, EvidenceExportIn, EvidenceExportOut, ProblemOut
-from audit import trail
 from api.tokens import token_actor
+from audit import trail
 from core.roles import EXPORT_EVIDENCE
 from evidence.export import queue_export
 from evidence.models import EvidenceExport

@@ -27,7 +27,9 @@ class Command(AuditedCommand):
         user = get_user_model().objects.filter(username=options["user"]).first()
         if user is None or not user.is_active:
             raise CommandError(f"{options['user']}: no active Lifeboat user of that name")
-        days = options["days"] if options["days"] is not None else min(settings.LIFEBOAT_API_TOKEN_DEFAULT_DAYS, tokens.max_days_for(user))
+        days = options["days"]
+        if days is None:
+            days = min(settings.LIFEBOAT_API_TOKEN_DEFAULT_DAYS, tokens.max_days_for(user))
         name = options["name"] or f"cli-{options['scope']}-{timezone.now():%Y%m%d-%H%M%S}"
         try:
             token, plaintext = tokens.issue(user, name, options["scope"], days)
