@@ -110,12 +110,17 @@ def test_last_use_is_recorded(client, dba):
 
 def test_over_the_rate_limit_is_429_with_retry_after_counted_per_token(client, dba, settings):
     settings.LIFEBOAT_API_RATE_LIMIT = 3
+    import time_machine
+
     busy, other = token_for(dba, Scope.READ, name="busy"), token_for(dba, Scope.READ, name="other")
-    assert [client.get(DATABASES, **bearer(busy)).status_code for _ in range(3)] == [200, 200, 200]
-    refused = client.get(DATABASES, **bearer(busy))
-    assert "3 calls a minute" in assert_problem(refused, 429)["detail"]
-    assert 1 <= int(refused["Retry-After"]) <= 60
-    assert client.get(DATABASES, **bearer(other)).status_code == 200
+    with time_machine.travel(timezone.now(), tick=False) as clock:  # no minute boundary between the calls
+        assert [client.get(DATABASES, **bearer(busy)).status_code for _ in range(3)] == [200, 200, 200]
+        refused = client.get(DATABASES, **bearer(busy))
+        assert "3 calls a minute" in assert_problem(refused, 429)["detail"]
+        assert 1 <= int(refused["Retry-After"]) <= 60
+        assert client.get(DATABASES, **bearer(other)).status_code == 200
+        clock.shift(int(refused["Retry-After"]))  # the next window opens when Retry-After said
+        assert client.get(DATABASES, **bearer(busy)).status_code == 200
 
 
 def test_without_redis_the_count_is_kept_in_the_database_cache_table(dba, settings):
@@ -136,10 +141,15 @@ def test_without_redis_the_count_is_kept_in_the_database_cache_table(dba, settin
 
 
 def test_with_redis_every_process_counts_the_same_calls(client, dba, settings):
-    """The count lives in Redis, where another process (a second web worker) reads and adds to it."""
+    """The count lives in Redis, where another process (a second web worker) reads and adds to it. Both count
+    at one frozen instant, so a minute boundary cannot fall between them."""
     import subprocess
     import sys
+    import time
     import uuid
+
+    import redis
+    import time_machine
 
     redis_url = "redis://127.0.0.1:6379/15"
     prefix = f"lbt-test-{uuid.uuid4().hex[:8]}"
@@ -147,22 +157,23 @@ def test_with_redis_every_process_counts_the_same_calls(client, dba, settings):
                                    "KEY_PREFIX": prefix}}
     settings.LIFEBOAT_API_RATE_LIMIT = 3
     token, plaintext = tokens.issue(dba, "shared", Scope.READ, 30)
+    instant = time.time()
     try:
-        assert client.get(DATABASES, **bearer(plaintext)).status_code == 200
-        # Another process makes two calls' worth of counting with the same token, straight through ratelimit.
+        with time_machine.travel(instant, tick=False):
+            assert client.get(DATABASES, **bearer(plaintext)).status_code == 200
+        # Another process counts two calls of the same token, straight through ratelimit, at the same instant.
         code = ("import django, os; os.environ['DJANGO_SETTINGS_MODULE']='dashboard.settings'; django.setup();"
                 "from django.test import override_settings; from api import ratelimit;"
                 f"o = override_settings(CACHES={settings.CACHES!r}, LIFEBOAT_API_RATE_LIMIT=3); o.enable();"
-                f"print([ratelimit.over_limit({token.pk}) for _ in range(2)])")
+                f"print([ratelimit.over_limit({token.pk}, now={instant!r}) for _ in range(2)])")
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
         assert out.strip().splitlines()[-1] == "[None, None]"
-        assert_problem(client.get(DATABASES, **bearer(plaintext)), 429)
+        with time_machine.travel(instant, tick=False):
+            assert_problem(client.get(DATABASES, **bearer(plaintext)), 429)
     finally:
-        import redis
-
-        client_ = redis.Redis.from_url(redis_url)
-        for key in client_.scan_iter(f"{prefix}:*"):
-            client_.delete(key)
+        connection = redis.Redis.from_url(redis_url)
+        for key in connection.scan_iter(f"{prefix}:*"):
+            connection.delete(key)
 
 
 def test_the_token_page_shows_a_new_token_once_lists_tokens_and_revokes(client, dba):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
-from ninja import Router
+from ninja import Router, Status
 
 from api import present
 from api.auth import needs
@@ -35,8 +35,8 @@ def verify_copy(request, copy_id: int, response: HttpResponse):
                summary=f"verification of run #{artifact.run_id} in {artifact.tier.name} queued through the API",
                run=artifact.run_id, tier=artifact.tier.name)
     response["Location"] = present.url("verification", verification_id=check.pk)
-    return 202, {"id": check.pk, "status": check.status, "url": response["Location"],
-                 "web_url": artifact.run.get_absolute_url()}
+    return Status(202, {"id": check.pk, "status": check.status, "url": response["Location"],
+                        "web_url": artifact.run.get_absolute_url()})
 
 
 @router.post("/copies/{copy_id}/restores", response={202: Accepted, 422: ProblemOut}, auth=OPERATE,
@@ -56,8 +56,8 @@ def restore_copy(request, copy_id: int, payload: RestoreIn, response: HttpRespon
                run=artifact.run_id, tier=artifact.tier.name, target_database=job.target_database,
                tables=job.tables)
     response["Location"] = present.url("restore", restore_id=job.pk)
-    return 202, {"id": job.pk, "status": job.status, "url": response["Location"],
-                 "web_url": artifact.run.get_absolute_url()}
+    return Status(202, {"id": job.pk, "status": job.status, "url": response["Location"],
+                        "web_url": artifact.run.get_absolute_url()})
 
 
 @router.get("/verifications/{verification_id}", response=VerificationOut,

@@ -7,7 +7,7 @@ from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
-from ninja import Router
+from ninja import Router, Status
 
 from api import present
 from api.auth import needs
@@ -66,7 +66,7 @@ def _save(database: Database, tiers: list[Tier] | None) -> None:
             database.tiers.set(tiers)
 
 
-@router.post("/databases", response={201: DatabaseOut, 422: ProblemOut},
+@router.post("/databases", response={201: DatabaseOut, 409: ProblemOut, 422: ProblemOut},
              auth=needs(Scope.ADMIN, "backups.add_database"), url_name="create_database")
 def create_database(request, payload: DatabaseIn, response: HttpResponse):
     data = payload.dict()
@@ -75,12 +75,12 @@ def create_database(request, payload: DatabaseIn, response: HttpResponse):
         raise Problem(409, f"a database named {data['name']} already exists", kind="conflict",
                       url=present.url("database", name=data["name"]))
     database = Database(**data)
-    with as_token(request):
+    with as_token(request), transaction.atomic():  # saved and audited, or neither
         _save(database, tiers)
         record(request, "api.database_created", target=database, summary=f"database {database.name} created "
                "through the API", database=database.name)
     response["Location"] = present.url("database", name=database.name)
-    return 201, present.database(database)
+    return Status(201, present.database(database))
 
 
 @router.patch("/databases/{name}", response={200: DatabaseOut, 422: ProblemOut},
@@ -94,9 +94,9 @@ def change_database(request, name: str, payload: DatabasePatch):
         if value is None:
             raise Problem(422, f"{field}: may not be null", kind="invalid-request")
         setattr(database, field, value)
-    with as_token(request):
+    changed = sorted([*data, *(["tiers"] if tiers is not None else [])])
+    with as_token(request), transaction.atomic():
         _save(database, tiers)
         record(request, "api.database_changed", target=database, summary=f"database {database.name} changed "
-               "through the API", database=database.name, fields=sorted([*data, *(["tiers"] if tiers is not None
-                                                                                else [])]))
+               "through the API", database=database.name, fields=changed)
     return present.database(database)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.http import FileResponse, HttpResponse
 from django.shortcuts import get_object_or_404
-from ninja import Router
+from ninja import Router, Status
 
 from api import present
 from api.auth import needs
@@ -37,7 +37,7 @@ def create_export(request, payload: EvidenceExportIn, response: HttpResponse):
                summary=f"evidence export #{export.pk} ({period.since}..{period.until}) queued through the API",
                period=period.describe())
     response["Location"] = present.url("evidence_export", export_id=export.pk)
-    return 202, {"id": export.pk, "status": export.status, "url": response["Location"], "web_url": None}
+    return Status(202, {"id": export.pk, "status": export.status, "url": response["Location"], "web_url": None})
 
 
 @router.get("/evidence-exports/{export_id}", response=EvidenceExportOut, auth=READ, url_name="evidence_export")

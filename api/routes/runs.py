@@ -6,7 +6,7 @@ from datetime import date
 
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
-from ninja import Router
+from ninja import Router, Status
 
 from api import present
 from api.auth import needs
@@ -62,4 +62,5 @@ def start_backup(request, name: str, response: HttpResponse):
         record(request, "api.backup_requested", target=run, summary=f"backup of {database.name} queued as run "
                f"#{run.pk} through the API", database=database.name, run=run.pk)
     response["Location"] = present.url("run", run_id=run.pk)
-    return 202, {"id": run.pk, "status": run.status, "url": response["Location"], "web_url": run.get_absolute_url()}
+    return Status(202, {"id": run.pk, "status": run.status, "url": response["Location"],
+                        "web_url": run.get_absolute_url()})
