@@ -239,3 +239,14 @@ def test_a_signed_in_session_opens_nothing_in_the_api(client, dba, learning_db):
     client.force_login(dba)
     assert_problem(client.post(f"/api/v1/databases/{learning_db.name}/backups"), 401)
     assert_problem(client.get(DATABASES), 401)
+
+
+def test_every_error_is_a_problem_even_outside_the_endpoints(client, dba):
+    plaintext = token_for(dba, Scope.OPERATE)
+    assert "openapi.json" in assert_problem(client.get("/api/v1/", **bearer(plaintext)), 404)["detail"]
+    assert_problem(client.get("/api/v1/no-such-thing", **bearer(plaintext)), 404)
+    assert_problem(client.get("/api/v1/runs/999999", **bearer(plaintext)), 404)
+    wrong = client.delete("/api/v1/runs", **bearer(plaintext))
+    assert assert_problem(wrong, 405) and wrong["Allow"] == "GET"
+    invalid = client.get("/api/v1/runs?status=sleeping", **bearer(plaintext))
+    assert assert_problem(invalid, 422)["errors"][0]["field"].endswith("status")
