@@ -12,7 +12,7 @@ from django.utils import timezone
 from api.models import Scope
 from audit.models import AuditEvent
 from backups.engine import pipeline
-from backups.models import BackupRun, Database, Restore, Verification
+from backups.models import BackupRun, Database, Restore, Tier, Verification
 from tests.api_helpers import FAST_HASHERS, assert_problem, bearer, token_for
 from tests.helpers import table_counts
 
@@ -101,7 +101,7 @@ def test_a_copy_is_verified_then_two_tables_restored_through_the_api(client, dba
 def test_a_restore_over_the_protected_database_is_refused_422_and_nothing_is_queued(client, learning_db,
                                                                                   ci_token):
     run = BackupRun.objects.create(database=learning_db, status="succeeded", started_at=timezone.now())
-    copy = run.artifacts.create(tier_id=1, location="/nowhere")
+    copy = run.artifacts.create(tier=Tier.objects.get(name="local"), location="/nowhere")
     response = client.post(f"/api/v1/copies/{copy.pk}/restores", data=json.dumps(
         {"target_database": learning_db.dbname}), content_type=JSON, **bearer(ci_token))
     assert "protect" in assert_problem(response, 422)["detail"]
