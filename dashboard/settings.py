@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
+    "ninja",  # only so its Swagger UI is served from our static files, never from a CDN
     # Lifeboat, bottom layer first (docs/architecture.md): core <- audit <- backups <- drills <- alerts <- evidence
     "core",
     "audit",
@@ -56,6 +57,7 @@ INSTALLED_APPS = [
     "alerts",
     "evidence",
     "dashboard",  # the project shell
+    "api",  # the JSON API and its tokens, on top: it drives every app below
 ]
 
 MIDDLEWARE = [
@@ -318,6 +320,14 @@ if env_str("REDIS_URL"):
 else:
     Q_CLUSTER["orm"] = "default"
 
+# A cache shared by every process (the API's rate limits): Redis when REDIS_URL is set, else a table in the
+# dashboard's database (created by the api app's migration; `manage.py createcachetable` makes it again).
+if env_str("REDIS_URL"):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env_str("REDIS_URL"),
+                          "KEY_PREFIX": "lifeboat"}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "lifeboat_cache"}}
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -326,6 +336,14 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- API (README "API") ---------------------------------------------------------------------------
+# Personal tokens last at most this many days (the token page offers LIFEBOAT_API_TOKEN_DEFAULT_DAYS).
+LIFEBOAT_API_TOKEN_MAX_DAYS = env_int("LIFEBOAT_API_TOKEN_MAX_DAYS", 365)
+LIFEBOAT_API_TOKEN_DEFAULT_DAYS = env_int("LIFEBOAT_API_TOKEN_DEFAULT_DAYS", 90)
+# Tokens of single sign-on users are capped by LIFEBOAT_OIDC_TOKEN_MAX_DAYS (above, with single sign-on).
+# Calls per token per minute, counted in the shared cache; over it: 429 with Retry-After (0: no limit).
+LIFEBOAT_API_RATE_LIMIT = env_int("LIFEBOAT_API_RATE_LIMIT", 120)
 
 # --- Alerts and monitoring ----------------------------------------------------------------------
 # An open alert is sent again this often while its condition lasts (0: only when it fires and resolves).

@@ -26,4 +26,6 @@ urlpatterns = [
     path("evidence/", include("evidence.urls")),
     path("audit/", audit_views.audit_list, name="audit_list"),
     path("drills/", include("drills.urls")),
+    # The JSON API (/api/v1/) and the token page (/account/tokens/): the api app sits above this shell.
+    path("", include("api.urls")),
 ]

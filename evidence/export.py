@@ -141,6 +141,16 @@ def export_to_file(scope: Scope, output: Path, *, user=None, exported_by: str | 
     return manifest, sha256, size
 
 
+def queue_export(scope: Scope, user) -> EvidenceExport:
+    """An export asked for from the dashboard or the API: recorded now, built by a worker (run_export)."""
+    from django_q.tasks import async_task
+
+    export = EvidenceExport.objects.create(requested_by=user, requested_by_name=user.get_username(),
+                                           since=scope.since, until=scope.until, databases=list(scope.databases))
+    async_task("evidence.tasks.build_evidence_export", export.pk, task_name=f"evidence export #{export.pk}")
+    return export
+
+
 def run_export(export: EvidenceExport) -> EvidenceExport:
     """The django-q2 task's body: claim the request, build it with progress, record the outcome."""
     if not export.claim():

@@ -12,13 +12,13 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
-from django_q.tasks import async_task
 
 from audit import trail
 from backups.models import BackupRun
 from core.http import back_to, form_errors
 from core.roles import EXPORT_EVIDENCE
 from evidence import sampling
+from evidence.export import queue_export
 from evidence.forms import SampleForm, ScopeForm
 from evidence.models import EvidenceExport, EvidenceSample
 from evidence.signing import signing_key
@@ -48,10 +48,7 @@ def export_create(request):
     if not form.is_valid():
         messages.error(request, "Export refused: " + form_errors(form))
         return back_to(request, "evidence:index")
-    scope = form.cleaned_data["scope"]
-    export = EvidenceExport.objects.create(requested_by=request.user, requested_by_name=request.user.get_username(),
-                                           since=scope.since, until=scope.until, databases=list(scope.databases))
-    async_task("evidence.tasks.build_evidence_export", export.pk, task_name=f"evidence export #{export.pk}")
+    export = queue_export(form.cleaned_data["scope"], request.user)
     messages.info(request, f"Evidence export #{export.pk} queued.")
     return back_to(request, "evidence:index")
 

@@ -29,7 +29,3 @@ class ExternalIdentity(models.Model):
     def __str__(self) -> str:
         return f"{self.user} at {self.issuer}"
 
-
-def is_single_sign_on_user(user) -> bool:
-    """True for users who sign in through the identity provider (their roles come from it)."""
-    return user.is_authenticated and ExternalIdentity.objects.filter(user_id=user.pk).exists()

@@ -16,6 +16,10 @@ from django.urls import URLPattern, URLResolver, get_resolver
 #   (test_metrics_answers_401_to_anonymous_visitors).
 PUBLIC = {"login", "logout", "favicon"}  # the icon: tests/test_error_pages_and_favicon.py
 TESTED_SEPARATELY = {"healthz", "metrics"}
+# The JSON API is guarded by bearer tokens, not a session: a visitor without one gets a 401 problem (404 outside
+# its endpoints, 405 for a method it does not take), never a redirect. Its OpenAPI document and docs page are
+# public on purpose: they describe the API and hold no data (tests/test_api_openapi.py).
+API_PUBLIC = {"api-v1:openapi-json", "api-v1:openapi-view"}
 SAMPLE = {"int": "1", "str": "x", "slug": "x", "path": "x", "uuid": "00000000-0000-0000-0000-000000000000"}
 
 
@@ -39,13 +43,16 @@ def all_urls() -> list[tuple[str, str]]:
 
 
 URLS = [(name, url) for name, url in all_urls()
-        if name.split(":")[-1] not in PUBLIC | TESTED_SEPARATELY and "static" not in url]
+        if name.split(":")[-1] not in PUBLIC | TESTED_SEPARATELY and name not in API_PUBLIC and "static" not in url]
 
 
 @pytest.mark.parametrize(("name", "url"), URLS, ids=[n for n, _ in URLS])
 def test_anonymous_visitor_is_sent_to_sign_in_or_refused(client, name, url, db):
     for method in (client.get, client.post):
         response = method(url)
+        if url.startswith("/api/v1/"):
+            assert response.status_code in (401, 404, 405), f"{name} {url} answered {response.status_code}"
+            continue
         assert response.status_code in (302, 403, 405), f"{name} {url} answered {response.status_code}"
         if response.status_code == 302:
             assert "login" in response["Location"], f"{name} redirected to {response['Location']}"
@@ -57,7 +64,8 @@ def test_the_walk_covers_every_page_of_the_product():
     assert {"alerts:list", "alerts:detail", "alerts:send_test"} <= names
     # Exactly the two endpoints exempted above are left out (beside sign-in/out and static files).
     left_out = {n for n, u in all_urls() if n not in names and n.split(":")[-1] not in PUBLIC and "static" not in u}
-    assert left_out == TESTED_SEPARATELY
+    assert {"api-v1:start_backup", "api-v1:runs", "api_tokens", "api_token_revoke"} <= names
+    assert left_out == TESTED_SEPARATELY | API_PUBLIC
 
 
 def test_healthz_is_public_and_reveals_only_ok_or_failing(client, db):
@@ -74,7 +82,9 @@ def test_metrics_answers_401_to_anonymous_visitors(client, db, settings, configu
     assert client.post("/metrics").status_code in (401, 405)
 
 
-PRODUCT_URLS = [(n, u) for n, u in URLS if not n.startswith("admin:")]
+# Pages signed in with a session. The API takes no session (no cookie, so no CSRF to forge): its writes are
+# refused per token scope and role in tests/test_api_endpoints.py.
+PRODUCT_URLS = [(n, u) for n, u in URLS if not n.startswith("admin:") and not u.startswith("/api/v1/")]
 
 
 def post_only_urls(client) -> list[tuple[str, str]]:
@@ -87,8 +97,8 @@ def test_auditor_is_refused_every_state_change(client, auditor):
     writes = post_only_urls(client)
     assert {"backups:verify", "backups:restore_new", "backups:backup_now"} <= {n for n, _ in writes}
     for name, url in writes:
-        if "evidence" in name or "export" in name:
-            continue  # exporting evidence is what an auditor does
+        if "evidence" in name or "export" in name or name == "api_token_revoke":
+            continue  # exporting evidence is what an auditor does; anyone revokes their own API tokens
         response = client.post(url, {})
         assert response.status_code == 403, f"{name} answered {response.status_code} to an auditor"
 

@@ -88,6 +88,7 @@ class BackupRun(Timed, models.Model):
         SCHEDULE = "schedule", "Schedule"
         MANUAL = "manual", "Manual (dashboard)"
         CLI = "cli", "Command line"
+        API = "api", "API (token)"
         IMPORT = "import", "Imported from a catalog"
 
     ACTIVE = (Status.QUEUED, Status.RUNNING)
