@@ -13,6 +13,7 @@ from django.contrib import admin
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from alerts.models import Alert, Channel
+from api import tokens
 from backups.models import Artifact, BackupRun, Database, Tier
 from dashboard.two_factor import devices
 from drills.models import Drill, FollowUp, Scenario
@@ -80,12 +81,13 @@ def everything(db, local_tier, admin_user, team_lead, dba):
                                            until=date(2026, 11, 5))
     sample = sampling.take_sample(Scope.build(date(2026, 11, 1), date(2026, 11, 5), ["orders"]), 2, seed="csp")
     artifact = Artifact.objects.filter(run__database=database).first()
+    token, _ = tokens.issue(admin_user, "csp", tokens.Scope.READ, 30)
     return {
         "database_id": database.pk, "name": database.name, "artifact_id": artifact.pk, "channel_id": channel.pk,
         "slug": drill.scenario.slug, "step_id": drill.steps.first().pk, "follow_up_id": follow_up.pk,
         "pk": {"backups:run_detail": artifact.run.pk, "backups:": Tier.objects.get(name="local").pk,
                "alerts:": alert.pk, "evidence:export": export.pk, "evidence:sample": sample.pk,
-               "drills:": drill.pk},
+               "drills:": drill.pk, "api_token": token.pk},
     }
 
 
@@ -108,8 +110,8 @@ def product_pages(seeded: dict) -> list[tuple[str, str]]:
             elif isinstance(p, URLPattern):
                 name = f"{namespace}{p.name}"
                 route = prefix + str(p.pattern)
-                if "static" in route:
-                    continue
+                if "static" in route or route.startswith("api/"):
+                    continue  # files, and the JSON API (its docs page is checked in a browser: test_api_served)
                 url = re.sub(r"<(?:\w+:)?(\w+)>", lambda m, name=name: value(name, m.group(1)), route)
                 found.append((name, "/" + url))
 
