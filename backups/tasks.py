@@ -107,8 +107,9 @@ def queue_restore(artifact, target_database: str, *, tables=(), user=None):
     from django_q.tasks import async_task
 
     from backups.models import Restore
-    from backups.recovery.restore import validate_request
+    from backups.recovery.restore import refuse_existing_target, validate_request
 
+    refuse_existing_target(artifact, target_database)  # said now, in the dashboard's words, not by the worker later
     parsed = validate_request(artifact, target_database, tables)
     record = Restore.objects.create(
         artifact=artifact, mode=Restore.Mode.TABLES if tables else Restore.Mode.NEW_DATABASE, requested_by=user,

@@ -161,6 +161,20 @@ def validate_request(artifact: Artifact, target_database: str, tables: Sequence[
     return parsed
 
 
+def refuse_existing_target(artifact: Artifact, target_database: str) -> None:
+    """The dashboard restores only into a new database: refuse a name already taken on the source's server before
+    anything is queued, saying why in its own words (the command line's flags mean nothing there)."""
+    pgtools.validate_dbname(target_database, "target database name")
+    server = source_target(artifact).with_dbname("postgres")
+    if not database_exists(server, target_database):
+        return
+    reason = identity.protected_match(server, target_database)
+    protected = f" ({reason})" if reason and "--" not in reason else ""
+    raise ConfigurationError(f"a database named {target_database} already exists on {server.host}:{server.port}"
+                             f"{protected}. The dashboard restores only into a new database: choose a name that "
+                             f"is not taken.")
+
+
 def restore(artifact: Artifact, target_database: str, *, target: ConnectionOptions | None = None,
             tables: Sequence[str] = (), with_globals: bool = False, force: bool = False, no_owner: bool = False,
             as_superuser: bool = False, owner: str | None = None, user=None, record: Restore | None = None
