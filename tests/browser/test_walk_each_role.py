@@ -34,6 +34,7 @@ def test_a_dba_sees_what_is_wrong_and_starts_a_backup(page, served, seeded):
     problems += look(page, "history", no_sideways_scroll=True)
     failed = page.locator("table.runs tr[data-status=failed]")
     assert failed.count() == 3 and "✗ Failed" in failed.first.inner_text()
+    assert failed.first.locator("td").first.evaluate("el => getComputedStyle(el).backgroundColor") == RED
     assert page.locator("th[aria-sort]").inner_text().startswith("Started (UTC) ▼")
     page.click("th >> text=Database")
     page.wait_for_selector("th[aria-sort=ascending]:has-text('Database ▲')")
@@ -135,6 +136,11 @@ def test_an_auditor_reads_the_audit_trail_and_the_evidence(page, served, seeded)
     page.wait_for_url(re.compile(r"/evidence/$"))
     problems += look(page, "evidence", no_sideways_scroll=True)
     problems += visit(page, f"{served.url}/evidence/population/", "evidence-population", no_sideways_scroll=True)
+    page.click("button:has-text('Show')")
+    page.get_by_label("Samples").fill("2")
+    page.click("button:has-text('Draw')")
+    page.wait_for_url(re.compile(r"/evidence/samples/\d+/$"))
+    problems += look(page, "evidence-sample", no_sideways_scroll=True)
     page.goto(f"{served.url}/drills/new/")  # an auditor may not schedule: 403 in the layout
     problems += look(page, "403")
     assert page.locator("nav[aria-label=Main]").count() == 1
