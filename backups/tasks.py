@@ -120,6 +120,33 @@ def queue_restore(artifact, target_database: str, *, tables=(), user=None):
     return record
 
 
+def queue_replace(artifact, typed_name: str, *, user=None) -> None:
+    """Restore over production, asked for from the dashboard: the name typed again is checked now, the rest (forensic
+    copy, named steps, undo on failure: backups/recovery/replace.py) runs in a worker."""
+    from django_q.tasks import async_task
+
+    from backups.errors import ConfigurationError
+
+    production = artifact.run.database.dbname
+    if typed_name != production:
+        raise ConfigurationError(f"type the database's name, {production}, exactly to confirm"
+                                 + (f" (you typed {typed_name!r})" if typed_name else ""))
+    async_task("backups.tasks.run_replace", artifact.pk, typed_name, getattr(user, "pk", None),
+               task_name=f"replace {artifact.run.database.name} with #{artifact.run_id}")
+
+
+def run_replace(artifact_id: int, typed_name: str, user_id: int | None) -> str:
+    from django.contrib.auth import get_user_model
+
+    from backups.models import Artifact
+    from backups.recovery.replace import replace
+
+    artifact = Artifact.objects.select_related("run__database", "tier").get(pk=artifact_id)
+    user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
+    with trail.acting_as(user), joblog.job("replace", run_id=artifact.run_id, database=artifact.run.database.name):
+        return replace(artifact, confirm=typed_name, user=user).status
+
+
 def run_restore(restore_id: int) -> str:
     from backups.models import Restore
     from backups.recovery.restore import restore

@@ -19,6 +19,9 @@ from backups.models import Artifact, BackupRun, Database, Restore, RetentionPoli
 from backups.web.history import HistoryFilters
 from tests.drill_helpers import make_drill
 
+# production (owned by a non-superuser login, backed up, then written to) as the replace tests make it
+from tests.test_replace_undoes_every_failed_step import owner_login, production  # noqa: F401
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -254,3 +257,48 @@ def test_the_history_table_sits_in_a_container_that_scrolls_so_the_page_does_not
     assert re.search(r'<div class="table-scroll"><table class="runs">', page)
     css = (Path(settings.BASE_DIR) / "static" / "css" / "lifeboat.css").read_text()
     assert re.search(r"\.table-scroll \{ overflow-x: auto;", css)
+
+
+# --- restore over production: only with its name typed again ---------------------------------------------------
+
+def test_replacing_production_needs_its_name_typed_again_and_a_wrong_name_queues_nothing(
+        client, admin_user, dba, learning_db, tasks_inline):
+    run = a_run(learning_db, tier=Tier.objects.get(name="local"))
+    artifact = run.artifacts.get()
+    client.force_login(admin_user)
+
+    form = parse(client.get(run.get_absolute_url()).content.decode())
+    typed = [c for c in form.controls if c.get("name") == "confirm_name"]
+    assert len(typed) == 1 and typed[0]["_wrapped"] and "required" in typed[0]
+    page = client.get(run.get_absolute_url()).content.decode()
+    assert "Replace production" in confirm_of(page, reverse("backups:replace_production", args=[artifact.pk]))
+
+    for wrong in ("", "learning", learning_db.dbname.upper()):
+        response = client.post(reverse("backups:replace_production", args=[artifact.pk]),
+                               {"confirm_name": wrong}, follow=True)
+        said = " ".join(str(m) for m in response.context["messages"])
+        assert f"type the database's name, {learning_db.dbname}, exactly to confirm" in said and "--" not in said
+    assert not Restore.objects.exists()  # nothing ran: a queued replace would have left its record
+
+    client.force_login(dba)  # a DBA restores into new databases; only an Admin replaces production
+    assert "confirm_name" not in client.get(run.get_absolute_url()).content.decode()
+    assert client.post(reverse("backups:replace_production", args=[artifact.pk]),
+                       {"confirm_name": learning_db.dbname}).status_code == 403
+
+
+def test_an_admin_replaces_production_from_the_run_page_after_typing_its_name(
+        client, admin_user, production, pg_server, tasks_inline):  # noqa: F811 (the imported fixture)
+    database, run = production
+    client.force_login(admin_user)
+
+    client.post(reverse("backups:replace_production", args=[run.artifacts.get().pk]),
+                {"confirm_name": database.dbname}, HTTP_HX_REQUEST="true")
+
+    record = Restore.objects.get(mode=Restore.Mode.REPLACE)
+    try:
+        assert record.status == Restore.Status.SUCCEEDED, (record.error, record.steps)
+        assert record.requested_by == admin_user
+        assert pg_server.query(database.dbname, "SELECT count(*) FROM orders")[0][0] == 5  # as backed up
+        assert pg_server.query(record.forensic_database, "SELECT count(*) FROM orders")[0][0] == 6  # kept
+    finally:
+        pg_server.drop_database(record.forensic_database)
