@@ -117,9 +117,21 @@ def test_an_admin_reaches_the_admin_pages(page, served, seeded):
     page.wait_for_url(re.compile(r"/admin/auth/user/$"))
     assert page.locator("#result_list").count() == 1 and "audrey" in page.inner_text("#result_list")
 
+    # Replacing production asks twice: its name typed again, and a dialog; a wrong name replaces nothing.
+    page.goto(f"{served.url}/backups/runs/{seeded['payroll_run']}/")
+    page.click("summary:has-text('Replace production')")
+    problems = look(page, "run-replace")
+    page.get_by_label("to confirm").fill("payroll")  # the name shown, not the database's real name
+    asked = []
+    page.once("dialog", lambda d: (asked.append(d.message), d.accept()))
+    page.click("button:has-text('Replace production')")
+    page.wait_for_selector(".messages .message.error")
+    assert asked and asked[0].startswith("Replace production lbt_walk_payroll_absent")
+    assert "type the database's name, lbt_walk_payroll_absent, exactly" in page.inner_text(".messages")
+
     # The error pages wear the site's layout, with the reason and a way back.
     page.goto(f"{served.url}/no-such-page/")
-    problems = look(page, "404")
+    problems += look(page, "404")
     assert page.locator("nav[aria-label=Main]").count() == 1
     no_problems(problems)
 
