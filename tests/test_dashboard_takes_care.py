@@ -302,3 +302,25 @@ def test_an_admin_replaces_production_from_the_run_page_after_typing_its_name(
         assert pg_server.query(record.forensic_database, "SELECT count(*) FROM orders")[0][0] == 6  # kept
     finally:
         pg_server.drop_database(record.forensic_database)
+
+
+def test_a_name_taken_between_asking_and_running_fails_the_restore_in_the_dashboards_words(
+        client, dba, learning_db, pg_server, monkeypatch, settings):
+    from backups import tasks
+    from backups.engine import pipeline
+
+    settings.LIFEBOAT_VERIFY_AFTER_BACKUP = False
+    run = pipeline.backup(learning_db)
+    assert run.status == "succeeded", run.error
+    monkeypatch.setattr("django_q.tasks.async_task", lambda *args, **kwargs: None)  # the worker is this test
+    record = tasks.queue_restore(run.artifacts.get(), f"{learning_db.dbname}_late", user=dba)
+    with pg_server.connect() as conn:  # someone takes the name before a worker runs the restore
+        conn.execute(f'CREATE DATABASE "{record.target_database}"')
+    try:
+        assert tasks.run_restore(record.pk) == Restore.Status.FAILED
+    finally:
+        pg_server.drop_database(record.target_database)
+
+    record.refresh_from_db()
+    assert "was created on the server after this restore was asked for" in record.error
+    assert "nothing was overwritten" in record.error and "--" not in record.error

@@ -199,6 +199,7 @@ def restore(artifact: Artifact, target_database: str, *, target: ConnectionOptio
         target_database=target_database, tables=[str(t) for t in parsed_tables],
         with_globals=with_globals, started_at=timezone.now(), restored_as=loader.role,
     )
+    record_given = record is not None
     if record is None:
         record = Restore.objects.create(**fields)
     else:
@@ -214,6 +215,10 @@ def restore(artifact: Artifact, target_database: str, *, target: ConnectionOptio
         if with_globals:
             restore_globals(artifact, server, record)
         if database_exists(server, target_database):
+            if not force and record_given:  # queued from the dashboard: the name was free when it was asked for
+                raise ConfigurationError(f"a database named {target_database} was created on the server after "
+                                         f"this restore was asked for; nothing was overwritten: restore into a new "
+                                         f"name")
             if not force:
                 raise ConfigurationError(f"database {target_database} already exists (use --force to replace it)")
             identity.refuse_protected(server, target_database)  # asked again right before the drop
