@@ -36,7 +36,7 @@ def _inject_axe(page) -> None:
     page.evaluate("window.__cspViolations = []")
 
 
-def look(page, name: str, *, no_sideways_scroll: bool = False) -> list[str]:
+def look(page, name: str, *, no_sideways_scroll: bool = True) -> list[str]:
     """Every problem a person (or a screen reader) would meet on the page now open, at both widths."""
     if not AXE.exists():
         raise RuntimeError(f"no {AXE}: run bin/test-setup (npm ci in tests/browser)")
