@@ -125,8 +125,9 @@ def queue_restore(artifact, target_database: str, *, tables=(), user=None):
     from django_q.tasks import async_task
 
     from backups.models import Restore
-    from backups.recovery.restore import validate_request
+    from backups.recovery.restore import refuse_existing_target, validate_request
 
+    refuse_existing_target(artifact, target_database)  # said now, in the dashboard's words, not by the worker later
     parsed = validate_request(artifact, target_database, tables)
     record = Restore.objects.create(
         artifact=artifact, mode=Restore.Mode.TABLES if tables else Restore.Mode.NEW_DATABASE, requested_by=user,
@@ -135,6 +136,33 @@ def queue_restore(artifact, target_database: str, *, tables=(), user=None):
     async_task("backups.tasks.run_restore", record.pk,
                task_name=f"restore {artifact.run.database.name} #{artifact.run_id} into {target_database}")
     return record
+
+
+def queue_replace(artifact, typed_name: str, *, user=None) -> None:
+    """Restore over production, asked for from the dashboard: the name typed again is checked now, the rest (forensic
+    copy, named steps, undo on failure: backups/recovery/replace.py) runs in a worker."""
+    from django_q.tasks import async_task
+
+    from backups.errors import ConfigurationError
+
+    production = artifact.run.database.dbname
+    if typed_name != production:
+        raise ConfigurationError(f"type the database's name, {production}, exactly to confirm"
+                                 + (f" (you typed {typed_name!r})" if typed_name else ""))
+    async_task("backups.tasks.run_replace", artifact.pk, typed_name, getattr(user, "pk", None),
+               task_name=f"replace {artifact.run.database.name} with #{artifact.run_id}")
+
+
+def run_replace(artifact_id: int, typed_name: str, user_id: int | None) -> str:
+    from django.contrib.auth import get_user_model
+
+    from backups.models import Artifact
+    from backups.recovery.replace import replace
+
+    artifact = Artifact.objects.select_related("run__database", "tier").get(pk=artifact_id)
+    user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
+    with trail.acting_as(user), joblog.job("replace", run_id=artifact.run_id, database=artifact.run.database.name):
+        return replace(artifact, confirm=typed_name, user=user).status
 
 
 def run_restore(restore_id: int) -> str:

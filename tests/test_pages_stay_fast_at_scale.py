@@ -66,3 +66,23 @@ def test_the_history_page_takes_the_same_queries_however_long_the_history(client
     fill(local, databases=2, runs_each=60, prefix="more")  # more databases, a longer history
     with django_assert_max_num_queries(len(small.captured_queries)):
         assert client.get(reverse("backups:run_list")).status_code == 200
+
+
+def test_the_overview_and_the_tier_list_take_the_same_queries_for_forty_databases_as_for_two(
+        client, dba, django_assert_max_num_queries):
+    local = Tier.objects.get(name="local")
+    second = Tier.objects.create(name="second", kind=Tier.Kind.LOCAL, path="/tmp/second")
+    fill(local, databases=2, runs_each=3)
+    client.force_login(dba)
+    with django_assert_max_num_queries(21) as few_home:
+        client.get(reverse("home"))
+    with django_assert_max_num_queries(14) as few_tiers:
+        client.get(reverse("backups:tier_list"))
+
+    fill(local, databases=38, runs_each=3, prefix="many")
+    fill(second, databases=10, runs_each=2, prefix="both")
+    with django_assert_max_num_queries(len(few_home.captured_queries)):
+        page = client.get(reverse("home")).content.decode()
+    with django_assert_max_num_queries(len(few_tiers.captured_queries)):
+        assert client.get(reverse("backups:tier_list")).status_code == 200
+    assert page.count("<tr data-database=") == 50

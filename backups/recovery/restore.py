@@ -165,6 +165,20 @@ def validate_request(artifact: Artifact, target_database: str, tables: Sequence[
     return parsed
 
 
+def refuse_existing_target(artifact: Artifact, target_database: str) -> None:
+    """The dashboard restores only into a new database: refuse a name already taken on the source's server before
+    anything is queued, saying why in its own words (the command line's flags mean nothing there)."""
+    pgtools.validate_dbname(target_database, "target database name")
+    server = source_target(artifact).with_dbname("postgres")
+    if not database_exists(server, target_database):
+        return
+    reason = identity.protected_match(server, target_database)
+    protected = f" ({reason})" if reason and "--" not in reason else ""
+    raise ConfigurationError(f"a database named {target_database} already exists on {server.host}:{server.port}"
+                             f"{protected}. The dashboard restores only into a new database: choose a name that "
+                             f"is not taken.")
+
+
 def restore(artifact: Artifact, target_database: str, *, target: ConnectionOptions | None = None,
             tables: Sequence[str] = (), with_globals: bool = False, force: bool = False, no_owner: bool = False,
             as_superuser: bool = False, owner: str | None = None, user=None, record: Restore | None = None
@@ -189,6 +203,7 @@ def restore(artifact: Artifact, target_database: str, *, target: ConnectionOptio
         target_database=target_database, tables=[str(t) for t in parsed_tables],
         with_globals=with_globals, started_at=timezone.now(), restored_as=loader.role,
     )
+    record_given = record is not None
     if record is None:
         record = Restore.objects.create(**fields)
     else:
@@ -204,6 +219,10 @@ def restore(artifact: Artifact, target_database: str, *, target: ConnectionOptio
         if with_globals:
             restore_globals(artifact, server, record)
         if database_exists(server, target_database):
+            if not force and record_given:  # queued from the dashboard: the name was free when it was asked for
+                raise ConfigurationError(f"a database named {target_database} was created on the server after "
+                                         f"this restore was asked for; nothing was overwritten: restore into a new "
+                                         f"name")
             if not force:
                 raise ConfigurationError(f"database {target_database} already exists (use --force to replace it)")
             identity.refuse_protected(server, target_database)  # asked again right before the drop

@@ -18,6 +18,8 @@ SORTS = {
     "duration": (F("took").desc(nulls_last=True), "-pk"), "-duration": (F("took").asc(nulls_last=True), "-pk"),
     "status": ("status", "-created_at", "-pk"), "-status": ("-status", "-created_at", "-pk"),
 }
+# Columns whose natural order is largest/newest first (clicking them first sorts descending).
+DESCENDING_FIRST = {"started", "size", "duration"}
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,21 @@ class HistoryFilters:
                    since=day("since"), until=day("until"),
                    verified=query.get("verified", "") if query.get("verified") in ("yes", "no") else "",
                    sort=query.get("sort", "started") if query.get("sort") in SORTS else "started")
+
+    def direction(self, column: str) -> str:
+        """"ascending", "descending" (the aria-sort words) when the history is sorted by `column`, else ""."""
+        if self.sort.lstrip("-") != column:
+            return ""
+        descending = (column in DESCENDING_FIRST) != self.sort.startswith("-")
+        return "descending" if descending else "ascending"
+
+    @property
+    def inverted(self) -> bool:
+        """From is after Until: no day is in that range, which deserves a word rather than an empty table."""
+        return bool(self.since and self.until and self.since > self.until)
+
+    def swapped_querystring(self) -> str:
+        return self.querystring(since=self.until, until=self.since)
 
     def querystring(self, **override) -> str:
         """This filter set as a query string (for pager and sort links), with some values replaced."""

@@ -18,7 +18,7 @@ from backups.recovery.table_selection import split_table_list
 from backups.web import history, overview, panels, queue
 from backups.web.trends import Trends
 from core.http import back_to
-from core.roles import RUN_OPERATIONS
+from core.roles import REPLACE_DATABASE, RUN_OPERATIONS
 
 HISTORY_PAGE_SIZE = 50
 RECENT_RUNS = 20
@@ -101,6 +101,22 @@ def restore_new(request, artifact_id: int):
         messages.error(request, f"Restore refused: {exc}")
     else:
         messages.info(request, f"Restore into {record.target_database} queued.")
+    return back_to(request, artifact.run)
+
+
+@login_required
+@require_POST
+@permission_required(REPLACE_DATABASE, raise_exception=True)
+def replace_production(request, artifact_id: int):
+    """Restore over the production database (a forensic copy kept first), confirmed by its name typed again."""
+    artifact = get_object_or_404(Artifact.objects.live().select_related("run__database", "tier"), pk=artifact_id)
+    try:
+        tasks.queue_replace(artifact, request.POST.get("confirm_name", "").strip(), user=request.user)
+    except LifeboatError as exc:
+        messages.error(request, f"Production not replaced: {exc}")
+    else:
+        messages.info(request, f"Replacing {artifact.run.database.dbname} with this copy: queued. Production is "
+                               f"kept as a forensic copy first; the steps appear below.")
     return back_to(request, artifact.run)
 
 

@@ -3,6 +3,7 @@ on a throwaway SQLite and backup directory, driven by Playwright through Debian'
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -123,9 +124,25 @@ def browser():
         browser.close()
 
 
+@pytest.fixture(scope="session")
+def seeded(served, pg_server) -> dict:
+    """The states the role walks look at (tests/browser/seed.py), made once per served app."""
+    out = served.manage("shell", "-c", "from tests.browser.seed import seed\n"
+                        f"seed({pg_server.target.host!r}, {pg_server.target.port})")
+    return json.loads(out.strip().splitlines()[-1])
+
+
+# Every page records the Content-Security-Policy violations it meets (read by tests/browser/walk.py).
+CSP_LISTENER = """document.addEventListener("securitypolicyviolation", (e) => {
+  (window.__cspViolations = window.__cspViolations || []).push(
+    `${e.violatedDirective} blocked ${e.blockedURI || "inline"} at ${e.sourceFile}:${e.lineNumber}`);
+});"""
+
+
 @pytest.fixture
 def page(browser):
     context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.add_init_script(CSP_LISTENER)
     page = context.new_page()
     page.set_default_timeout(20_000)
     yield page
@@ -138,3 +155,11 @@ def sign_in(page, served: Served, username: str) -> None:
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit], input[type=submit]")
     page.wait_for_url(f"{served.url}/")
+
+
+def pytest_collection_modifyitems(items):
+    """Everything under tests/browser drives Chromium: marked `browser` (`-m "not browser"` leaves it out)."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(item.fspath).parents:
+            item.add_marker(pytest.mark.browser)
