@@ -71,6 +71,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    "sso.middleware.ProviderSignOutFormAction",  # after CSP's: its response part runs first
     "django_htmx.middleware.HtmxMiddleware",
     "audit.middleware.AuditActorMiddleware",
     "dashboard.middleware.IdleSessionMiddleware",

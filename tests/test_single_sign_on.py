@@ -130,6 +130,9 @@ def test_a_deactivated_user_is_refused(client, sso_settings, identity_provider):
 def test_sign_out_ends_the_provider_session_too(client, sso_settings, identity_provider):
     identity_provider.set_user("sso-out", ["idp-dbas"])
     sso_sign_in(client, "sso-out")
+    # The page's policy lets the sign-out form end at the provider (form-action), and only there.
+    policy = client.get("/")["Content-Security-Policy"]
+    assert f"form-action 'self' {identity_provider.url}" in policy
     response = client.post("/accounts/logout/")
     location = urlsplit(response["Location"])
     assert f"{location.scheme}://{location.netloc}{location.path}".startswith(identity_provider.issuer)
@@ -147,6 +150,7 @@ def test_an_unreachable_provider_says_so_and_local_sign_in_still_works(db, clien
     assert "Single sign-on is unavailable" in response.content.decode()
     make_user("local-dba", "DBA")
     assert password_sign_in(client, "local-dba")
+    assert "form-action 'self';" in client.get("/")["Content-Security-Policy"]  # nowhere else for a local session
 
 
 def test_break_glass_mode_allows_passwords_only_for_the_named_accounts(client, settings, make_user):
