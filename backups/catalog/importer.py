@@ -119,8 +119,9 @@ def _manifest_facts(manifest: catalog.Manifest) -> dict:
     )
 
 
-def _run_for(manifest: catalog.Manifest, tier: Tier) -> tuple[BackupRun, bool]:
-    run = BackupRun.objects.filter(backup_uuid=manifest.backup_uuid).first()
+def _run_for(manifest: catalog.Manifest, tier: Tier, known: BackupRun | None = None) -> tuple[BackupRun, bool]:
+    """`known`: the run of that backup UUID when the caller has just looked it up (one query less a manifest)."""
+    run = known or BackupRun.objects.filter(backup_uuid=manifest.backup_uuid).first()
     if run and run.is_active:
         # A self-backup holds its own run as `running` (the snapshot was taken mid-run); its manifest, written
         # once the dump was complete, proves how it ended.
@@ -179,7 +180,7 @@ def _import_one(storage: Storage, tier: Tier, manifest: catalog.Manifest, nearby
             globals_listed = None
     artifact_broken = listed is None or any(p.startswith(("checksum", "size")) for p in problems)
     with transaction.atomic():
-        run, _ = _run_for(manifest, tier)
+        run, _ = _run_for(manifest, tier, known)
         Artifact.objects.create(
             run=run, tier=tier, status=Artifact.Status.FAILED if artifact_broken else Artifact.Status.STORED,
             location=listed.location if listed else "", size_bytes=listed.size_bytes if listed else None,
