@@ -19,11 +19,14 @@ import gc
 import hashlib
 import json
 import os
+import subprocess
+import sys
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parent.parent
 DATABASES = 10  # manifests spread over this many databases
 BUSY_TIMEOUT = 1.0  # seconds: the writer's SQLite busy timeout
 WRITE_EVERY = 0.01  # seconds between the writer's writes
@@ -115,6 +118,56 @@ def importer(small: int, large: int, out: Path, defer_hashing: bool) -> None:
                               "peak_rss": peak_rss(), "seconds": time.monotonic() - started,
                               "cpu_seconds": time.process_time() - cpu}
     out.write_text(json.dumps(results))
+
+
+def environment(var_dir: Path) -> dict[str, str]:
+    """A Lifeboat installation of its own under var_dir (SQLite with the production settings), dummy AWS keys."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")}
+    env.update(LIFEBOAT_VAR_DIR=str(var_dir), LIFEBOAT_BACKUP_ROOT=str(var_dir / "backups"), SECRET_KEY="test-only",
+               DJANGO_SETTINGS_MODULE="dashboard.settings", DEBUG="0", PYTHONPATH=str(ROOT),
+               AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1",
+               AWS_CONFIG_FILE="/dev/null", AWS_SHARED_CREDENTIALS_FILE="/dev/null", LOG_LEVEL="WARNING")
+    return env
+
+
+def migrate(var_dir: Path) -> None:
+    subprocess.run([sys.executable, str(ROOT / "manage.py"), "migrate", "--noinput", "-v0"], cwd=ROOT,
+                   env=environment(var_dir), check=True, capture_output=True, timeout=600)
+
+
+def import_beside_writer(var_dir: Path, work: Path, small: int, large: int, defer_hashing: bool) -> tuple[dict, dict]:
+    """Start the writer, run the importer once it writes, stop the writer: (import figures, writer figures)."""
+    env = environment(var_dir)
+    stop, written, imported = work / "stop", work / "writer.json", work / "import.json"
+    writer = subprocess.Popen([sys.executable, "-m", "tests.import_scale", "writer", "--stop", str(stop),
+                               "--out", str(written)], cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        ready, deadline = written.with_suffix(".ready"), time.monotonic() + 300
+        while not ready.exists() and writer.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if not ready.exists():
+            raise RuntimeError("the writer did not start")
+        importing = subprocess.run(
+            [sys.executable, "-m", "tests.import_scale", "importer", "--small", str(small), "--large", str(large),
+             "--out", str(imported), *(["--defer-hashing"] if defer_hashing else [])],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=3600)
+    finally:
+        stop.touch()
+        _, writer_err = writer.communicate(timeout=120)
+    if importing.returncode != 0:
+        raise RuntimeError(f"the import failed: {importing.stderr[-3000:]}")
+    if writer.returncode != 0:
+        raise RuntimeError(f"the writer failed: {writer_err[-3000:]}")
+    return json.loads(imported.read_text()), json.loads(written.read_text())
+
+
+def figures(result: dict, writes: dict) -> str:
+    small, large = result["small"], result["large"]
+    n_small, n_large = (sum(part[k] for k in ("imported", "known", "flagged")) for part in (small, large))
+    return (f"import of {n_small}: {small['seconds']:.1f} s ({small['cpu_seconds']:.1f} s CPU), of {n_large}: "
+            f"{large['seconds']:.1f} s ({large['cpu_seconds']:.1f} s CPU); peak RSS {small['peak_rss'] / 2**20:.1f} "
+            f"MiB after {n_small}, {large['peak_rss'] / 2**20:.1f} MiB after {n_large}; writer: {writes['writes']} "
+            f"writes, {len(writes['refusals'])} refused, longest wait {writes['longest_wait_seconds'] * 1000:.0f} ms")
 
 
 def main() -> None:
