@@ -38,6 +38,19 @@ class AnchorSites:
     remote_put: Callable[[Path, str, dict[str, str]], list[str]] = lambda path, name, metadata: []
     # The newest head stored at each off-host site, each with "where" naming it (errors raise OSError-likes).
     remote_newest: Callable[[], list[dict]] = lambda: []
+    # Every enabled off-host site, for what is kept there besides heads (audit segments, audit/segments.py).
+    remote_sites: Callable[[], list[RemoteSite]] = lambda: []
+
+
+@dataclass
+class RemoteSite:
+    """One off-host place (an S3 tier) as the audit trail sees it: what lies under a folder, put, read."""
+
+    name: str
+    # folder -> {name: storage class} of every object under it (names relative to the site, folder included)
+    names: Callable[[str], dict[str, str]]
+    put: Callable[[Path, str, dict[str, str]], str]  # stores a file under a name; returns its location
+    read: Callable[[str], bytes]
 
 
 SITES = AnchorSites()
@@ -81,8 +94,44 @@ def known_anchors() -> list[dict]:
         anchors.append({**local, "where": str(anchor_path())})
     try:
         anchors += SITES.remote_newest()
+        anchors += gap_bound_anchors()
     except Exception:  # an unreachable bucket must not hide the local check; the scheduled check runs again
         log.exception("could not read the audit chain heads kept off-host")
+    return anchors
+
+
+def head_count(name: str) -> int:
+    """The count in a head's name `audit-chain-heads/<time>-<count>.json` (-1 for anything else)."""
+    try:
+        return int(name.rsplit("-", 1)[-1].removesuffix(".json"))
+    except ValueError:
+        return -1
+
+
+def heads_at(site: RemoteSite, count: int) -> list[dict]:
+    """Every head a site keeps for exactly `count` events (one per anchoring at that count)."""
+    found = []
+    for name in site.names(REMOTE_DIR):
+        if name.endswith(".json") and head_count(name) == count:
+            found.append({**json.loads(site.read(name)), "where": f"{site.name} ({name})", "off_host": True})
+    return found
+
+
+def gap_bound_anchors() -> list[dict]:
+    """The off-host heads at the upper bound of each disclosed recovery gap: the newest head stops being the
+    newest once the rebuilt chain is anchored again, and the gap's bound must still be checked against S3."""
+    from audit.models import RECOVERY_GAP, AuditEvent
+
+    bounds = set()
+    for details in AuditEvent.objects.filter(action=RECOVERY_GAP).values_list("details", flat=True):
+        try:
+            bounds.add(int(details["to"]["count"]))
+        except (KeyError, TypeError, ValueError):
+            continue  # a malformed gap is the chain check's to name
+    anchors = []
+    for site in SITES.remote_sites() if bounds else []:
+        for count in bounds:
+            anchors += heads_at(site, count)
     return anchors
 
 

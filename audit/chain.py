@@ -4,6 +4,12 @@ A break is one of: an event whose stored hash is not the hash of its content (ed
 prev_hash is not the hash of the event before it (an event deleted, inserted or reordered before it), or a
 chain shorter or different from what the chain head (and the last outside anchor) recorded (events deleted
 at the end, or the whole chain rewritten).
+
+One thing is not a break: a single `audit.recovery_gap` event, written by the recovery command when Lifeboat's
+database was lost (audit/rebuild.py), whose bounds match the chain before it and the head kept off-host at the
+end of what was lost. It stands for the lost events: the chain's positions continue after them, so the heads
+anchored before the loss and those anchored after it both keep their places. Any other gap event (a second
+one, bounds that do not match, a bound no off-host head confirms) is a break.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
-from audit.models import GENESIS_HASH, AuditChainHead, AuditEvent
+from audit.models import GENESIS_HASH, RECOVERY_GAP, AuditChainHead, AuditEvent
 
 CHUNK = 2000
 
@@ -27,20 +33,30 @@ class ChainReport:
     problem: str = ""
     warnings: list[str] = field(default_factory=list)
     tagged_from: int | None = None  # the first event carrying an HMAC tag
+    gaps: list[dict] = field(default_factory=list)  # disclosed recovery gaps (at most one in an intact chain)
 
     @property
     def intact(self) -> bool:
         return not self.problem
 
     def line(self) -> str:
-        if self.intact:
-            return f"audit chain intact: {self.count} events, head {self.last_hash}"
-        return f"audit chain BROKEN: {self.problem}"
+        if not self.intact:
+            return f"audit chain BROKEN: {self.problem}"
+        line = f"audit chain intact: {self.count} events, head {self.last_hash}"
+        for gap in self.gaps:
+            line += "\n" + gap_line(gap)
+        return line
 
     def as_dict(self) -> dict:
         return {"intact": self.intact, "count": self.count, "last_hash": self.last_hash,
                 "last_event_id": self.last_event_id, "broken_event_id": self.broken_event_id,
-                "problem": self.problem, "warnings": self.warnings}
+                "problem": self.problem, "warnings": self.warnings, "gaps": self.gaps}
+
+
+def gap_line(gap: dict) -> str:
+    return (f"disclosed recovery gap: events {gap['from_count'] + 1}..{gap['to_count']} ({gap['missing']} events) "
+            f"were lost with Lifeboat's database and are recorded as missing by event #{gap['event_id']} "
+            f"({gap['reason']})")
 
 
 def _describe(event: AuditEvent) -> str:
@@ -71,6 +87,8 @@ def _walk(report: ChainReport, events, anchor: dict | list[dict] | None, key: st
             return
         if key and _tag_problem(report, event, key):
             return
+        if event.action == RECOVERY_GAP and _gap_problem(report, event, by_count):
+            return
         report.count += 1
         report.last_hash, report.last_event_id = event.hash, event.pk
         pinned = by_count.get(report.count)
@@ -96,6 +114,42 @@ def _tag_problem(report: ChainReport, event: AuditEvent, key: str) -> bool:
         report.problem = (f"{_describe(event)} has no HMAC tag although event #{report.tagged_from} and later "
                           "ones are tagged: it was written or rewritten without the key")
         return True
+    return False
+
+
+def _gap_problem(report: ChainReport, event: AuditEvent, by_count: dict[int, dict]) -> bool:
+    """A disclosed gap moves the count past the events it stands for; anything but one well-bounded gap breaks."""
+    def broken(why: str) -> bool:
+        report.broken_event_id = event.pk
+        report.problem = f"{_describe(event)} is not an honest recovery gap: {why}"
+        return True
+
+    try:
+        start, end = event.details["from"], event.details["to"]
+        from_count, to_count, missing = int(start["count"]), int(end["count"]), int(event.details["missing"])
+        to_hash = str(end["last_hash"])
+    except (KeyError, TypeError, ValueError):
+        return broken("its bounds are missing or malformed")
+    if report.gaps:
+        return broken(f"the chain already discloses a gap (event #{report.gaps[0]['event_id']}); there is only one")
+    if from_count != report.count or start.get("last_hash") != report.last_hash:
+        return broken(f"it starts after event number {from_count}, but the chain before it has {report.count} "
+                      "events ending elsewhere")
+    if to_count <= from_count or missing != to_count - from_count:
+        return broken(f"it claims {missing} missing events between {from_count} and {to_count}")
+    pinned = by_count.get(to_count)
+    if pinned is not None and pinned["last_hash"] != to_hash:
+        return broken(f"its upper bound (event number {to_count}, hash {to_hash[:16]}…) is not the head kept "
+                      f"{_where(pinned)}(hash {pinned['last_hash'][:16]}…)")
+    if pinned is None and any(a.get("off_host") for a in by_count.values()):
+        return broken(f"no chain head kept off-host records event number {to_count}")
+    if pinned is None:
+        report.warnings.append(f"the recovery gap's upper bound (event number {to_count}) was not checked against "
+                               "an off-host chain head (none could be read)")
+    report.gaps.append({"event_id": event.pk, "from_count": from_count, "to_count": to_count, "missing": missing,
+                        "from_hash": report.last_hash, "to_hash": to_hash, "at": event.created_at.isoformat(),
+                        "reason": str(event.details.get("reason", ""))[:200]})
+    report.count = to_count  # the lost events keep their places; the gap event itself is the next position
     return False
 
 

@@ -11,6 +11,8 @@ from django.db import models
 from django.utils import timezone
 
 GENESIS_HASH = "0" * 64
+# Written only by the recovery command (audit/rebuild.py): the events it stands for were lost with the database.
+RECOVERY_GAP = "audit.recovery_gap"
 
 
 class AuditChainHead(models.Model):
@@ -77,3 +79,29 @@ class AuditEvent(models.Model):
     @staticmethod
     def tag(event_hash: str, key: str) -> str:
         return hmac.new(key.encode(), event_hash.encode(), hashlib.sha256).hexdigest()
+
+
+class AuditSegment(models.Model):
+    """A closed run of events shipped off-host as one JSON-lines object (audit/segments.py).
+
+    The row is written before any upload, so its bounds are fixed: a crash after an upload re-puts the very same
+    bytes under the very same name, never a second, overlapping segment. Which tiers hold it is read from the tiers
+    themselves (the listing is the truth); `locations` only records where it was put."""
+
+    name = models.CharField(max_length=200, unique=True)
+    first_seq = models.BigIntegerField(help_text="chain position of the first event (1-based)")
+    last_seq = models.BigIntegerField(unique=True)
+    first_event_id = models.BigIntegerField()
+    last_event_id = models.BigIntegerField()
+    prev_hash = models.CharField(max_length=64, help_text="the hash the first event follows")
+    last_hash = models.CharField(max_length=64)
+    events = models.IntegerField()
+    sha256 = models.CharField(max_length=64, help_text="SHA-256 of the whole object")
+    closed_at = models.DateTimeField(default=timezone.now)
+    locations = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["first_seq"]
+
+    def __str__(self) -> str:
+        return self.name

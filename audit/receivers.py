@@ -18,14 +18,17 @@ def _client(request) -> dict[str, str]:
 
 @receiver(user_logged_in, dispatch_uid="lifeboat-audit-signed-in")
 def _signed_in(sender, request, user, **kwargs) -> None:
+    method = "single sign-on" if getattr(user, "backend", "").endswith("SingleSignOnBackend") else "password"
     trail.record("auth.signed_in", actor=user, target=user, summary=f"{user.get_username()} signed in",
-                 details=_client(request))
+                 details={"method": method, **_client(request)})
 
 
 @receiver(user_login_failed, dispatch_uid="lifeboat-audit-sign-in-failed")
 def _sign_in_failed(sender, credentials, request=None, **kwargs) -> None:
     if getattr(request, "axes_locked_out", False):
         return  # refused by the lockout, which was recorded once when it began (below)
+    if getattr(request, "lifeboat_sso_refusal", ""):
+        return  # a single sign-on refusal, recorded with its reason by sso/backends.py
     # Django has already masked the password in `credentials`; keep only the name that was tried.
     username = str(credentials.get("username", ""))[:150]
     trail.record("auth.sign_in_failed", actor="anonymous", summary=f"failed sign-in as {username!r}",

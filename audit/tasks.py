@@ -28,3 +28,14 @@ def check_audit_chain() -> ChainReport:
 def verify_audit_chain() -> bool:
     """The scheduled task (backups/schedules.py MAINTENANCE)."""
     return check_audit_chain().intact
+
+
+def ship_audit_segments() -> dict:
+    """The scheduled task (backups/schedules.py MAINTENANCE): close the past hour's events into a segment and put
+    every segment an off-host tier lacks there (audit/segments.py)."""
+    from audit.segments import ship_segments
+
+    report = ship_segments()
+    for error in report.errors:
+        log.error("audit segments: %s", error)
+    return report.as_dict()

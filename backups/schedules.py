@@ -32,6 +32,8 @@ MAINTENANCE = {
     "alerts:heartbeat": ("alerts.tasks.heartbeat", "* * * * *"),
     # Hourly: walk the whole audit chain, anchor its head outside the database, alarm when broken.
     "lifeboat:verify-audit-chain": ("audit.tasks.verify_audit_chain", "17 * * * *"),
+    # Hourly: the past hour's audit events, closed into a segment, go to every off-host tier (audit/segments.py).
+    "lifeboat:ship-audit-segments": ("audit.tasks.ship_audit_segments", "7 * * * *"),
     # Hourly: announce drills planned within LIFEBOAT_DRILL_REMINDER_HOURS, once each.
     "drills:reminders": ("alerts.tasks.send_drill_reminders", "5 * * * *"),
     # Auto-discovery: databases created on a discovering server are protected before the next runs.

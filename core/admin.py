@@ -29,11 +29,25 @@ class LifeboatUserAdmin(UserAdmin):
         readonly = list(super().get_readonly_fields(request, obj))
         if not request.user.is_superuser:
             readonly += ["is_superuser", "user_permissions", "is_staff", "last_login", "date_joined"]
+        if obj is not None and signs_in_through_provider(obj):
+            # The identity provider's groups decide this user's roles at every sign-in (sso/backends.py).
+            readonly += ["groups", "username"]
         return readonly
 
     def get_queryset(self, request):
         users = super().get_queryset(request)
         return users if request.user.is_superuser else users.filter(is_superuser=False)
+
+
+def signs_in_through_provider(user) -> bool:
+    """A user linked to an identity provider (sso.ExternalIdentity, read through its reverse accessor so this
+    bottom layer imports nothing above it)."""
+    from django.core.exceptions import ObjectDoesNotExist
+
+    try:
+        return user.external_identity is not None
+    except (ObjectDoesNotExist, AttributeError):
+        return False
 
 
 def use_lifeboat_user_admin() -> None:

@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     # Lifeboat, bottom layer first (docs/architecture.md): core <- audit <- backups <- drills <- alerts <- evidence
     "core",
     "audit",
+    "sso",  # single sign-on (OIDC) beside local accounts
     "backups",
     "drills",
     "alerts",
@@ -71,8 +72,48 @@ MIDDLEWARE = [
 # --- Sign-in -------------------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",  # refuses a locked-out user from that address before checking
-    "django.contrib.auth.backends.ModelBackend",
+    "sso.backends.LocalAccountBackend",  # passwords: everyone, or only the break-glass accounts
+    "sso.backends.SingleSignOnBackend",  # OpenID Connect, when LIFEBOAT_OIDC_CLIENT_ID is set
 ]
+# Local passwords: "all" (default), or "break-glass" to allow only LIFEBOAT_BREAK_GLASS_USERS once single
+# sign-on carries everyday access.
+LIFEBOAT_LOCAL_SIGN_IN = env_str("LIFEBOAT_LOCAL_SIGN_IN", "all")
+if LIFEBOAT_LOCAL_SIGN_IN not in ("all", "break-glass"):
+    raise ImproperlyConfigured("LIFEBOAT_LOCAL_SIGN_IN must be 'all' or 'break-glass'")
+LIFEBOAT_BREAK_GLASS_USERS = env_list("LIFEBOAT_BREAK_GLASS_USERS")
+
+# --- Single sign-on (OpenID Connect, mozilla-django-oidc) -------------------------------------------
+# The provider: its discovery URL (issuer or .well-known/openid-configuration), or its endpoints one by one.
+LIFEBOAT_OIDC_DISCOVERY_URL = env_str("LIFEBOAT_OIDC_DISCOVERY_URL")
+LIFEBOAT_OIDC_ENDPOINTS = {
+    "issuer": env_str("LIFEBOAT_OIDC_ISSUER"),
+    "authorization_endpoint": env_str("LIFEBOAT_OIDC_AUTHORIZATION_ENDPOINT"),
+    "token_endpoint": env_str("LIFEBOAT_OIDC_TOKEN_ENDPOINT"),
+    "userinfo_endpoint": env_str("LIFEBOAT_OIDC_USERINFO_ENDPOINT"),
+    "jwks_uri": env_str("LIFEBOAT_OIDC_JWKS_URI"),
+    "end_session_endpoint": env_str("LIFEBOAT_OIDC_END_SESSION_ENDPOINT"),
+}
+OIDC_RP_CLIENT_ID = env_str("LIFEBOAT_OIDC_CLIENT_ID")
+OIDC_RP_CLIENT_SECRET = env_secret("LIFEBOAT_OIDC_CLIENT_SECRET") or ""
+LIFEBOAT_OIDC_ENABLED = bool(OIDC_RP_CLIENT_ID and (LIFEBOAT_OIDC_DISCOVERY_URL or all(
+    LIFEBOAT_OIDC_ENDPOINTS[k] for k in ("issuer", "authorization_endpoint", "token_endpoint",
+                                         "userinfo_endpoint", "jwks_uri"))))
+LIFEBOAT_OIDC_SIGN_IN_LABEL = env_str("LIFEBOAT_OIDC_SIGN_IN_LABEL", "Sign in with single sign-on")
+OIDC_RP_SIGN_ALGO = env_str("LIFEBOAT_OIDC_SIGN_ALGO", "RS256")
+OIDC_RP_SCOPES = env_str("LIFEBOAT_OIDC_SCOPES", "openid email profile")
+# Roles: the claim that lists the user's groups at the provider, and which group gives which Lifeboat role
+# ("lifeboat-dbas=DBA,lifeboat-leads=Team lead"); re-read at every sign-in.
+LIFEBOAT_OIDC_ROLES_CLAIM = env_str("LIFEBOAT_OIDC_ROLES_CLAIM", "groups")
+LIFEBOAT_OIDC_ROLE_MAP = env_list("LIFEBOAT_OIDC_ROLE_MAP")
+LIFEBOAT_OIDC_USERNAME_CLAIM = env_str("LIFEBOAT_OIDC_USERNAME_CLAIM", "preferred_username")
+# API tokens of single sign-on users expire within this many days: the provider is only asked at sign-in.
+LIFEBOAT_OIDC_TOKEN_MAX_DAYS = env_int("LIFEBOAT_OIDC_TOKEN_MAX_DAYS", 30)
+OIDC_USE_PKCE = True
+OIDC_STORE_ID_TOKEN = True  # for the provider's sign-out (id_token_hint)
+OIDC_TIMEOUT = env_int("LIFEBOAT_OIDC_TIMEOUT_SECONDS", 10)
+OIDC_VERIFY_SSL = env_bool("LIFEBOAT_OIDC_VERIFY_TLS", True)
+OIDC_OP_LOGOUT_URL_METHOD = "sso.views.provider_logout_url"
+OIDC_CREATE_USER = True
 # django-axes: LIFEBOAT_LOGIN_FAILURE_LIMIT wrong passwords for one user from one address lock that pair out for
 # LIFEBOAT_LOCKOUT_MINUTES; the lockout is one audit event (audit/receivers.py), not one per attempt.
 AXES_FAILURE_LIMIT = env_int("LIFEBOAT_LOGIN_FAILURE_LIMIT", 10)

@@ -1,17 +1,18 @@
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from alerts import views as alert_views
 from audit import views as audit_views
 from dashboard import views
+from sso import views as sso_views
 
 urlpatterns = [
     path("", views.home, name="home"),
     # Browsers ask for /favicon.ico whatever the page says; answer with the icon instead of a 404 each time.
     path("favicon.ico", views.favicon, name="favicon"),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/login/", sso_views.SignInPage.as_view(), name="login"),
+    path("accounts/logout/", sso_views.SignOut.as_view(), name="logout"),
+    path("accounts/sso/", include("sso.urls")),
     path("backups/", include("backups.web.urls")),
     path("admin/", admin.site.urls),
     path("alerts/", include("alerts.urls")),

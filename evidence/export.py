@@ -19,7 +19,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from audit import anchor, trail
-from audit.chain import verify_chain
+from audit.chain import gap_line, verify_chain
 from audit.models import AuditChainHead
 from core.hashing import sha256_of
 from core.heartbeat import heartbeat
@@ -49,11 +49,14 @@ def build_package(scope: Scope, output: Path, *, exported_by: str, progress: Pro
     progress = progress or (lambda percent, note: None)
     generated_at = timezone.now()
     progress(2, "verifying the audit chain")
-    chain = verify_chain(anchor.last_anchor()).as_dict()  # exactly verify_audit_log's check, anchors included
+    chain = verify_chain(anchor.known_anchors()).as_dict()  # exactly verify_audit_log's check, anchors included
     head = AuditChainHead.objects.filter(pk=1).first()
     pops = registry.registered()
     omissions = [{"item": f"{name}.csv/.json", "reason": f"{what}: not part of this installation"}
                  for name, what in registry.missing().items()]
+    # What Lifeboat's loss took from the trail, as the recovery disclosed it: the package says so, not "intact".
+    omissions += [{"item": f"audit events {gap['from_count'] + 1}..{gap['to_count']}",
+                   "reason": gap_line(gap)} for gap in chain.get("gaps", [])]
     key = signing_key()
     if key.secret is None:
         omissions.append({"item": SIGNATURE_NAME, "reason": key.why_not})

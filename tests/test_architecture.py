@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import grimp
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("core", "audit", "backups", "drills", "alerts", "evidence", "dashboard")
+# The packages import-linter checks, said once in pyproject.toml.
+PACKAGES = tuple(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["root_packages"])
 
 
 def test_import_linter_contracts_are_kept():

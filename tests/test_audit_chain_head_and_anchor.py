@@ -125,7 +125,7 @@ def test_the_report_says_intact_or_broken_in_one_line_and_as_json():
     broken = ChainReport(count=2, broken_event_id=4, problem="event #4 was edited", warnings=["w"])
     assert not broken.intact and broken.line() == "audit chain BROKEN: event #4 was edited"
     assert broken.as_dict() == {"intact": False, "count": 2, "last_hash": GENESIS_HASH, "last_event_id": None,
-                                "broken_event_id": 4, "problem": "event #4 was edited", "warnings": ["w"]}
+                                "broken_event_id": 4, "problem": "event #4 was edited", "warnings": ["w"], "gaps": []}
     assert ChainReport().as_dict()["intact"] is True and ChainReport().warnings == []
 
 

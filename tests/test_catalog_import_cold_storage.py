@@ -76,3 +76,18 @@ def test_a_restore_is_requested_and_the_copy_verified_once_readable(seasoned_buc
     archived.refresh_from_db()
     assert code == 0, err
     assert archived.status == Artifact.Status.STORED and "readable" in out
+
+
+def test_a_known_copy_the_lifecycle_moved_to_glacier_is_swept_to_archived(seasoned_bucket, s3_tier):
+    """A dashboard restored from a self-backup still believes the copy is live; the sweep asks the bucket."""
+    from backups.catalog.sweep import sweep_tier
+
+    _, cold = seasoned_bucket
+    assert Artifact.objects.get(pk=cold.pk).status == Artifact.Status.STORED
+
+    report = sweep_tier(s3_tier)
+
+    cold.refresh_from_db()
+    assert report.archived_copies == [cold.pk] and report.errors == []
+    assert cold.status == Artifact.Status.ARCHIVED and cold.storage_class == "GLACIER"
+    assert not Artifact.objects.live().filter(pk=cold.pk).exists()

@@ -49,7 +49,7 @@ def test_the_chain_check_includes_the_anchor_as_verify_audit_log_does(history, t
     manifest, extracted = export(tmp_path)
 
     assert manifest["audit_chain"]["verification"]["intact"] is False
-    assert manifest["audit_chain"]["verification"]["problem"] == verify_chain(anchor.last_anchor()).problem
+    assert manifest["audit_chain"]["verification"]["problem"] == verify_chain(anchor.known_anchors()).problem
     assert "outside anchor" in (extracted / "summary.html").read_text()
 
 

@@ -2,7 +2,9 @@
 
 - a copy left `deleting` (a crash between the catalog change and storage) is deleted and its row closed;
 - a manifest whose artifact is gone (an orphan) is removed, and a live copy whose object is gone is marked failed;
-- a live copy whose manifest is gone gets its manifest written again from the run's record.
+- a live copy whose manifest is gone gets its manifest written again from the run's record;
+- a live copy the bucket's lifecycle moved to GLACIER / DEEP_ARCHIVE becomes `archived` (not readable until
+  restore_archived; a dashboard restored from a self-backup still believed it was live).
 A tier's own catalog is thereby never a source of phantom runs for `import_catalog`.
 """
 
@@ -34,12 +36,13 @@ class SweepReport:
     orphan_manifests_removed: list[str] = field(default_factory=list)
     missing_copies: list[int] = field(default_factory=list)  # live rows whose object is gone: now failed
     manifests_rewritten: list[str] = field(default_factory=list)
+    archived_copies: list[int] = field(default_factory=list)  # live rows the lifecycle made cold: now archived
     errors: list[str] = field(default_factory=list)
 
     @property
     def repaired(self) -> int:
         return (len(self.finished) + len(self.orphan_manifests_removed) + len(self.missing_copies)
-                + len(self.manifests_rewritten))
+                + len(self.manifests_rewritten) + len(self.archived_copies))
 
     def as_json(self) -> dict:
         return asdict(self)
@@ -53,6 +56,7 @@ def sweep_tier(tier: Tier, *, actor=None) -> SweepReport:
     finish_interrupted_deletions(storage, tier, report, actor)
     listing = {obj.location: obj for obj in tier_listing(storage, tier).values()}
     mark_missing_copies(tier, listing, report)
+    mark_archived_copies(tier, listing, report)
     rewrite_lost_manifests(storage, tier, listing, report)
     remove_orphan_manifests(storage, tier, listing, report)
     if report.repaired or report.errors:
@@ -83,6 +87,15 @@ def mark_missing_copies(tier: Tier, listing: dict[str, ListedObject], report: Sw
             artifact.error = f"missing from the tier (found by the catalog sweep on {timezone.now():%Y-%m-%d})"
             artifact.save(update_fields=["status", "error"])
             report.missing_copies.append(artifact.pk)
+
+
+def mark_archived_copies(tier: Tier, listing: dict[str, ListedObject], report: SweepReport) -> None:
+    for artifact in _live_copies(tier):
+        listed = listing.get(artifact.location)
+        if listed is not None and listed.needs_restore:
+            artifact.status, artifact.storage_class = Artifact.Status.ARCHIVED, listed.storage_class
+            artifact.save(update_fields=["status", "storage_class"])
+            report.archived_copies.append(artifact.pk)
 
 
 def rewrite_lost_manifests(storage, tier: Tier, listing: dict[str, ListedObject], report: SweepReport) -> None:

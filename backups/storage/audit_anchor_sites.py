@@ -45,15 +45,39 @@ def newest_off_host() -> list[dict]:
             continue
         newest = max(names, key=lambda o: (_count(o.name), o.name))
         with storage.open(newest.location) as body:
-            heads.append({**json.loads(body.read().decode()), "where": f"tier {tier.name} ({newest.location})"})
+            heads.append({**json.loads(body.read().decode()), "where": f"tier {tier.name} ({newest.location})",
+                          "off_host": True})
     return heads
 
 
 def _count(name: str) -> int:
-    try:
-        return int(name.rsplit("-", 1)[-1].removesuffix(".json"))
-    except ValueError:
-        return -1
+    from audit.anchor import head_count
+
+    return head_count(name)
+
+
+def site_for(tier: Tier):
+    """A tier as an audit RemoteSite (audit/segments.py ships there, audit/rebuild.py reads from there)."""
+    from audit.anchor import RemoteSite
+
+    storage = storage_for(tier)
+    locations: dict[str, str] = {}  # filled by names(): what read() opens
+
+    def names(folder: str) -> dict[str, str]:
+        found = {o.name: o for o in storage.list_names() if o.name.startswith(f"{folder}/")}
+        locations.update((name, o.location) for name, o in found.items())
+        return {name: o.storage_class for name, o in found.items()}
+
+    def read(name: str) -> bytes:
+        with storage.open(locations[name]) as body:
+            return body.read()
+
+    return RemoteSite(name=f"tier {tier.name}", names=names,
+                      put=lambda path, name, metadata: storage.put(path, name, metadata).location, read=read)
+
+
+def remote_sites() -> list:
+    return [site_for(tier) for tier in Tier.objects.filter(enabled=True).that_can(Feature.ARTIFACTS | Feature.REMOTE)]
 
 
 def plug_in() -> None:
@@ -62,3 +86,4 @@ def plug_in() -> None:
     SITES.local_dir = local_dir
     SITES.remote_put = put_everywhere_off_host
     SITES.remote_newest = newest_off_host
+    SITES.remote_sites = remote_sites

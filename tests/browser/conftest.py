@@ -40,12 +40,42 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def served(tmp_path_factory, pg_server) -> Iterator[Served]:
+def start_server(url: str, env: dict[str, str], var: Path) -> subprocess.Popen:
+    """bin/serve (gunicorn + the django-q2 cluster) with this environment, once it answers on url."""
+    server = subprocess.Popen([str(ROOT / "bin" / "serve")], env=env, cwd=ROOT, start_new_session=True,
+                              stdout=open(var / "serve.log", "wb"), stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/accounts/login/", timeout=2)
+            return server
+        except OSError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                stop_server(server)
+                raise RuntimeError("bin/serve did not come up:\n" + (var / "serve.log").read_text()[-3000:]) from None
+            time.sleep(0.3)
+
+
+def stop_server(server: subprocess.Popen) -> None:
+    if server.poll() is not None:
+        return
+    os.killpg(server.pid, signal.SIGTERM)
+    try:
+        server.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+
+
+def require_chromium() -> None:
     if not Path(CHROMIUM).exists():
         if os.environ.get("CI"):
             pytest.fail(f"no Chromium at {CHROMIUM}: bin/test-setup installs Debian's chromium")
         pytest.skip(f"no Chromium at {CHROMIUM}")
+
+
+@pytest.fixture(scope="session")
+def served(tmp_path_factory, pg_server) -> Iterator[Served]:
+    require_chromium()
     from tests.conftest import LEARNING_SCHEMA
 
     var = tmp_path_factory.mktemp("served")
@@ -67,26 +97,11 @@ def served(tmp_path_factory, pg_server) -> Iterator[Served]:
                   "                    ('alex', 'Team lead')]:\n"
                   f"    u = User.objects.create_user(name, password='{PASSWORD}')\n"
                   "    u.groups.add(Group.objects.get(name=group))\n")
-    server = subprocess.Popen([str(ROOT / "bin" / "serve")], env=env, cwd=ROOT, start_new_session=True,
-                              stdout=open(var / "serve.log", "wb"), stderr=subprocess.STDOUT)
+    server = start_server(served.url, env, var)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"{served.url}/accounts/login/", timeout=2)
-                break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    log = (var / "serve.log").read_text()[-3000:]
-                    raise RuntimeError("bin/serve did not come up:\n" + log) from None
-                time.sleep(0.3)
         yield served
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
+        stop_server(server)
         # A verification the stopped cluster was still running leaves its scratch database (in production the
         # hourly sweep drops it); drop exactly the ones this served app recorded.
         scratch = served.manage("shell", "-c", "from backups.models import Verification\n"

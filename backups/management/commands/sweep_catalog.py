@@ -10,7 +10,8 @@ from core.roles import MANAGE_STORAGE
 
 class Command(LifeboatCommand):
     help = ("Make each tier's manifests and the dashboard's copies agree: finish interrupted deletions, remove "
-            "orphan manifests, mark copies whose object is gone, rewrite lost manifests. Exit 1 on an error.")
+            "orphan manifests, mark copies whose object is gone, rewrite lost manifests, mark copies the lifecycle "
+            "moved to GLACIER archived. Exit 1 on an error.")
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--tier", help="only this tier (by name)")
@@ -27,7 +28,8 @@ class Command(LifeboatCommand):
         else:
             for report in reports:
                 self.stdout.write(f"{report.tier}: {report.repaired} repaired")
-                for label in ("finished", "orphan_manifests_removed", "missing_copies", "manifests_rewritten"):
+                for label in ("finished", "orphan_manifests_removed", "missing_copies", "manifests_rewritten",
+                              "archived_copies"):
                     for entry in getattr(report, label):
                         self.stdout.write(f"  {label.replace('_', ' ')}: {entry}")
                 for error in report.errors:
