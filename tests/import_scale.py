@@ -7,9 +7,10 @@
     python -m tests.import_scale importer --small 1000 --large 10000 --out FILE [--defer-hashing]
         builds two prefixes of a moto bucket (in-process; objects written straight into moto's backend, the slow
         part being boto3's uploads), then imports the small one, then the large one, through import_catalog,
-        reading them with boto3 as in production. Memory: the process's peak resident set (VmHWM) after each; what
-        the large import adds to the peak the small one reached is what holding its keys or manifests would cost.
-        (tracemalloc would say it more precisely, at three times the CPU: too slow for 10,000 manifests.)
+        reading them with boto3 as in production. Memory: ten times during each import, how many Python objects
+        the process holds (gc): an import holding its keys or manifests holds more the more manifests it has read;
+        and the process's peak resident set (VmHWM), which also counts moto's own (in-process) work, growing with
+        the bucket. (tracemalloc would say it more precisely, at three times the CPU: too slow for 10,000.)
 """
 
 from __future__ import annotations
@@ -112,11 +113,18 @@ def importer(small: int, large: int, out: Path, defer_hashing: bool) -> None:
         for label in ("small", "large"):
             tier = Tier.objects.create(name=f"scale-{label}", kind=Tier.Kind.S3, bucket=bucket, prefix=f"{label}/",
                                        region="us-east-1", position=9)
+            count = small if label == "small" else large
+            held: list[int] = []
+
+            def sample(done: int, *_, every: int = max(count // 10, 1), held: list[int] = held) -> None:
+                if done % every == 0:
+                    held.append(len(gc.get_objects()))
+
             started, cpu = time.monotonic(), time.process_time()
-            report = import_catalog(tier, defer_hashing=defer_hashing)
+            report = import_catalog(tier, defer_hashing=defer_hashing, progress=sample)
             results[label] = {**report.summary(), "hashing_deferred": report.hashing_deferred,
                               "peak_rss": peak_rss(), "seconds": time.monotonic() - started,
-                              "cpu_seconds": time.process_time() - cpu}
+                              "cpu_seconds": time.process_time() - cpu, "most_objects_held": max(held)}
     out.write_text(json.dumps(results))
 
 
@@ -166,7 +174,9 @@ def figures(result: dict, writes: dict) -> str:
     n_small, n_large = (sum(part[k] for k in ("imported", "known", "flagged")) for part in (small, large))
     return (f"import of {n_small}: {small['seconds']:.1f} s ({small['cpu_seconds']:.1f} s CPU), of {n_large}: "
             f"{large['seconds']:.1f} s ({large['cpu_seconds']:.1f} s CPU); peak RSS {small['peak_rss'] / 2**20:.1f} "
-            f"MiB after {n_small}, {large['peak_rss'] / 2**20:.1f} MiB after {n_large}; writer: {writes['writes']} "
+            f"MiB after {n_small}, {large['peak_rss'] / 2**20:.1f} MiB after {n_large}; Python objects held at most "
+            f"{small['most_objects_held']} importing {n_small}, {large['most_objects_held']} importing {n_large}; "
+            f"writer: {writes['writes']} "
             f"writes, {len(writes['refusals'])} refused, longest wait {writes['longest_wait_seconds'] * 1000:.0f} ms")
 
 
