@@ -21,6 +21,8 @@ MAINTENANCE = {
     # What failures could not clean at the time: leftovers in tiers, .partial files, verification temp files,
     # stale multipart uploads (backups/leftovers.py).
     "lifeboat:sweep-leftovers": ("backups.tasks.sweep_leftovers", "*/15 * * * *"),
+    # Archived copies whose restore from GLACIER / DEEP_ARCHIVE was asked for: checked and readable once restored.
+    "lifeboat:cold-restores": ("backups.tasks.advance_cold_restores", "*/15 * * * *"),
     # The plan's weekly verification, Sunday 03:00 UTC: the newest copy in every tier is restored again.
     "lifeboat:verify-newest": ("backups.tasks.verify_newest_copies", "0 3 * * 0"),
     "lifeboat:cleanup-scratch": ("backups.tasks.cleanup_scratch_databases", "*/30 * * * *"),

@@ -202,6 +202,41 @@ def _run_claimed_restore(restore_id: int) -> str:
         return Restore.Status.FAILED
 
 
+def queue_archived_restore(artifact, user=None):
+    """The button on a run's page: shown as "restore requested" at once, asked of S3 by a worker."""
+    from django_q.tasks import async_task
+
+    from backups.catalog.cold import mark_requested
+
+    mark_requested(artifact)
+    async_task("backups.tasks.restore_archived_copy", artifact.pk, user.pk if user else None,
+               task_name=f"restore archived copy #{artifact.pk} of {artifact.run.database.name} from "
+                         f"{artifact.storage_class}")
+
+
+def restore_archived_copy(artifact_id: int, user_id: int | None = None) -> str:
+    """The same path as `restore_archived`: RestoreObject now; `advance_cold_restores` checks it once S3 is done."""
+    from django.contrib.auth import get_user_model
+
+    from backups.catalog.cold import advance
+    from backups.models import Artifact
+
+    user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
+    artifact = Artifact.objects.select_related("run__database", "tier").get(pk=artifact_id)
+    if artifact.status != Artifact.Status.ARCHIVED:
+        return artifact.status
+    with trail.acting_as(user):
+        return advance(artifact, actor=user).state
+
+
+def advance_cold_restores() -> int:
+    """Every 15 minutes: archived copies whose restore was asked for are checked and made readable once S3 has
+    restored them; returns how many became readable."""
+    from backups.catalog.cold import advance_requested
+
+    return sum(copy.state == "readable" for copy in advance_requested())
+
+
 def apply_retention_all() -> int:
     """Daily: apply every enabled tier's retention policy, then sweep its catalog (orphans, interrupted
     deletions); returns how many copies were deleted."""

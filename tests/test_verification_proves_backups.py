@@ -56,6 +56,8 @@ def test_one_flipped_byte_fails_the_checksum_and_is_never_restored(good_run, pg_
     assert record.status == Verification.Status.FAILED
     assert checks_by_name(record) == {"size": True, "sha256": False}  # no restore was attempted
     assert "not restored" in record.error
+    artifact.refresh_from_db()
+    assert artifact.status == "failed" and artifact.error.startswith("corrupt:")  # no longer offered as a copy
     assert record.scratch_database not in scratch_databases(pg_server)
 
 

@@ -3,17 +3,22 @@
 Idempotent: a run is known by its backup UUID (written in every manifest), an artifact by (run, tier), so
 importing twice adds nothing. Every new artifact is stream-hashed before it is recorded; one whose bytes no
 longer match its manifest is recorded as a failed copy (never offered for verification or restore) and
-flagged, as is a manifest whose artifact is missing.
+flagged, as is a manifest whose artifact is missing. With `defer_hashing` the copy is recorded with its manifest's
+SHA-256 and `hash_checked=False`, and the next verification hashes it (a mismatch then fails it as corrupt).
 
 Hashing happens outside any transaction and each manifest is committed in its own short one: on SQLite one write
 transaction for the whole import would block every other writer for hours, and an interrupted import resumes.
+The tier is read a listing page (1,000 keys) at a time and each manifest is handled as it is found: memory stays
+flat whatever the size of the bucket (bench: tests/test_catalog_import_at_scale.py imports 10,000 manifests).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
+from itertools import islice
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -44,19 +49,34 @@ class ImportItem:
 
 @dataclass
 class ImportReport:
+    """Counts of every outcome, and the items with something to say (flagged, archived): a clean import of
+    100,000 manifests holds no list of them (each is handed to `on_item` as it is done)."""
+
     tier: str
     dry_run: bool
+    counts: Counter = field(default_factory=Counter)
     items: list[ImportItem] = field(default_factory=list)
+    hashing_deferred: int = 0
+
+    def add(self, item: ImportItem) -> None:
+        self.counts[item.outcome] += 1
+        if item.reason:
+            self.items.append(item)
 
     def count(self, outcome: str) -> int:
-        return sum(1 for item in self.items if item.outcome == outcome)
+        return self.counts[outcome]
 
     def summary(self) -> dict[str, int]:
         return {IMPORTED: self.count(IMPORTED), KNOWN: self.count(KNOWN), FLAGGED: self.count(FLAGGED)}
 
-    def as_json(self) -> dict:
-        return {"tier": self.tier, "dry_run": self.dry_run, **self.summary(),
-                "items": [asdict(item) for item in self.items]}
+    def as_json(self, limit: int | None = None) -> dict:
+        """`limit`: at most that many items (the audit event's details), saying how many were left out."""
+        items = self.items if limit is None else self.items[:limit]
+        out = {"tier": self.tier, "dry_run": self.dry_run, **self.summary(),
+               "hashing_deferred": self.hashing_deferred, "items": [asdict(item) for item in items]}
+        if len(items) < len(self.items):
+            out["items_left_out"] = len(self.items) - len(items)
+        return out
 
 
 def stream_sha256(storage: Storage, location: str) -> tuple[int, str]:
@@ -99,8 +119,9 @@ def _manifest_facts(manifest: catalog.Manifest) -> dict:
     )
 
 
-def _run_for(manifest: catalog.Manifest, tier: Tier) -> tuple[BackupRun, bool]:
-    run = BackupRun.objects.filter(backup_uuid=manifest.backup_uuid).first()
+def _run_for(manifest: catalog.Manifest, tier: Tier, known: BackupRun | None = None) -> tuple[BackupRun, bool]:
+    """`known`: the run of that backup UUID when the caller has just looked it up (one query less a manifest)."""
+    run = known or BackupRun.objects.filter(backup_uuid=manifest.backup_uuid).first()
     if run and run.is_active:
         # A self-backup holds its own run as `running` (the snapshot was taken mid-run); its manifest, written
         # once the dump was complete, proves how it ended.
@@ -122,9 +143,10 @@ def _run_for(manifest: catalog.Manifest, tier: Tier) -> tuple[BackupRun, bool]:
     return run, True
 
 
-def _import_one(storage: Storage, tier: Tier, manifest: catalog.Manifest,
-                listing: dict[str, ListedObject], dry_run: bool = False) -> ImportItem:
-    """Hash first, outside any transaction (hours on a real bucket); then record in one short transaction."""
+def _import_one(storage: Storage, tier: Tier, manifest: catalog.Manifest, nearby: dict[str, ListedObject],
+                manifest_location: str, dry_run: bool = False, defer_hashing: bool = False) -> ImportItem:
+    """Hash first, outside any transaction (hours on a real bucket); then record in one short transaction.
+    `nearby`: the listed objects around the manifest, where its artifact and globals file lie."""
     item = ImportItem(manifest=manifest.name, outcome=IMPORTED, database=manifest.database.name,
                       artifact=manifest.artifact_name)
     known = BackupRun.objects.filter(backup_uuid=manifest.backup_uuid).first()
@@ -132,35 +154,39 @@ def _import_one(storage: Storage, tier: Tier, manifest: catalog.Manifest,
         item.outcome, item.run_id = KNOWN, known.pk
         return item
     problems = []
-    listed = listing.get(manifest.artifact_name)
+    listed = nearby.get(manifest.artifact_name)
     expected = manifest.artifact.sha256
     if listed is not None and listed.needs_restore:
-        return _import_archived(tier, manifest, listing, listed, item, dry_run)
+        return _import_archived(tier, manifest, nearby, listed, manifest_location, item, dry_run)
     if listed is None:
         problems.append("the manifest's artifact is missing from the tier")
+    elif defer_hashing:  # the listing's size is free; the bytes are read by the next verification
+        if manifest.artifact.size_bytes not in (None, listed.size_bytes):
+            problems.append(f"size mismatch: {listed.size_bytes} bytes, the manifest says "
+                            f"{manifest.artifact.size_bytes}")
     else:
         size, sha = stream_sha256(storage, listed.location)
         if sha != expected:
             problems.append(f"checksum mismatch: the artifact hashes to {sha}, its manifest says {expected}")
         elif manifest.artifact.size_bytes not in (None, size):
             problems.append(f"size mismatch: {size} bytes, the manifest says {manifest.artifact.size_bytes}")
-    globals_listed = listing.get(manifest.globals_name) if manifest.globals_name else None
+    globals_listed = nearby.get(manifest.globals_name) if manifest.globals_name else None
     if manifest.globals_name and globals_listed is None:
         problems.append(f"globals file {manifest.globals_name} is missing")
-    elif globals_listed is not None:
+    elif globals_listed is not None and not defer_hashing:
         _, globals_sha = stream_sha256(storage, globals_listed.location)
         if globals_sha != manifest.globals.sha256:
             problems.append("the globals file's checksum does not match its manifest")
             globals_listed = None
     artifact_broken = listed is None or any(p.startswith(("checksum", "size")) for p in problems)
     with transaction.atomic():
-        run, _ = _run_for(manifest, tier)
+        run, _ = _run_for(manifest, tier, known)
         Artifact.objects.create(
             run=run, tier=tier, status=Artifact.Status.FAILED if artifact_broken else Artifact.Status.STORED,
             location=listed.location if listed else "", size_bytes=listed.size_bytes if listed else None,
             sha256=expected or "", globals_location=globals_listed.location if globals_listed else "",
-            encryption_recipients=manifest.encryption_recipients,
-            manifest_location=listing[manifest.name].location, created_at=manifest.finished_at or timezone.now(),
+            encryption_recipients=manifest.encryption_recipients, hash_checked=not defer_hashing,
+            manifest_location=manifest_location, created_at=manifest.finished_at or timezone.now(),
             error=("flagged on import: " + "; ".join(problems)) if problems else "",
         )
         transaction.set_rollback(dry_run)
@@ -170,18 +196,18 @@ def _import_one(storage: Storage, tier: Tier, manifest: catalog.Manifest,
     return item
 
 
-def _import_archived(tier: Tier, manifest: catalog.Manifest, listing: dict[str, ListedObject],
-                     listed: ListedObject, item: ImportItem, dry_run: bool) -> ImportItem:
+def _import_archived(tier: Tier, manifest: catalog.Manifest, nearby: dict[str, ListedObject],
+                     listed: ListedObject, manifest_location: str, item: ImportItem, dry_run: bool) -> ImportItem:
     """A copy in GLACIER / DEEP_ARCHIVE cannot be read, so not hashed: its run is history, the copy `archived`
-    until `restore_archived` has it restored and checked."""
-    globals_listed = listing.get(manifest.globals_name) if manifest.globals_name else None
+    until `restore_archived` (or the button on its run's page) has it restored and checked."""
+    globals_listed = nearby.get(manifest.globals_name) if manifest.globals_name else None
     with transaction.atomic():
         run, _ = _run_for(manifest, tier)
         Artifact.objects.create(
             run=run, tier=tier, status=Artifact.Status.ARCHIVED, location=listed.location,
             size_bytes=listed.size_bytes, sha256=manifest.artifact.sha256 or "",
             storage_class=listed.storage_class, globals_location=globals_listed.location if globals_listed else "",
-            manifest_location=listing[manifest.name].location,
+            manifest_location=manifest_location, hash_checked=False,
             created_at=manifest.finished_at or timezone.now(),
         )
         transaction.set_rollback(dry_run)
@@ -190,45 +216,98 @@ def _import_archived(tier: Tier, manifest: catalog.Manifest, listing: dict[str, 
     return item
 
 
-def tier_listing(storage: Storage, tier: Tier) -> dict[str, ListedObject]:
-    """Every object of the tier by name, with the monthly archive prefix (full keys) where the tier has one."""
-    listing = {obj.name: obj for obj in storage.list_names()}
+LISTING_PAGE = 1000  # what one S3 ListObjectsV2 request returns
+
+
+def _pages(objects: Iterable[ListedObject]) -> Iterator[list[ListedObject]]:
+    it = iter(objects)
+    while page := list(islice(it, LISTING_PAGE)):
+        yield page
+
+
+def listing_pages(storage: Storage, tier: Tier) -> Iterator[list[ListedObject]]:
+    """The tier's objects a page at a time, then the monthly archive prefix (full keys) where the tier has one."""
+    yield from _pages(storage.list_names())
     if tier.can(Feature.ARCHIVE_PREFIX) and tier.archive_prefix:
-        listing.update((obj.name, obj) for obj in storage.list_archive())
-    return listing
+        yield from _pages(storage.list_archive())
 
 
-def import_catalog(tier: Tier, *, dry_run: bool = False, user=None,
-                   progress: Callable[[int, int, str], None] | None = None) -> ImportReport:
-    """Read every manifest in the tier and record what the dashboard does not know yet.
-    `progress(done, total, manifest name)` is called after each manifest."""
-    progress = progress or (lambda done, total, name: None)
+def tier_listing(storage: Storage, tier: Tier) -> dict[str, ListedObject]:
+    """Every object of the tier by name, at once (the catalog sweep compares whole listings)."""
+    return {obj.name: obj for page in listing_pages(storage, tier) for obj in page}
+
+
+def with_neighbours(pages: Iterable[list[ListedObject]]) -> Iterator[tuple[list[ListedObject],
+                                                                          dict[str, ListedObject]]]:
+    """Each page with the objects of it and of the pages before and after it, by name. A manifest's artifact and
+    globals file share its stem, so the listing (in key order) puts them next to it: at most one page away."""
+    before: list[ListedObject] = []
+    current: list[ListedObject] | None = None
+    for page in pages:
+        if current is not None:
+            yield current, {obj.name: obj for obj in (*before, *current, *page)}
+            before = current
+        current = page
+    if current is not None:
+        yield current, {obj.name: obj for obj in (*before, *current)}
+
+
+def _already_imported(tier: Tier, listed: ListedObject) -> ImportItem | None:
+    """A manifest a previous (perhaps interrupted) import recorded: skipped without reading it again."""
+    known = Artifact.objects.filter(tier=tier, manifest_location=listed.location).values_list("run_id", flat=True)
+    run_id = known.first()
+    return ImportItem(manifest=listed.name, outcome=KNOWN, run_id=run_id) if run_id else None
+
+
+def import_catalog(tier: Tier, *, dry_run: bool = False, user=None, defer_hashing: bool = False,
+                   progress: Callable[[int, str], None] | None = None,
+                   on_item: Callable[[ImportItem], None] | None = None) -> ImportReport:
+    """Read every manifest in the tier and record what the dashboard does not know yet, one manifest at a time.
+    `progress(done, manifest name)` is called after each manifest, `on_item(item)` with each outcome."""
+    progress = progress or (lambda done, name: None)
+    on_item = on_item or (lambda item: None)
     if not tier.can(Feature.ARTIFACTS):
         raise ConfigurationError(f"tier {tier.name} is an RDS view: it holds no Lifeboat manifests")
     storage = storage_for(tier)
-    listing = tier_listing(storage, tier)
     report = ImportReport(tier=tier.name, dry_run=dry_run)
-    manifests: list[catalog.Manifest] = []
-    for name in sorted(n for n in listing if n.endswith(catalog.MANIFEST_SUFFIX)):
-        try:
-            manifests.append(catalog.Manifest.parse(_read(storage, listing[name].location), name))
-        except LifeboatError as exc:
-            if "not a Lifeboat backup manifest" not in str(exc):  # self-backup sidecars and foreign JSON
-                report.items.append(ImportItem(manifest=name, outcome=FLAGGED, reason=str(exc)))
-    manifests.sort(key=lambda m: (m.started_at, m.name))
-    # One manifest at a time, each committed on its own: other writers wait at most one short transaction, and
-    # an interrupted import resumes where it stopped (what was committed is "known" the next time).
-    for done, manifest in enumerate(manifests, start=1):
-        try:
-            report.items.append(_import_one(storage, tier, manifest, listing, dry_run))
-        except (LifeboatError, ValidationError, ValueError, KeyError, TypeError) as exc:
-            reason = "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
-            report.items.append(ImportItem(manifest=manifest.name, outcome=FLAGGED,
-                                           reason=f"cannot import: {reason}"))
-        progress(done, len(manifests), manifest.name)
+    done = 0
+    for page, nearby in with_neighbours(listing_pages(storage, tier)):
+        for listed in page:
+            if not listed.name.endswith(catalog.MANIFEST_SUFFIX):
+                continue
+            item = _import_listed(storage, tier, listed, nearby, dry_run, defer_hashing)
+            if item is None:  # self-backup sidecars and foreign JSON
+                continue
+            report.add(item)
+            if item.outcome == IMPORTED and defer_hashing and item.run_id:
+                report.hashing_deferred += 1
+            on_item(item)
+            done += 1
+            progress(done, listed.name)
     if not dry_run:
         trail.record("catalog.imported", actor=user, target=tier,
                      summary=f"catalog of tier {tier.name} imported: " + ", ".join(
-                         f"{n} {k}" for k, n in report.summary().items()),
-                     details=report.as_json())
+                         f"{n} {k}" for k, n in report.summary().items())
+                     + (f" (hashing deferred for {report.hashing_deferred})" if report.hashing_deferred else ""),
+                     details=report.as_json(limit=100))
     return report
+
+
+def _import_listed(storage: Storage, tier: Tier, listed: ListedObject, nearby: dict[str, ListedObject],
+                   dry_run: bool, defer_hashing: bool) -> ImportItem | None:
+    """One manifest, committed on its own: other writers wait at most one short transaction, and an interrupted
+    import resumes where it stopped (what was committed is "known" the next time)."""
+    known = _already_imported(tier, listed)
+    if known:
+        return known
+    try:
+        manifest = catalog.Manifest.parse(_read(storage, listed.location), listed.name)
+    except LifeboatError as exc:
+        if "not a Lifeboat backup manifest" in str(exc):
+            return None
+        return ImportItem(manifest=listed.name, outcome=FLAGGED, reason=str(exc))
+    try:
+        return _import_one(storage, tier, manifest, nearby, listed.location, dry_run, defer_hashing)
+    except (LifeboatError, ValidationError, ValueError, KeyError, TypeError) as exc:
+        reason = "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+        return ImportItem(manifest=manifest.name, outcome=FLAGGED, reason=f"cannot import: {reason}")

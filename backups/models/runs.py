@@ -264,6 +264,13 @@ class Artifact(models.Model):
     remote_checksum = models.CharField(
         max_length=200, blank=True, help_text="The store's own checksum (S3: SHA-256, composite for multipart).")
     error = models.TextField(blank=True)
+    # False: recorded by `import_catalog --defer-hashing` with its manifest's SHA-256, its bytes not read yet; the
+    # next verification hashes them (a mismatch fails the copy as corrupt).
+    hash_checked = models.BooleanField(default=True)
+    # An archived copy whose restore from GLACIER / DEEP_ARCHIVE was asked for (backups/catalog/cold.py).
+    restore_state = models.CharField(max_length=10, blank=True, choices=[
+        ("requested", "Restore requested"), ("restoring", "Restoring")])
+    restore_requested_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     legal_hold = models.BooleanField(default=False, help_text="Never deleted by retention while set.")
     deleted_at = models.DateTimeField(null=True, blank=True)

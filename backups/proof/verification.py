@@ -144,8 +144,22 @@ def checked_copy(artifact: Artifact, checks: _Checks, verification_id: int | Non
         digest = hashing.sha256
         sha_ok = checks.add("sha256", digest == artifact.sha256, f"{digest} stored, {artifact.sha256} recorded")
         if not (size_ok and sha_ok):
+            mark_corrupt(artifact, f"corrupt: the stored copy differs from its record ({size} bytes, SHA-256 "
+                                   f"{digest}; recorded {artifact.size_bytes} bytes, {artifact.sha256})")
             raise RestoreFailed("the stored copy differs from the recorded one (size or SHA-256); not restored")
+        if not artifact.hash_checked:  # imported with --defer-hashing: its bytes are now known to be the manifest's
+            artifact.hash_checked = True
+            Artifact.objects.filter(pk=artifact.pk).update(hash_checked=True)
         yield local
+
+
+def mark_corrupt(artifact: Artifact, error: str) -> None:
+    """Bytes that are not the recorded ones are no copy: never offered for restore, not fresh; retention and the
+    sweep, which work on live copies, leave the object in place for inspection."""
+    artifact.status, artifact.error = Artifact.Status.FAILED, error
+    Artifact.objects.filter(pk=artifact.pk).update(status=Artifact.Status.FAILED, error=error)
+    trail.record("artifact.corrupt", target=artifact, summary=f"copy {artifact.location} failed as corrupt",
+                 details={"location": artifact.location, "error": error})
 
 
 class _Feeder(threading.Thread):

@@ -12,6 +12,7 @@ urlpatterns = [
     path("artifacts/<int:artifact_id>/restore/", views.restore_new, name="restore_new"),
     path("artifacts/<int:artifact_id>/recover-rows/", views.recover_rows, name="recover_rows"),
     path("artifacts/<int:artifact_id>/replace/", views.replace_production, name="replace_production"),
+    path("artifacts/<int:artifact_id>/restore-archived/", views.restore_archived, name="restore_archived"),
     path("databases/<int:database_id>/backup/", views.backup_now, name="backup_now"),
     path("databases/<str:name>/", views.database_detail, name="database_detail"),
     path("tiers/", tier_views.tier_list, name="tier_list"),

@@ -18,7 +18,7 @@ from backups.recovery.table_selection import split_table_list
 from backups.web import history, overview, panels, queue
 from backups.web.trends import Trends
 from core.http import back_to
-from core.roles import REPLACE_DATABASE, RUN_OPERATIONS
+from core.roles import MANAGE_STORAGE, REPLACE_DATABASE, RUN_OPERATIONS
 
 HISTORY_PAGE_SIZE = 50
 RECENT_RUNS = 20
@@ -141,6 +141,23 @@ def recover_rows(request, artifact_id: int):
     return render(request, "backups/recover_rows.html", {"artifact": artifact, "result": result,
                                                           "tables": request.POST.get("tables", ""),
                                                           "missing": sum(t.missing for t in result.tables)})
+
+
+@login_required
+@require_POST
+@permission_required(MANAGE_STORAGE, raise_exception=True)
+def restore_archived(request, artifact_id: int):
+    """Ask S3 to restore a copy from GLACIER / DEEP_ARCHIVE (billed, hours): the worker requests it, the schedule
+    checks and promotes it once readable; audited as catalog.restore_requested / catalog.restored."""
+    artifact = get_object_or_404(Artifact.objects.select_related("run__database", "tier"), pk=artifact_id,
+                                 status=Artifact.Status.ARCHIVED)
+    if artifact.restore_state:
+        messages.info(request, f"The restore of this copy from {artifact.storage_class} was already requested.")
+    else:
+        tasks.queue_archived_restore(artifact, user=request.user)
+        messages.info(request, f"Restore of the {artifact.tier.name} copy from {artifact.storage_class} requested: "
+                               "S3 takes hours; the copy is checked and made readable when it is restored.")
+    return back_to(request, artifact.run)
 
 
 @login_required
