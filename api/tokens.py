@@ -19,8 +19,7 @@ from django.utils import timezone
 
 from api.models import ApiToken, Scope
 from audit import trail
-from core.roles import signs_in_through_provider
-from core.roles import EXPORT_EVIDENCE, RUN_OPERATIONS
+from core.roles import EXPORT_EVIDENCE, RUN_OPERATIONS, signs_in_through_provider
 
 PREFIX = "lbt_"
 SHOWN_PREFIX = len(PREFIX) + 8

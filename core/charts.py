@@ -26,7 +26,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from pygal.style import Style
 
-from core.units import number, unit_for
+from core.units import Unit, number, unit_for
 
 PALETTE = ("#0b3954", "#087e8b", "#bfd7ea", "#ff5a5f", "#c81d25", "#6c757d")
 TARGET_COLOUR = "#a4161a"

@@ -25,7 +25,8 @@ def role_map() -> dict[str, str]:
     for pair in settings.LIFEBOAT_OIDC_ROLE_MAP:
         group, sep, role = pair.partition("=")
         if not sep or role.strip() not in ROLES:
-            raise ValueError(f"LIFEBOAT_OIDC_ROLE_MAP: {pair!r} is not 'group=Role' with Role one of {', '.join(ROLES)}")
+            raise ValueError(f"LIFEBOAT_OIDC_ROLE_MAP: {pair!r} is not 'group=Role' "
+                             f"with Role one of {', '.join(ROLES)}")
         mapping[group.strip()] = role.strip()
     return mapping
 

@@ -6,8 +6,8 @@ Two processes on one SQLite file with Lifeboat's production settings (WAL, IMMED
 1 s busy timeout, as the web server and the qcluster do. One write transaction around the import (as before
 issue 19) refuses the writer with "database is locked" after 1 s. Memory: while importing 10,000 manifests the
 process holds no more Python objects than while importing 1,000, beyond its bounded listing window (holding every
-key and manifest, as before, adds several objects for each). The longest wait the writer saw, the times and the peak RSS (which counts moto's
-in-process work too) are printed: bench figures, not assertions.
+key and manifest, as before, adds several objects for each). The longest wait the writer saw, the times and the
+peak RSS (which counts moto's in-process work too) are printed: bench figures, not assertions.
 """
 
 from __future__ import annotations

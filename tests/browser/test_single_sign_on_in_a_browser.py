@@ -4,12 +4,10 @@ host), lands on the overview with the role the provider's groups give, and signs
 from __future__ import annotations
 
 import os
-import sys
-from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import OUTPUT, ROOT, Served, _free_port, require_chromium, start_server, stop_server
+from tests.browser.conftest import OUTPUT, Served, _free_port, require_chromium, start_server, stop_server
 from tests.oidc_provider import provider as idp
 
 
