@@ -16,7 +16,7 @@ def test_sizes_scale_to_the_value(size, said):
     assert human_bytes(size) == said
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_backup_command_reports_human_sizes_and_json_keeps_bytes(learning_db, local_tier):
     code, out, _ = run_command("backup", learning_db.name)
 

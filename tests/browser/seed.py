@@ -36,7 +36,10 @@ def seed(server_host: str, server_port: int) -> dict:
     from drills.models import ChecklistTemplate, Participant, Scenario
 
     for name, role in [("audrey", "Auditor"), ("ada", "Admin")]:
-        user = User.objects.create_user(name, password=PASSWORD)
+        # get_or_create: another browser test on the same served app may have made this person already.
+        user, _ = User.objects.get_or_create(username=name)
+        user.set_password(PASSWORD)
+        user.save()
         user.groups.add(Group.objects.get(name=role))
     now = timezone.now()
     local = Tier.objects.get(name="local")
