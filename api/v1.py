@@ -6,6 +6,9 @@ CDN; its settings travel in a JSON data block, so no inline script runs): it wor
 
 from __future__ import annotations
 
+import json
+
+from django.shortcuts import render
 from ninja import NinjaAPI
 from ninja.openapi.docs import Swagger
 
@@ -20,8 +23,19 @@ Authenticate with a personal token (`Authorization: Bearer lbt_...`), made on /a
 user's role allows now. Long-running actions answer 202 with the job's URL to poll. Errors are
 `application/problem+json` (RFC 9457)."""
 
+class LocalSwagger(Swagger):
+    """ninja's own Swagger page and static files, always: ninja falls back to a CDN page unless "ninja" is an
+    installed app, which would load ninja and pydantic into every command (settings add its template and static
+    directories instead)."""
+
+    def render_page(self, request, api, **kwargs):
+        self.settings["url"] = self.get_openapi_url(api, kwargs)
+        return render(request, self.template, {"swagger_settings": json.dumps(self.settings, indent=1), "api": api,
+                                               "add_csrf": False})
+
+
 api = NinjaAPI(title="Lifeboat API", version="1", description=DESCRIPTION, urls_namespace="api-v1",
-               openapi_url="/openapi.json", docs=Swagger(settings={"tryItOutEnabled": False}), docs_url="/docs")
+               openapi_url="/openapi.json", docs=LocalSwagger(settings={"tryItOutEnabled": False}), docs_url="/docs")
 problems.install(api)
 for module in (databases, runs, copies, watch, evidence):
     api.add_router("/", module.router)

@@ -12,7 +12,7 @@ from tests.helpers import LifeboatProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 NOT_FOR_A_LOCAL_BACKUP = ("boto3", "botocore", "s3transfer", "pygal", "apprise", "minisign", "dashboard.urls",
-                          "backups.web.views")
+                          "backups.web.views", "ninja", "pydantic", "segno", "mozilla_django_oidc", "requests")
 # Runs manage.py as `python manage.py ...` would, and names every module loaded by the end (`-X importtime` would
 # miss those loaded through importlib.import_module, such as the URL conf).
 RUNNER = """

@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import time
 
-import segno
 from django.conf import settings
 from django.db import transaction
 from django_otp import devices_for_user, user_has_device
@@ -53,6 +52,8 @@ def secret_text(device: TOTPDevice) -> str:
 
 def qr_code(device: TOTPDevice) -> str:
     """The otpauth:// URL as an SVG QR code in a data: URL (an <img>, allowed by the CSP's img-src data:)."""
+    import segno  # only on the enrolment page, not in every command (dashboard/apps.py loads this module)
+
     return segno.make(device.config_url, error="m").svg_data_uri(scale=5, border=2)
 
 
