@@ -222,6 +222,15 @@ class ArtifactQuerySet(models.QuerySet):
         return self.alias(newest_verdict=newest_verdict()).filter(newest_verdict=Verification.Status.PASSED)
 
 
+def refresh_verdicts(artifacts: models.QuerySet | None = None) -> int:
+    """Recompute Artifact.verdict from the verifications (all copies, or those given); returns the rows updated."""
+    from django.db.models import Value
+    from django.db.models.functions import Coalesce
+
+    artifacts = Artifact.objects.all() if artifacts is None else artifacts
+    return artifacts.update(verdict=Coalesce(newest_verdict(), Value("")))
+
+
 def newest_verdict() -> Subquery:
     """'passed' / 'failed' / None: the newest decided verification of the artifact OuterRef("pk").
     Said once here: freshness, the overview, retention, /metrics and the history all decide "verified" by it."""
@@ -268,6 +277,11 @@ class Artifact(models.Model):
     deleted_at = models.DateTimeField(null=True, blank=True)
     deleted_by = models.CharField(max_length=150, blank=True)
     delete_reason = models.TextField(blank=True)
+    # newest_verdict() kept as a column ('passed', 'failed' or ''), so a whole tier's verdicts are read without a
+    # correlated subquery per copy (the tier page at 100,000 copies). refresh_verdicts() keeps it: on every save or
+    # delete of a verification, in the migration that added it, and in `manage.py refresh_verdicts`.
+    verdict = models.CharField(max_length=10, blank=True, default="", editable=False,
+                               help_text="The newest decided verification's outcome (kept from the verifications).")
 
     objects = ArtifactQuerySet.as_manager()
 
