@@ -56,3 +56,43 @@ def test_a_copy_outside_the_deciding_set_of_a_frozen_database_is_kept_with_the_r
     decision = planner.decide_alone(copies[0], policy, NOW, planner.newest_judged(copies))
     assert decision.rule == planner.Rule.FAILED_VERIFICATION and not decision.delete
     assert "failed verification" in decision.reason
+
+
+def test_the_tier_preview_shows_what_the_applier_would_do(db):
+    """The database half: the window query's deciding copies and the SQL categories give, page by page, the
+    decisions of the applier's full plan (monthly keepers, an archived copy, holds, a frozen database)."""
+    from django.utils import timezone
+
+    from backups.models import Artifact, BackupRun, Database, RetentionPolicy, Tier, Verification
+    from backups.retention.applier import plan_for_tier
+    from backups.retention.preview import RetentionPreview
+
+    tier = Tier.objects.get(name="local")
+    tier.archive_prefix = "archive/"
+    tier.save()
+    RetentionPolicy.objects.update_or_create(tier=tier, defaults={"keep_days": 10, "keep_last": 2,
+                                                                  "monthly_months": 6})
+    now = timezone.now()
+    for d, name in enumerate(["alpha", "beta", "gamma"]):
+        database = Database.objects.create(name=name, dbname=name)
+        for i in range(0, 420, 9 + d):
+            at = now - timedelta(days=i, hours=d)
+            run = BackupRun.objects.create(database=database, status=BackupRun.Status.SUCCEEDED, created_at=at,
+                                           started_at=at)
+            copy = Artifact.objects.create(run=run, tier=tier, location=f"{'archive/' if i % 5 == 0 else ''}x/{i}",
+                                           created_at=at, legal_hold=i % 7 == 0)
+            if i % 3 == 0:
+                Verification.objects.create(artifact=copy, status="passed", created_at=at)
+            if name == "beta" and i == 0:  # a newer check failed: beta is frozen
+                Verification.objects.create(artifact=copy, status="failed", created_at=at + timedelta(hours=1))
+
+    full = plan_for_tier(tier, now)
+    preview = RetentionPreview(tier, now)
+    expected = sorted(full.decisions, key=lambda d: (not d.delete, not d.refused, d.taken_at, d.copy_id))
+
+    assert (preview.total, preview.deletions, preview.refusals) == (
+        len(full.decisions), len(full.deletions), len(full.refusals))
+    assert any(d.rule == "newer_copies_failed_verification" for d in full.decisions)
+    assert any(d.rule == "monthly" for d in full.decisions) and full.deletions
+    shown = [row["decision"] for start in range(0, preview.total, 25) for row in preview[start:start + 25]]
+    assert shown == expected

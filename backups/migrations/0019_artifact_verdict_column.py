@@ -10,7 +10,7 @@ def fill_verdicts(apps, schema_editor):
     Verification = apps.get_model("backups", "Verification")
     decided = Verification.objects.filter(artifact=OuterRef("pk"), status__in=("passed", "failed"))
     newest = Subquery(decided.order_by("-created_at", "-pk").values("status")[:1])
-    Artifact.objects.update(verdict=Coalesce(newest, Value("")))
+    Artifact.objects.update(last_verdict=Coalesce(newest, Value("")))
 
 
 class Migration(migrations.Migration):
@@ -19,7 +19,7 @@ class Migration(migrations.Migration):
     operations = [
         migrations.AddField(
             model_name="artifact",
-            name="verdict",
+            name="last_verdict",
             field=models.CharField(blank=True, default="", editable=False, max_length=10,
                                    help_text="The newest decided verification's outcome (kept from the verifications)."),
         ),

@@ -223,12 +223,12 @@ class ArtifactQuerySet(models.QuerySet):
 
 
 def refresh_verdicts(artifacts: models.QuerySet | None = None) -> int:
-    """Recompute Artifact.verdict from the verifications (all copies, or those given); returns the rows updated."""
+    """Recompute Artifact.last_verdict from the verifications (all copies, or those given); returns the rows updated."""
     from django.db.models import Value
     from django.db.models.functions import Coalesce
 
     artifacts = Artifact.objects.all() if artifacts is None else artifacts
-    return artifacts.update(verdict=Coalesce(newest_verdict(), Value("")))
+    return artifacts.update(last_verdict=Coalesce(newest_verdict(), Value("")))
 
 
 def newest_verdict() -> Subquery:
@@ -280,7 +280,7 @@ class Artifact(models.Model):
     # newest_verdict() kept as a column ('passed', 'failed' or ''), so a whole tier's verdicts are read without a
     # correlated subquery per copy (the tier page at 100,000 copies). refresh_verdicts() keeps it: on every save or
     # delete of a verification, in the migration that added it, and in `manage.py refresh_verdicts`.
-    verdict = models.CharField(max_length=10, blank=True, default="", editable=False,
+    last_verdict = models.CharField(max_length=10, blank=True, default="", editable=False,
                                help_text="The newest decided verification's outcome (kept from the verifications).")
 
     objects = ArtifactQuerySet.as_manager()
