@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import statistics
 import subprocess
@@ -187,6 +188,7 @@ def pages(args) -> None:
                         "--fleet", str(args.fleet), *(["--profile"] if args.profile else [])], env=env, check=True)
     finally:
         admin(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(lifeboat)))
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def pages_child(args) -> None:

@@ -67,7 +67,7 @@ def test_the_overview_does_not_search_a_tier_that_holds_no_copy(client, dba, dja
     empty = Tier.objects.create(name="offsite", kind=Tier.Kind.LOCAL, path="/tmp/offsite", require_verified=True)
     client.force_login(dba)
 
-    with django_assert_max_num_queries(21) as captured:
+    with django_assert_max_num_queries(22) as captured:
         page = client.get(reverse("home")).content.decode()
 
     matrix = next(q["sql"] for q in captured.captured_queries if "backups_database" in q["sql"]

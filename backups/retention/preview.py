@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
-from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, Value, When, Window
+from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, Sum, Value, When, Window
 from django.db.models.functions import Coalesce, RowNumber, TruncMonth
 
 from backups.models import Artifact, BackupRun, Feature, Tier
@@ -27,7 +27,7 @@ FIELDS = ("pk", "run_id", "run__database__name", "taken", "last_verdict", "legal
 def _copies(tier: Tier) -> QuerySet:
     """The copies the applier plans (applier.copies_for), with their time as the planner sees it."""
     return (Artifact.objects.live().filter(tier=tier, run__status=BackupRun.Status.SUCCEEDED)
-            .annotate(taken=Coalesce("run__started_at", "run__created_at")))
+            .annotate(taken=Coalesce("run__started_at", "run__created_at")).order_by())  # no Meta.ordering sort
 
 
 def _copy(row: tuple, tier: Tier) -> planner.Copy:
@@ -52,11 +52,13 @@ def deciding_copies(tier: Tier, policy: planner.Policy, now: datetime) -> list[t
         judged=Case(When(last_verdict__in=[planner.Verdict.PASSED, planner.Verdict.FAILED], then=1), default=0,
                     output_field=IntegerField()),
     ).annotate(
+        # One window (one sort): the rank, and how many verified and judged copies come first: the newest verified
+        # is the verified copy with a running count of 1.
         rank=Window(RowNumber(), partition_by=[database], order_by=newest_first),
-        passed_rank=Window(RowNumber(), partition_by=[database, F("passed")], order_by=newest_first),
-        judged_rank=Window(RowNumber(), partition_by=[database, F("judged")], order_by=newest_first),
+        passed_before=Window(Sum("passed"), partition_by=[database], order_by=newest_first),
+        judged_before=Window(Sum("judged"), partition_by=[database], order_by=newest_first),
     )
-    wanted = Q(rank__lte=max(policy.keep_last, 1)) | Q(passed=1, passed_rank=1) | Q(judged=1, judged_rank=1)
+    wanted = Q(rank__lte=max(policy.keep_last, 1)) | Q(passed=1, passed_before=1) | Q(judged=1, judged_before=1)
     if policy.monthly_forever or policy.monthly_months:
         # planner.monthly_keepers: per database and UTC month, archived first, then verified, then the oldest.
         archived = (Case(When(location__startswith=tier.archive_prefix, then=1), default=0,
