@@ -33,7 +33,7 @@ def test_the_tier_page_renders_one_page_of_the_plan_in_bounded_queries(client, d
     fill(tier, databases=3, runs_each=150)
     client.force_login(dba)
 
-    with django_assert_max_num_queries(14):
+    with django_assert_max_num_queries(12):
         page = client.get(reverse("backups:tier_detail", args=[tier.pk])).content.decode()
 
     assert page.count("<tr data-copy=") == PREVIEW_PAGE
@@ -50,7 +50,7 @@ def test_the_tier_page_plans_only_the_deciding_copies(client, dba, django_assert
                                                                   "monthly_months": 12})
     fill(tier, databases=1, runs_each=40)
     client.force_login(dba)
-    with django_assert_max_num_queries(13) as small:
+    with django_assert_max_num_queries(12) as small:
         client.get(reverse("backups:tier_detail", args=[tier.pk]))
     fill(tier, databases=4, runs_each=200, prefix="more")
 

@@ -92,8 +92,8 @@ class RetentionPreview:
         self.judged = {name: planner.newest_judged(copies) for name, copies in by_database.items()}
         frozen = [name for name, copy in self.judged.items()
                   if copy is not None and copy.verification == planner.Verdict.FAILED]
-        self.ordered = self._categorised(frozen)
-        counts = self.ordered.aggregate(total=Count("pk"), deletions=Count("pk", filter=Q(category=DELETE)),
+        self._in_order = self._categorised(frozen)
+        counts = self._in_order.aggregate(total=Count("pk"), deletions=Count("pk", filter=Q(category=DELETE)),
                                         refusals=Count("pk", filter=Q(category=REFUSE)))
         self.total, self.deletions, self.refusals = counts["total"], counts["deletions"], counts["refusals"]
 
@@ -115,7 +115,7 @@ class RetentionPreview:
     def __getitem__(self, window: slice) -> list[dict]:
         if not self.total:
             return []
-        rows = self.ordered.order_by("category", "taken", "pk").values_list(*FIELDS)[window]
+        rows = self._in_order.order_by("category", "taken", "pk").values_list(*FIELDS)[window]
         return [{"decision": self._decision(row), "run_id": row[1]} for row in rows]
 
     def _decision(self, row: tuple) -> planner.Decision:
