@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
-from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, Sum, Value, When, Window
-from django.db.models.functions import Coalesce, RowNumber, TruncMonth
+from django.db.models import Case, CharField, Count, F, IntegerField, Q, QuerySet, Sum, Value, When, Window
+from django.db.models.functions import Cast, Coalesce, RowNumber, Substr
 
 from backups.models import Artifact, BackupRun, Feature, Tier
 from backups.retention import planner
@@ -43,6 +43,12 @@ def _month_start(now: datetime, months_back: int) -> datetime:
     return datetime(index // 12, index % 12 + 1, 1, tzinfo=UTC)
 
 
+def _utc_month(taken: F) -> Substr:
+    """'YYYY-MM' of a UTC time, natively: Django keeps connections in UTC and SQLite stores ISO text, so the
+    text's first seven characters are the UTC month (TruncMonth is a Python function per row on SQLite)."""
+    return Substr(Cast(taken, CharField()), 1, 7)
+
+
 def deciding_copies(tier: Tier, policy: planner.Policy, now: datetime) -> list[tuple]:
     """planner.deciding_ids of every database of the tier, found by the database in one query."""
     database = F("run__database_id")
@@ -64,7 +70,7 @@ def deciding_copies(tier: Tier, policy: planner.Policy, now: datetime) -> list[t
         archived = (Case(When(location__startswith=tier.archive_prefix, then=1), default=0,
                          output_field=IntegerField()) if tier.archive_prefix else Value(0))
         copies = copies.annotate(archived=archived).annotate(month_rank=Window(
-            RowNumber(), partition_by=[database, TruncMonth("taken", tzinfo=UTC)],
+            RowNumber(), partition_by=[database, _utc_month(F("taken"))],
             order_by=[F("archived").desc(), F("passed").desc(), F("taken").asc(), F("pk").asc()]))
         in_window = Q(month_rank=1)
         if not policy.monthly_forever:
