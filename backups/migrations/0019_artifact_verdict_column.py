@@ -1,4 +1,4 @@
-"""Artifact.verdict: the newest decided verification's outcome as a column, filled from the verifications."""
+"""Artifact.last_verdict: the newest decided verification's outcome as a column, filled from the verifications."""
 
 from django.db import migrations, models
 from django.db.models import OuterRef, Subquery, Value
@@ -20,8 +20,9 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="artifact",
             name="last_verdict",
-            field=models.CharField(blank=True, default="", editable=False, max_length=10,
-                                   help_text="The newest decided verification's outcome (kept from the verifications)."),
+            field=models.CharField(
+                blank=True, default="", editable=False, max_length=10,
+                help_text="The newest decided verification's outcome (kept from the verifications)."),
         ),
         migrations.RunPython(fill_verdicts, migrations.RunPython.noop),
     ]
