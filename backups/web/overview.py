@@ -94,7 +94,9 @@ def freshness_matrix(tiers: list[Tier], now: datetime, databases: QuerySet[Datab
     wanted = {getattr(db, name) for db in databases for name in annotations} - {None}
     copies: dict[tuple[int, int], Artifact] = {}
     if wanted:
-        for copy in Artifact.objects.select_related("run").filter(run_id__in=wanted, tier__in=tiers).with_verdict():
+        # A run's table counts and log can be large and no cell shows them: not read for a thousand cells.
+        for copy in (Artifact.objects.select_related("run").defer("run__row_counts", "run__log")
+                     .filter(run_id__in=wanted, tier__in=tiers).with_verdict()):
             copies[copy.run_id, copy.tier_id] = copy
     rows = []
     for db in databases:
