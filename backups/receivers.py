@@ -1,4 +1,5 @@
-"""Keep django-q2's schedules in step with the databases, however they were edited (admin, CLI, shell)."""
+"""Keep what is derived from the records in step, however they were edited (admin, CLI, shell): django-q2's
+schedules with the databases, each copy's verdict column with its verifications."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from django.conf import settings
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from backups.models import BackupRun, Database
+from backups.models import Artifact, BackupRun, Database, Verification, refresh_verdicts
 from backups.schedules import remove_database_schedule, sync_database_schedule
 from backups.signals import backup_finished
 
@@ -20,6 +21,14 @@ def _database_saved(sender, instance: Database, raw: bool = False, **kwargs) -> 
 @receiver(post_delete, sender=Database, dispatch_uid="lifeboat-remove-schedule")
 def _database_deleted(sender, instance: Database, **kwargs) -> None:
     remove_database_schedule(instance)
+
+
+@receiver(post_save, sender=Verification, dispatch_uid="lifeboat-verdict-on-save")
+@receiver(post_delete, sender=Verification, dispatch_uid="lifeboat-verdict-on-delete")
+def _verification_changed(sender, instance: Verification, raw: bool = False, **kwargs) -> None:
+    """Keep the copy's verdict column in step with its newest decided verification (one UPDATE)."""
+    if not raw:
+        refresh_verdicts(Artifact.objects.filter(pk=instance.artifact_id))
 
 
 @receiver(backup_finished, dispatch_uid="lifeboat-verify-after-backup")

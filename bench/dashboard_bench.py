@@ -8,12 +8,14 @@ dropped afterwards) with 20 databases, 3 tiers, RUNS runs and one artifact per r
 verified, one run in 25 failed), then renders each page 30 times through Django's test client and prints the
 median and the number of SQL queries. Targets: overview and history under 100 ms on both backends, also with a
 tier that holds no copy yet; the page of a tier with 100,000 copies (retention preview included) under 300 ms.
+It also checks that page's counts and first rows against the applier's full plan, and removes its files after.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -31,7 +33,7 @@ PG_DSN = os.environ.get("LIFEBOAT_TEST_PG_DSN", "postgresql://postgres@127.0.0.1
 def populate(runs: int) -> None:
     from django.utils import timezone
 
-    from backups.models import Artifact, BackupRun, Database, Tier, Verification
+    from backups.models import Artifact, BackupRun, Database, Tier, Verification, refresh_verdicts
 
     tiers = [Tier.objects.get(name="local")] + [
         Tier.objects.create(name=f"bench{i}", kind=Tier.Kind.LOCAL, path=f"/tmp/bench{i}") for i in (1, 2)]
@@ -62,6 +64,7 @@ def populate(runs: int) -> None:
                                               for n, a in enumerate(made) if n % 3 == 0
                                               and a.status == Artifact.Status.STORED])
         print(f"  {min(offset + batch, runs):>7} runs", end="\r", flush=True)
+    refresh_verdicts()  # bulk_create sends no post_save: fill each copy's verdict column as the migration does
     print(f"  {BackupRun.objects.count()} runs, {Artifact.objects.count()} artifacts, "
           f"{Verification.objects.count()} verifications")
     from django.db import connection
@@ -95,13 +98,35 @@ def measure(label: str, runs: int) -> None:
     from backups.models import RetentionPolicy, Tier
 
     local = Tier.objects.get(name="local")
-    RetentionPolicy.objects.update_or_create(tier=local, defaults={"keep_days": 30, "keep_last": 7})
+    RetentionPolicy.objects.update_or_create(tier=local, defaults={"keep_days": 30, "keep_last": 7,
+                                                                  "monthly_months": 12})
     pages = [("overview", "/", 100), ("history page 1", "/backups/", 100),
              (f"tier ({local.artifacts.count() // 1000}k copies)", f"/backups/tiers/{local.pk}/", 300)]
     for name, url, target in pages:
         time_page(client, connection, name, url, target)
+    check_preview_agrees(local)
     Tier.objects.create(name="empty", kind=Tier.Kind.LOCAL, path="/tmp/bench-empty", require_verified=True)
     time_page(client, connection, "overview, empty tier", "/", 100)
+
+
+def check_preview_agrees(tier) -> None:
+    """The page plans the deciding copies only; at this size, show it still says what the applier would do."""
+    from django.utils import timezone
+
+    from backups.retention.applier import plan_for_tier
+    from backups.retention.preview import RetentionPreview
+
+    now = timezone.now()
+    started = time.perf_counter()
+    full = plan_for_tier(tier, now)
+    took = time.perf_counter() - started
+    preview = RetentionPreview(tier, now)
+    same = (preview.total, preview.deletions, preview.refusals) == (
+        len(full.decisions), len(full.deletions), len(full.refusals))
+    first = sorted(full.decisions, key=lambda d: (not d.delete, not d.refused, d.taken_at, d.copy_id))[:100]
+    same = same and [row["decision"] for row in preview[0:100]] == first
+    print(f"  tier page vs the applier's full plan ({took:.1f} s): {preview.total} copies, {preview.deletions} "
+          f"deletions, {preview.refusals} refusals: {'same' if same else 'DIFFERENT'}", flush=True)
 
 
 def time_page(client, connection, name: str, url: str, target: int) -> None:
@@ -133,26 +158,34 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="lifeboat-dashboard-bench-"))
     base = {**os.environ, "DJANGO_SETTINGS_MODULE": "dashboard.settings", "LIFEBOAT_VAR_DIR": str(work)}
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
-    for backend in backends:
-        env = dict(base)
-        pg_name = None
-        if backend == "sqlite":
-            env["DATABASE_URL"] = f"sqlite:///{work / 'bench.sqlite3'}"
-        else:
-            import psycopg
+    try:
+        for backend in backends:
+            run_backend(backend, base, args.runs)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)  # the SQLite file is hundreds of MB
 
-            pg_name = f"lb_dash_bench_{uuid.uuid4().hex[:8]}"
+
+def run_backend(backend: str, base: dict, runs: int) -> None:
+    work = Path(base["LIFEBOAT_VAR_DIR"])
+    env = dict(base)
+    pg_name = None
+    if backend == "sqlite":
+        env["DATABASE_URL"] = f"sqlite:///{work / 'bench.sqlite3'}"
+    else:
+        import psycopg
+
+        pg_name = f"lb_dash_bench_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(PG_DSN, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{pg_name}"')
+        env["DATABASE_URL"] = PG_DSN.rsplit("/", 1)[0] + "/" + pg_name
+    env["BENCH_LABEL"] = backend
+    try:
+        subprocess.run([sys.executable, __file__, "--backend", "_child", "--runs", str(runs)], env=env,
+                       check=True)
+    finally:
+        if pg_name:
             with psycopg.connect(PG_DSN, autocommit=True) as conn:
-                conn.execute(f'CREATE DATABASE "{pg_name}"')
-            env["DATABASE_URL"] = PG_DSN.rsplit("/", 1)[0] + "/" + pg_name
-        env["BENCH_LABEL"] = backend
-        try:
-            subprocess.run([sys.executable, __file__, "--backend", "_child", "--runs", str(args.runs)], env=env,
-                           check=True)
-        finally:
-            if pg_name:
-                with psycopg.connect(PG_DSN, autocommit=True) as conn:
-                    conn.execute(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
+                conn.execute(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
 
 
 if __name__ == "__main__":

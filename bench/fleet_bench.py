@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import statistics
 import subprocess
@@ -187,6 +188,7 @@ def pages(args) -> None:
                         "--fleet", str(args.fleet), *(["--profile"] if args.profile else [])], env=env, check=True)
     finally:
         admin(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(lifeboat)))
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def pages_child(args) -> None:
@@ -240,6 +242,7 @@ def pages_child(args) -> None:
             times.append(time.perf_counter() - started)
         with CaptureQueriesContext(connection) as queries:
             client.get(url, **extra)
+        captured = list(queries.captured_queries)  # the next request resets the connection's log
         median = statistics.median(times) * 1000
         print(f"  {name:20} median {median:7.1f} ms  max {max(times) * 1000:7.1f} ms  {len(queries):4} queries  "
               f"target < {target} ms {'ok' if median < target else 'MISSED'}", flush=True)
@@ -251,6 +254,9 @@ def pages_child(args) -> None:
             profile.runcall(client.get, url, **extra)
             own_code = f"{ROOT}/(?!\\.venv)"  # Lifeboat's functions, not the libraries'
             pstats.Stats(profile).sort_stats("cumulative").print_stats(own_code, 25)
+            slowest = sorted(captured, key=lambda q: float(q["time"]), reverse=True)[:3]
+            print("  slowest queries: " + "; ".join(f"{float(q['time']) * 1000:.0f} ms {q['sql'][:90]}"
+                                                   for q in slowest))
 
 
 def main() -> None:

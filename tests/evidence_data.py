@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from backups.models import Artifact, BackupRun, Database, Restore, RetentionPolicy, Tier, Verification
+from backups.models import Artifact, BackupRun, Database, Restore, RetentionPolicy, Tier, Verification, refresh_verdicts
 
 
 def daily_history(name: str, first_day: date, days: int, *, fail_every: int = 0) -> Database:
@@ -37,6 +37,7 @@ def daily_history(name: str, first_day: date, days: int, *, fail_every: int = 0)
                                    started_at=at, finished_at=at + timedelta(seconds=30), restore_seconds=30.0,
                                    checks=[{"name": "row counts", "ok": True, "detail": "3 tables"}]))
     Verification.objects.bulk_create(checks, batch_size=500)
+    refresh_verdicts(Artifact.objects.filter(run__database=database))  # bulk_create sends no post_save
     first = Artifact.objects.filter(run__database=database).order_by("id").first()
     if first is not None:
         Restore.objects.create(artifact=first, target_database=f"{name}_restored", status=Restore.Status.SUCCEEDED,

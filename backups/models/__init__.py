@@ -14,6 +14,7 @@ from backups.models.runs import (
     BackupRunQuerySet,
     Freshness,
     FreshnessReport,
+    refresh_verdicts,
     run_log,
 )
 from backups.models.sources import Database, Server
@@ -23,5 +24,5 @@ __all__ = [
     "ENV_NAME_RE", "NAME_RE", "Artifact", "ArtifactQuerySet", "BackupRun", "BackupRunQuerySet", "BucketDriftCheck",
     "Database", "Feature", "Freshness", "FreshnessReport", "Leftover", "Restore", "RetentionPolicy", "Server",
     "ServerLimit", "SlotLease",
-    "Tier", "TierQuerySet", "Verification", "name_validator", "run_log", "validate_cron",
+    "Tier", "TierQuerySet", "Verification", "name_validator", "refresh_verdicts", "run_log", "validate_cron",
 ]

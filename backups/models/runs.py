@@ -9,7 +9,8 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import models
-from django.db.models import OuterRef, Q, Subquery
+from django.db.models import OuterRef, Q, Subquery, Value
+from django.db.models.functions import NullIf
 from django.urls import reverse
 from django.utils import timezone
 
@@ -213,19 +214,31 @@ class ArtifactQuerySet(models.QuerySet):
 
     def with_verdict(self) -> ArtifactQuerySet:
         """Annotate `verdict`: the status of the copy's newest decided verification ('passed' / 'failed'), None
-        when none decided. A verification that is queued, running or could not run (error) counts neither way."""
-        return self.annotate(verdict=newest_verdict())
+        when none decided. A verification that is queued, running or could not run (error) counts neither way.
+        Read from the copy's last_verdict column (kept equal to newest_verdict(), see refresh_verdicts): no
+        subquery per copy."""
+        return self.annotate(verdict=NullIf("last_verdict", Value("")))
 
     def verified(self) -> ArtifactQuerySet:
         """Copies whose newest decided verification passed: a copy that passed once and failed since is not."""
-        from backups.models.proofs import Verification  # proofs refer to artifacts; imported when asked
+        return self.filter(last_verdict=VERDICT_PASSED)
 
-        return self.alias(newest_verdict=newest_verdict()).filter(newest_verdict=Verification.Status.PASSED)
+
+VERDICT_PASSED = "passed"  # Verification.Status.PASSED (proofs import this module)
+
+
+def refresh_verdicts(artifacts: models.QuerySet | None = None) -> int:
+    """Recompute Artifact.last_verdict from the verifications (all copies, or those given); returns the rows updated."""
+    from django.db.models.functions import Coalesce
+
+    artifacts = Artifact.objects.all() if artifacts is None else artifacts
+    return artifacts.update(last_verdict=Coalesce(newest_verdict(), Value("")))
 
 
 def newest_verdict() -> Subquery:
     """'passed' / 'failed' / None: the newest decided verification of the artifact OuterRef("pk").
-    Said once here: freshness, the overview, retention, /metrics and the history all decide "verified" by it."""
+    Said once here; the copy keeps it in last_verdict, by which freshness, the overview, retention, /metrics and
+    the history all decide "verified"."""
     from backups.models.proofs import Verification
 
     decided = Verification.objects.filter(artifact=OuterRef("pk"), status__in=Verification.DECIDED)
@@ -276,6 +289,11 @@ class Artifact(models.Model):
     deleted_at = models.DateTimeField(null=True, blank=True)
     deleted_by = models.CharField(max_length=150, blank=True)
     delete_reason = models.TextField(blank=True)
+    # newest_verdict() kept as a column ('passed', 'failed' or ''), so a whole tier's verdicts are read without a
+    # correlated subquery per copy (the tier page at 100,000 copies). refresh_verdicts() keeps it: on every save or
+    # delete of a verification, in the migration that added it, and in `manage.py refresh_verdicts`.
+    last_verdict = models.CharField(max_length=10, blank=True, default="", editable=False,
+                               help_text="The newest decided verification's outcome (kept from the verifications).")
 
     objects = ArtifactQuerySet.as_manager()
 

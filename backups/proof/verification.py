@@ -34,7 +34,7 @@ from backups.engine import pgtools
 from backups.engine.archive_toc import read_toc
 from backups.engine.snapshot import count_rows
 from backups.errors import ConfigurationError, EncryptionError, LifeboatError, RestoreFailed, SourceUnreachable
-from backups.models import Artifact, BackupRun, Database, Verification
+from backups.models import Artifact, BackupRun, Database, Verification, refresh_verdicts
 from backups.proof import objects, parallel_load
 from backups.recovery import database_properties, restore_role
 from backups.recovery.restore import drop_database
@@ -442,6 +442,9 @@ def _compare_counts(record: Verification, checks: _Checks, expected: dict[str, i
 
 
 def announce(record: Verification, user) -> None:
+    # The outcome was written by a conditional UPDATE (heartbeat.finish), which sends no post_save: bring the
+    # copy's verdict column up to date before anyone who hears of it reads it.
+    refresh_verdicts(Artifact.objects.filter(pk=record.artifact_id))
     run = record.artifact.run
     trail.record(f"verification.{record.status}", actor=user, target=record,
                  summary=f"verification of {run.database.name} run #{run.pk} in {record.artifact.tier.name} "

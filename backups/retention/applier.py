@@ -19,6 +19,7 @@ from django.utils import timezone
 from audit import trail
 from backups.errors import LifeboatError
 from backups.models import Artifact, BackupRun, Feature, RetentionPolicy, Tier
+from backups.models.runs import newest_verdict
 from backups.retention import planner as retention
 from backups.signals import retention_refused
 from backups.storage import storage_for
@@ -47,8 +48,10 @@ def policy_for(tier: Tier) -> retention.Policy | None:
 def copies_for(tier: Tier) -> list[retention.Copy]:
     """The tier's live good copies as the planner's plain values (one query of tuples, no model instances), each
     with its newest decided verification: a copy that passed once and failed since is FAILED, so it is never taken
-    for "the newest verified copy" while older good ones are deleted."""
-    rows = (Artifact.objects.live().filter(tier=tier, run__status=BackupRun.Status.SUCCEEDED).with_verdict()
+    for "the newest verified copy" while older good ones are deleted. Read from the verifications themselves, not
+    the last_verdict column the pages use: what deletes copies trusts no kept value."""
+    rows = (Artifact.objects.live().filter(tier=tier, run__status=BackupRun.Status.SUCCEEDED)
+            .annotate(verdict=newest_verdict())
             .values_list("pk", "run__database__name", "run__started_at", "run__created_at", "verdict", "legal_hold",
                          "location"))
     return [retention.Copy(id=pk, database=database, taken_at=started or created,

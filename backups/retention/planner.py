@@ -141,6 +141,10 @@ def _policy_rule(copy: Copy, rank: int, policy: Policy, now: datetime, monthly_i
                           f"{policy.keep_last} newest{monthly}")
 
 
+def _in_window(copy: Copy, policy: Policy, now: datetime) -> bool:
+    return policy.monthly_forever or _month(now) - _month(copy.taken_at) < policy.monthly_months
+
+
 def plan_database(copies: list[Copy], policy: Policy, now: datetime) -> list[Decision]:
     """Decisions for the copies of one database in one tier."""
     newest_first = sorted(copies, key=_order, reverse=True)
@@ -149,10 +153,7 @@ def plan_database(copies: list[Copy], policy: Policy, now: datetime) -> list[Dec
     newest = newest_first[0]
     newest_verified = next((c for c in newest_first if c.verification == Verdict.PASSED), None)
     newest_judged = next((c for c in newest_first if c.verification != Verdict.NONE), None)
-    frozen = newest_judged is not None and newest_judged.verification == Verdict.FAILED
-    now_month = _month(now)
-    in_window = [c for c in copies if policy.monthly_forever or now_month - _month(c.taken_at) < policy.monthly_months]
-    monthly_ids = {c.id for c in monthly_keepers(in_window).values()}
+    monthly_ids = {c.id for c in monthly_keepers([c for c in copies if _in_window(c, policy, now)]).values()}
 
     decisions = []
     for rank, copy in enumerate(newest_first):
@@ -162,15 +163,55 @@ def plan_database(copies: list[Copy], policy: Policy, now: datetime) -> list[Dec
                 rule, reason = Rule.NEWEST_VERIFIED, f"kept: the newest verified copy of {copy.database} ({reason})"
             elif copy.id == newest.id:
                 rule, reason = Rule.NEWEST, f"kept: the newest copy of {copy.database} ({reason})"
-            elif frozen:
-                rule, reason = Rule.FAILED_VERIFICATION, (
-                    f"kept: a newer copy of {copy.database} (taken {newest_judged.taken_at:%Y-%m-%d %H:%M}) failed "
-                    f"verification, so nothing is deleted until a newer copy verifies ({reason})")
-        decisions.append(Decision(
-            copy_id=copy.id, database=copy.database, taken_at=copy.taken_at, delete=rule == Rule.EXPIRED,
-            rule=rule, reason=reason, archive=copy.id in monthly_ids and not copy.archived,
-        ))
+            else:
+                rule, reason = _unless_frozen(copy, reason, newest_judged)
+        decisions.append(_decision(copy, rule, reason, archive=copy.id in monthly_ids and not copy.archived))
     return decisions
+
+
+def _unless_frozen(copy: Copy, reason: str, newest_judged: Copy | None) -> tuple[Rule, str]:
+    if newest_judged is not None and newest_judged.verification == Verdict.FAILED:
+        return Rule.FAILED_VERIFICATION, (
+            f"kept: a newer copy of {copy.database} (taken {newest_judged.taken_at:%Y-%m-%d %H:%M}) failed "
+            f"verification, so nothing is deleted until a newer copy verifies ({reason})")
+    return Rule.EXPIRED, reason
+
+
+def _decision(copy: Copy, rule: Rule, reason: str, archive: bool = False) -> Decision:
+    return Decision(copy_id=copy.id, database=copy.database, taken_at=copy.taken_at, delete=rule == Rule.EXPIRED,
+                    rule=rule, reason=reason, archive=archive)
+
+
+def deciding_ids(copies: list[Copy], policy: Policy, now: datetime) -> set[int]:
+    """The copies of one database the others' decisions depend on: the `keep_last` newest (at least the newest),
+    the newest verified and the newest judged one, and the keeper of each month in the monthly window.
+
+    Planning these alone gives each of them the decision planning all would; every other copy is then decided
+    by its own fields and the database's newest judged copy (decide_alone). The tier page relies on it to plan a
+    bounded set however many copies the tier holds (tests/test_retention_bounded_plan.py proves the equivalence).
+    """
+    newest_first = sorted(copies, key=_order, reverse=True)
+    ids = {c.id for c in newest_first[:max(policy.keep_last, 1)]}
+    for wanted in (lambda c: c.verification == Verdict.PASSED, lambda c: c.verification != Verdict.NONE):
+        found = next((c for c in newest_first if wanted(c)), None)
+        if found is not None:
+            ids.add(found.id)
+    ids |= {c.id for c in monthly_keepers([c for c in copies if _in_window(c, policy, now)]).values()}
+    return ids
+
+
+def newest_judged(copies: Iterable[Copy]) -> Copy | None:
+    """The newest copy whose verification was decided (the deciding set holds it)."""
+    return max((c for c in copies if c.verification != Verdict.NONE), key=_order, default=None)
+
+
+def decide_alone(copy: Copy, policy: Policy, now: datetime, newest_judged: Copy | None) -> Decision:
+    """The decision for a copy outside its database's deciding set (deciding_ids): it is not among the newest, not
+    a month's keeper, not the newest verified; only its own age and hold and a failed newer verification count."""
+    rule, reason = _policy_rule(copy, policy.keep_last, policy, now, set())
+    if rule == Rule.EXPIRED:
+        rule, reason = _unless_frozen(copy, reason, newest_judged)
+    return _decision(copy, rule, reason)
 
 
 def plan(copies: Iterable[Copy], policy: Policy, now: datetime) -> Plan:

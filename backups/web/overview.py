@@ -42,7 +42,7 @@ class CellState:
     """What one cell of the matrix shows: freshness, plus what freshness alone hides."""
     report: FreshnessReport
     state: str  # a Freshness value, or "failing", "verification-failed", "archived"
-    check: Verification | None = None  # the newest copy's newest decided verification
+    check: Verification | None = None  # the newest copy's newest decided verification, when it failed
     failing: Failing | None = None
 
     @property
@@ -94,7 +94,9 @@ def freshness_matrix(tiers: list[Tier], now: datetime, databases: QuerySet[Datab
     wanted = {getattr(db, name) for db in databases for name in annotations} - {None}
     copies: dict[tuple[int, int], Artifact] = {}
     if wanted:
-        for copy in Artifact.objects.select_related("run").filter(run_id__in=wanted, tier__in=tiers).with_verdict():
+        # A run's table counts and log can be large and no cell shows them: not read for a thousand cells.
+        for copy in (Artifact.objects.select_related("run").defer("run__row_counts", "run__log")
+                     .filter(run_id__in=wanted, tier__in=tiers).with_verdict()):
             copies[copy.run_id, copy.tier_id] = copy
     rows = []
     for db in databases:
@@ -138,7 +140,9 @@ def newest_checks(copy_ids: list[int]) -> dict[int, Verification]:
 def cell_states(rows: list[MatrixRow]) -> list[MatrixRow]:
     """Fill each row's states and failing: what the overview's cells and its one-line answer are made of."""
     failing = failing_databases([row.database.pk for row in rows])
-    checks = newest_checks([cell.newest.pk for row in rows for cell in row.cells if cell.newest is not None])
+    # Only a failed one is shown (with when it failed): the others are not fetched.
+    checks = newest_checks([cell.newest.pk for row in rows for cell in row.cells
+                            if cell.newest is not None and cell.newest.verdict == Verification.Status.FAILED])
     for row in rows:
         row.failing = failing.get(row.database.pk)
         row.states = [_state(row.database, cell, checks.get(cell.newest.pk) if cell.newest else None, row.failing)
