@@ -14,7 +14,7 @@ def fill_verdicts(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("backups", "0018_database_windows_and_tags")]
+    dependencies = [("backups", "0020_artifact_hash_checked_and_restore_state")]
 
     operations = [
         migrations.AddField(
