@@ -3,17 +3,37 @@ source: the schema as pg_dump prints it, and a fingerprint of every relation's r
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 
 from psycopg import sql
 
 from backups.engine import pgtools
+from tests.helpers import run_command
 
 # Verification checks that neither pass nor fail by design, with the only detail they may carry: the scratch
 # restore runs --no-acl, so privileges are not compared there (the schema dump comparison covers them).
 NOT_COMPARED_BY_DESIGN = re.compile(r"^not compared: (\d+ × (default )?privileges \(the scratch restore runs "
                                     r"--no-acl\)(; )?)+$")
+
+# What every corpus verification must run; each of these must pass.
+REQUIRED_CHECKS = {"size", "sha256", "restore", "row_counts", "objects", "database_properties"}
+
+
+def assert_latest_verifies_with_every_check(source: str) -> dict:
+    """`verify latest` of the source passes, runs every required check, and each check passed, except the
+    comparisons skipped by design, which must carry only the detail that says so."""
+    code, out, err = run_command("verify", "latest", "--database", source, "--json")
+    verification = json.loads(out)
+    assert code == 0 and verification["status"] == "passed", verification
+    assert REQUIRED_CHECKS <= {c["name"] for c in verification["checks"]}
+    for check in verification["checks"]:
+        if check["name"] == "objects_not_compared":
+            assert NOT_COMPARED_BY_DESIGN.match(check["detail"]), check
+        else:
+            assert check["ok"] is True, check
+    return verification
 
 
 def schema_dump(pg_server, dbname: str) -> list[str]:
