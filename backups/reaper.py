@@ -3,9 +3,9 @@
 Every kind of job writes `heartbeat_at` from its own thread (core/heartbeat.py) while it runs, whatever it waits on,
 so a stale heartbeat means the worker is gone (killed, frozen, its host lost). For each kind:
 
-- backup: its pg_dump's backend (application_name `lifeboat-run-<id>`, and only that one) is terminated *before*
-  the run leaves `running`, so no second pg_dump of the database can start beside it; then its files (partial or
-  finished but unrecorded) and unfinished uploads are removed;
+- backup: its pg_dump's backend (application_name `lifeboat-run-<id>-<its UUID>` on its database, and only that
+  one) is terminated *before* the run leaves `running`, so no second pg_dump of the database can start beside it;
+  then its files (partial or finished but unrecorded) and unfinished uploads are removed;
 - verification: its scratch database is dropped and its temporary files removed;
 - restore (and a drill's restore): the half-restored database it created is dropped (never a protected one);
 - evidence export: its partial package is removed.
@@ -104,13 +104,14 @@ def reap(now: datetime | None = None) -> Reaped:
 
 
 def terminate_pg_dump(run: BackupRun) -> int:
-    """Terminate the source backend whose application_name is the run's (its pg_dump), and no other."""
+    """Terminate the source backend whose application_name is the run's (its pg_dump) on the run's database, and
+    no other."""
     from backups.engine.pipeline import backend_name
 
     with run.database.connection_options("postgres").connect(application_name="lifeboat-reaper") as conn:
         rows = conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                            "WHERE application_name = %s AND pid <> pg_backend_pid()",
-                            (backend_name(run.pk),)).fetchall()
+                            "WHERE application_name = %s AND datname = %s AND pid <> pg_backend_pid()",
+                            (backend_name(run), run.database.dbname)).fetchall()
     return sum(1 for (ok,) in rows if ok)
 
 

@@ -9,7 +9,7 @@ Part 1 registers N uniquely named databases (copies of a small template) on the 
 --window seconds by setting each schedule's next run to its placed offset (the clusters' scheduler looks every 30 s).
 `--workers` worker processes are split over `--clusters` qcluster processes. It prints the makespan (first start to
 last finish), the highest number of pg_dump sessions seen at once on the server (pg_stat_activity, by application
-name `lifeboat-run-<id>`; must not exceed --limit), and the missed and duplicated runs (must be 0).
+name `lifeboat-run-<id>-<uuid>`; must not exceed --limit), and the missed and duplicated runs (must be 0).
 Part 2 fills another throwaway Lifeboat database with 1,000 databases x 3 tiers (--history runs each) and times the
 overview and /metrics (targets: overview < 150 ms, /metrics < 500 ms). Everything it creates is dropped.
 The machine's load average is printed beside the figures: on a shared machine, read them with it.

@@ -76,7 +76,7 @@ class Sampler(threading.Thread):
 
 def cluster_of(run_id: int, clusters: list[subprocess.Popen]) -> subprocess.Popen:
     """The cluster whose worker runs the pg_dump of `run_id` (its process group, from /proc)."""
-    needle = f"application_name=lifeboat-run-{run_id}".encode()
+    needle = f"application_name=lifeboat-run-{run_id}-".encode()
     for proc in Path("/proc").iterdir():
         try:
             cmdline = (proc / "cmdline").read_bytes()

@@ -66,7 +66,7 @@ def test_killed_backup_is_abandoned_its_pg_dump_terminated_and_its_files_removed
             "postgres", "SELECT application_name FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
                         "AND application_name LIKE 'lifeboat-run-%%' AND datname = %s", (lb.source,)),
             "pg_dump waiting on the lock")[0]
-        run_id = int(app.rsplit("-", 1)[1])
+        run_id = int(app.split("-")[2])  # lifeboat-run-<id>-<uuid>
         assert list(lb.backup_root.rglob(f"*.run-{run_id}.partial"))
         kill(proc)
         # The worker is gone but its pg_dump still waits for the lock: a second one could start beside it.

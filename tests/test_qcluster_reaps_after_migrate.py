@@ -39,7 +39,7 @@ def test_fresh_migrate_and_a_real_qcluster_reap_a_killed_backup(tmp_path, pg_ser
             "postgres", "SELECT application_name FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
                         "AND application_name LIKE 'lifeboat-run-%%' AND datname = %s", (source,)),
             "pg_dump waiting on the lock")[0]
-        run_id = int(app.rsplit("-", 1)[1])
+        run_id = int(app.split("-")[2])  # lifeboat-run-<id>-<uuid>
         kill(proc)
 
         cluster = lb.popen("qcluster", start_new_session=True)

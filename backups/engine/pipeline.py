@@ -122,16 +122,18 @@ class _Progress:
             BackupRun.objects.filter(pk=self.run_id).update(bytes_done=raw_bytes)
 
 
-def backend_name(run_id: int) -> str:
-    """The application_name pg_dump's session carries: the reaper terminates exactly that backend."""
-    return f"lifeboat-run-{run_id}"
+def backend_name(run: BackupRun) -> str:
+    """The application_name pg_dump's session carries: the reaper terminates exactly that backend. The run's id
+    says which run it is to a person; its UUID keeps it apart from another Lifeboat's run with the same id
+    backing up the same server (another installation, or a parallel test)."""
+    return f"lifeboat-run-{run.pk}-{run.backup_uuid.hex[:12]}"
 
 
 def dump_to(run: BackupRun, session: SnapshotSession, final: Path, progress: _Progress) -> DumpResult:
     """Stream pg_dump (in the session's snapshot) through zstd and SHA-256 into `final`, atomically."""
     target = session.target
     argv = [
-        pgtools.pg_binary("pg_dump"), *target.cli_args(application_name=backend_name(run.pk)),
+        pgtools.pg_binary("pg_dump"), *target.cli_args(application_name=backend_name(run)),
         "--format=custom", "--compress=0", f"--snapshot={session.snapshot_id}",
     ]
     env = target.env()
