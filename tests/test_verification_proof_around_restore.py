@@ -127,3 +127,58 @@ def test_the_scratch_database_is_dropped_when_recording_the_outcome_fails(good_r
     record = Verification.objects.exclude(status=Verification.Status.QUEUED).get()  # not the one queued by the backup
     assert record.status == Verification.Status.PASSED
     assert record.scratch_database not in scratch_databases(pg_server)
+
+
+RELATIONS = """
+CREATE TABLE measurements (id int, at date) PARTITION BY RANGE (at);
+CREATE TABLE measurements_2025 PARTITION OF measurements FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+CREATE TABLE measurements_2026 PARTITION OF measurements FOR VALUES FROM ('2026-01-01') TO ('2027-01-01')
+  PARTITION BY LIST (id);
+CREATE TABLE measurements_2026_any PARTITION OF measurements_2026 DEFAULT;
+INSERT INTO measurements SELECT g, date '2025-06-01' + g FROM generate_series(1, 400) g;
+CREATE TABLE parent (id int);
+CREATE TABLE child () INHERITS (parent);
+INSERT INTO child SELECT generate_series(1, 50);
+CREATE MATERIALIZED VIEW parent_ids AS SELECT id FROM parent;
+CREATE SCHEMA "Odd Schema";
+CREATE TABLE "Odd Schema"."Table ü" (x int);
+"""
+
+
+def analyze_counts(target) -> tuple[dict[str, int], set[str]]:
+    """How often each table or materialized view was analyzed, and which tables have inheritance statistics."""
+    import psycopg
+
+    with psycopg.connect(target.conninfo(), autocommit=True) as conn:
+        counts = dict(conn.execute(
+            "SELECT c.oid::regclass::text, coalesce(s.analyze_count, 0) FROM pg_class c "
+            "LEFT JOIN pg_stat_all_tables s ON s.relid = c.oid "
+            "WHERE c.relkind IN ('r', 'm') AND NOT c.relisshared").fetchall())
+        inherited = {r[0] for r in conn.execute(
+            "SELECT DISTINCT starelid::regclass::text FROM pg_statistic WHERE stainherit").fetchall()}
+    return counts, inherited
+
+
+def test_analyze_over_several_sessions_covers_what_a_database_wide_analyze_does(pg_server, make_source_db):
+    """The same relations as one database-wide ANALYZE (system catalogs too), each exactly once: a partitioned
+    table's ANALYZE takes its whole tree, so its partitions are not analyzed again on their own."""
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    from psycopg import sql
+
+    whole, shared = (pg_server.target.with_dbname(make_source_db(RELATIONS, prefix="lbt_analyze"))
+                     for _ in range(2))
+    with whole.connect() as conn:
+        conn.execute("ANALYZE")
+    with shared.connect() as first, shared.connect() as second:
+        relations = deque(sql.Identifier(*r) for r in first.execute(verification.ANALYZE_SQL).fetchall())
+        with ThreadPoolExecutor(2) as pool:
+            for done in [pool.submit(verification._analyze, s, relations) for s in (first, second)]:
+                done.result()
+
+    counts, inherited = analyze_counts(shared)
+    assert (counts, inherited) == analyze_counts(whole)
+    assert {counts[rel] for rel in ("measurements_2025", "measurements_2026_any", "child", "parent_ids",
+                                    '"Odd Schema"."Table ü"', "pg_class", "pg_attribute")} == {1}
+    assert {"measurements", "measurements_2026", "parent"} <= inherited

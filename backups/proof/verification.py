@@ -16,6 +16,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
@@ -27,6 +28,7 @@ import psycopg
 import zstandard
 from django.conf import settings
 from django.utils import timezone
+from psycopg import sql
 
 from audit import trail
 from backups import encryption
@@ -65,6 +67,14 @@ WHERE c.relkind = 'r' AND c.relpersistence = 'p'
 PARTITIONED_SQL = """
 SELECT n.nspname || ' ' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind = 'p'
+"""
+# What a database-wide ANALYZE analyzes (tables, materialized views, partitioned tables: system catalogs too),
+# largest first, so that several sessions can share it: a partitioned table stands for its partitions (ANALYZE of
+# one analyzes its whole tree), so partitions are not listed again.
+ANALYZE_SQL = """
+SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'm', 'p') AND NOT c.relispartition AND c.relpersistence <> 't'
+ORDER BY pg_total_relation_size(c.oid) DESC, 1, 2
 """
 PUBLICATION_ENTRY = re.compile(r"^\d+;\s+\d+\s+\d+\s+PUBLICATION ", re.MULTILINE)
 TOC_LINE = re.compile(r"^\d+;\s+\d+\s+\d+\s+(?P<rest>.+)$")
@@ -434,27 +444,47 @@ def _prove_restored(server: ConnectionOptions, scratch: str, target: ConnectionO
     statement_timeout or connection limit from the backup must not hinder them; settings apply to sessions that
     start later, and the ACL may shut the restore role out); pg_dump connects as Lifeboat's login, which
     applied them, and sets its own timeouts. ANALYZE (SHARE UPDATE EXCLUSIVE), the counts and pg_dump (ACCESS
-    SHARE) block none of each other. Returns the counts, whether the public schema exists, the dump, and the
-    notes of what the server refused.
+    SHARE) block none of each other. ANALYZE covers what a database-wide ANALYZE does, table by table over
+    LIFEBOAT_VERIFY_JOBS sessions, largest first. Returns the counts, whether the public schema exists, the dump,
+    and the notes of what the server refused.
     """
-    with ExitStack() as sessions:
-        analyzing = sessions.enter_context(target.connect(application_name="lifeboat-verify"))
+    with ExitStack() as stack:
+        analyzing = [stack.enter_context(target.connect(application_name="lifeboat-verify"))
+                     for _ in range(max(1, settings.LIFEBOAT_VERIFY_JOBS))]
         # count_rows uses savepoints
-        counting = sessions.enter_context(target.connect(autocommit=False, application_name="lifeboat-verify"))
+        counting = stack.enter_context(target.connect(autocommit=False, application_name="lifeboat-verify"))
         public_schema = objects.has_public_schema(counting)
-        with ThreadPoolExecutor(2, thread_name_prefix="verify-proof") as pool:
-            analyzed = pool.submit(analyzing.execute, "ANALYZE")
+        relations = deque(sql.Identifier(*name) for name in analyzing[0].execute(ANALYZE_SQL).fetchall())
+        with ThreadPoolExecutor(len(analyzing) + 1, thread_name_prefix="verify-proof") as pool:
+            analyzed = [pool.submit(_analyze, session, relations) for session in analyzing]
             counted = pool.submit(count_rows, counting)
             try:
                 notes = notes + database_properties.restore_onto(server, scratch, properties)
                 restored = objects.definitions_archive(server.with_dbname(scratch))
             except BaseException:
-                for session in (analyzing, counting):  # do not wait for them: the verification has failed
+                relations.clear()
+                for session in (*analyzing, counting):  # do not wait for them: the verification has failed
                     session.cancel_safe()
                 raise
             actual = counted.result()
-            analyzed.result()
+            for done in analyzed:
+                done.result()
     return actual, public_schema, restored, notes
+
+
+def _analyze(session: psycopg.Connection, relations: deque[sql.Identifier]) -> None:
+    """ANALYZE the relations this session takes from the shared queue until it is empty (emptied on an error:
+    the verification has failed, the other sessions stop too)."""
+    while True:
+        try:
+            name = relations.popleft()
+        except IndexError:
+            return
+        try:
+            session.execute(sql.SQL("ANALYZE {}").format(name))
+        except BaseException:
+            relations.clear()
+            raise
 
 
 def _archive_toc(head: Path) -> objects.Toc | str:
