@@ -1,8 +1,9 @@
 """The object check: every object the archive lists exists after the restore, by pg_dump's own identity for it.
 
 Right by construction rather than by a catalog query per kind: the restored scratch database is dumped again
-(definitions only, `--section=pre-data --section=post-data`) and the two tables of contents are compared entry by
-entry on (type, schema, name) exactly as pg_dump wrote them: `FUNCTION public takes_domain(public.pos_int)`,
+(definitions only, `--section=pre-data --section=post-data`; verification reads the database's properties from
+that same dump) and the two tables of contents are compared entry by entry on (type, schema, name) exactly as
+pg_dump wrote them: `FUNCTION public takes_domain(public.pos_int)`,
 `CONSTRAINT "Course Content" "Lessons ü" "..."`, `BLOB 16421`, window functions, aggregates, operators, policies,
 publications, extended statistics, extensions, comments: whatever kind pg_dump knows, at full length.
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 import io
 import subprocess
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -160,6 +162,12 @@ def split(toc: Toc) -> tuple[list[TocEntry], dict[str, int]]:
 
 def dump_definitions(target: ConnectionOptions) -> Toc:
     """The table of contents of the restored database: the definitions pg_dump writes for it now."""
+    return read_toc(io.BytesIO(definitions_archive(target)))
+
+
+def definitions_archive(target: ConnectionOptions) -> bytes:
+    """A definitions-only custom-format archive of `target` (no rows; small): its table of contents holds every
+    object's entry and the database's own entries (DATABASE, DATABASE PROPERTIES, its COMMENT and ACL)."""
     proc = subprocess.run(
         [pgtools.pg_binary("pg_dump"), *target.cli_args(application_name="lifeboat-verify"), "--format=custom",
          "--compress=0", "--section=pre-data", "--section=post-data"],
@@ -167,7 +175,7 @@ def dump_definitions(target: ConnectionOptions) -> Toc:
     if proc.returncode != 0:
         message = " ".join(proc.stderr.decode(errors="replace").split())
         raise LifeboatError(f"pg_dump of the restored database exited with status {proc.returncode}: {message}")
-    return read_toc(io.BytesIO(proc.stdout))
+    return proc.stdout
 
 
 @dataclass
@@ -201,19 +209,33 @@ class ObjectReport:
                                             sorted(self.not_compared.items()))
 
 
+PUBLIC_SCHEMA_SQL = "SELECT 1 FROM pg_namespace WHERE nspname = 'public'"
+
+
+def has_public_schema(conn) -> bool:
+    """Whether the database `conn` is connected to has a schema named public (a psycopg connection)."""
+    return conn.execute(PUBLIC_SCHEMA_SQL).fetchone() is not None
+
+
 def _has_public_schema(target: ConnectionOptions) -> bool:
     with target.connect(application_name="lifeboat-verify") as conn:
-        return conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = 'public'").fetchone() is not None
+        return has_public_schema(conn)
 
 
 def compare(archive: Toc, target: ConnectionOptions) -> ObjectReport:
-    """Compare the archive's objects with those of the restored database `target`."""
-    restored = dump_definitions(target)
+    """Compare the archive's objects with those of the restored database `target` (dumped here)."""
+    return compare_tocs(archive, dump_definitions(target), lambda: _has_public_schema(target))
+
+
+def compare_tocs(archive: Toc, restored: Toc, public_schema: bool | Callable[[], bool]) -> ObjectReport:
+    """Compare the archive's objects with a restored database's table of contents. `public_schema`: whether the
+    restored catalog has the public schema (asked only when the archive lists it and the dump does not)."""
     expected, not_compared = split(archive)
     present, _ = split(restored)
     want = Counter(e.identity for e in expected)
     have = Counter(e.identity for e in present)
-    if want[PUBLIC_SCHEMA] and not have[PUBLIC_SCHEMA] and _has_public_schema(target):
+    if want[PUBLIC_SCHEMA] and not have[PUBLIC_SCHEMA] and (
+            public_schema() if callable(public_schema) else public_schema):
         have[PUBLIC_SCHEMA] = want[PUBLIC_SCHEMA]
     as_text = {e.identity: str(e) for e in [*expected, *present]}
     return ObjectReport(

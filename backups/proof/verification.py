@@ -8,6 +8,7 @@ into unlogged tables) and the indexes and constraints (post-data). The scratch d
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 import subprocess
@@ -15,6 +16,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
@@ -26,6 +28,7 @@ import psycopg
 import zstandard
 from django.conf import settings
 from django.utils import timezone
+from psycopg import sql
 
 from audit import trail
 from backups import encryption
@@ -64,6 +67,14 @@ WHERE c.relkind = 'r' AND c.relpersistence = 'p'
 PARTITIONED_SQL = """
 SELECT n.nspname || ' ' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind = 'p'
+"""
+# What a database-wide ANALYZE analyzes (tables, materialized views, partitioned tables: system catalogs too),
+# largest first, so that several sessions can share it: a partitioned table stands for its partitions (ANALYZE of
+# one analyzes its whole tree), so partitions are not listed again.
+ANALYZE_SQL = """
+SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'm', 'p') AND NOT c.relispartition AND c.relpersistence <> 't'
+ORDER BY pg_total_relation_size(c.oid) DESC, 1, 2
 """
 PUBLICATION_ENTRY = re.compile(r"^\d+;\s+\d+\s+\d+\s+PUBLICATION ", re.MULTILINE)
 TOC_LINE = re.compile(r"^\d+;\s+\d+\s+\d+\s+(?P<rest>.+)$")
@@ -281,23 +292,64 @@ def restore_scratch(archive: BinaryIO, head: Path, target: ConnectionOptions,
     return stats, unlogged
 
 
+class _ScratchDatabase:
+    """The scratch database, dropped whatever happens. DROP DATABASE makes the server checkpoint, so the drop
+    runs beside recording and announcing the outcome (drop_later), which no longer needs the database; the
+    verification returns only once it is gone (drop)."""
+
+    def __init__(self, server: ConnectionOptions, name: str) -> None:
+        self.server = server
+        self.name = name
+        self.created = False
+        self._dropping: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    def drop_later(self) -> None:
+        if self.created and self._dropping is None:
+            self._dropping = threading.Thread(target=self._drop, name="verify-drop", daemon=True)
+            self._dropping.start()
+
+    def drop(self) -> None:
+        if self._dropping is None:
+            if self.created:
+                self._drop()
+        else:
+            self._dropping.join()
+        self.created = False
+        error, self._error = self._error, None
+        if isinstance(error, LifeboatError):  # recorded; the stale sweep retries later
+            log.warning("could not drop scratch database %s: %s", self.name, error)
+        elif error is not None:
+            raise error
+
+    def _drop(self) -> None:
+        try:
+            drop_database(self.server, self.name)
+        except BaseException as exc:  # handed to drop(), in the verification's own thread
+            self._error = exc
+
+
 def verify_artifact(artifact: Artifact, *, user=None, verification: Verification | None = None) -> Verification:
     """Run every check on one artifact and record the outcome. Never raises for a failed verification."""
     server = verification_server(artifact)
     env = server.env()
-    scratch = scratch_name(artifact)
+    scratch = _ScratchDatabase(server, scratch_name(artifact))
     record = verification or Verification(artifact=artifact, requested_by=user)
     record.status = Verification.Status.RUNNING
     record.started_at = timezone.now()
-    record.scratch_database = scratch
+    record.scratch_database = scratch.name
     record.server = server.server_label
     record.save()
-    with heartbeat(record):
-        _verify(record, artifact, server, env, scratch)
-    record.finished_at = timezone.now()
-    if not jobs.finish(record, record.status, **{name: getattr(record, name) for name in OUTCOME_FIELDS}):
-        record.refresh_from_db()  # the reaper abandoned it meanwhile: that stands
-    announce(record, user)
+    try:
+        with heartbeat(record):
+            _verify(record, artifact, server, env, scratch)
+        scratch.drop_later()
+        record.finished_at = timezone.now()
+        if not jobs.finish(record, record.status, **{name: getattr(record, name) for name in OUTCOME_FIELDS}):
+            record.refresh_from_db()  # the reaper abandoned it meanwhile: that stands
+        announce(record, user)
+    finally:
+        scratch.drop()
     return record
 
 
@@ -306,15 +358,16 @@ OUTCOME_FIELDS = ("restore_seconds", "checks", "table_counts", "error", "finishe
 
 
 def _verify(record: Verification, artifact: Artifact, server: ConnectionOptions, env: dict[str, str],
-            scratch: str) -> None:
-    """Fill in the record's outcome: passed, failed (the backup failed its test) or error (it could not run)."""
+            scratch_db: _ScratchDatabase) -> None:
+    """Fill in the record's outcome: passed, failed (the backup failed its test) or error (it could not run).
+    The scratch database is left for the caller to drop."""
     checks = _Checks()
-    created = False
+    scratch = scratch_db.name
     try:
-        # Asked first: a verification server that is down says nothing about the backup.
-        server.connect(dbname="postgres", application_name="lifeboat-verify").close()
         # Code in the backup runs during the restore: it runs as the restricted restore role, never as superuser
         # (unless the server is declared isolated). What that role cannot create is "not verifiable here".
+        # Finding that role is the first thing that connects: a verification server that is down says nothing
+        # about the backup (SourceUnreachable, below).
         try:
             loader = restore_role.verification_loader(server)
         except ConfigurationError as exc:
@@ -334,7 +387,7 @@ def _verify(record: Verification, artifact: Artifact, server: ConnectionOptions,
                 properties = database_properties.from_toc(read_toc(fh))
             property_notes = database_properties.create_database_like(
                 server, scratch, properties, owner=None if loader.superuser else loader.role)
-            created = True
+            scratch_db.created = True
             target = loader.target.with_dbname(scratch)
             started = time.monotonic()
             try:
@@ -345,22 +398,17 @@ def _verify(record: Verification, artifact: Artifact, server: ConnectionOptions,
             checks.add("restore", True, f"restored in {record.restore_seconds} s as {loader.role}: rows of "
                                         f"{loaded.tables} tables ({loaded.bytes} bytes) over {loaded.streams} "
                                         f"connections{' into unlogged tables' if unlogged else ''}")
-        # ANALYZE (SHARE UPDATE EXCLUSIVE) and the counts (ACCESS SHARE) do not block each other: run them side by side.
-        with ThreadPoolExecutor(1, thread_name_prefix="verify-analyze") as pool:
-            analyzed = pool.submit(_analyze, target)
-            # count_rows uses savepoints
-            with target.connect(autocommit=False, application_name="lifeboat-verify") as conn:
-                actual = count_rows(conn)
-            found = _compare_objects(archive_toc, target)
-            analyzed.result()
+        actual, public_schema, restored, property_notes = _prove_restored(server, scratch, target, properties,
+                                                                          property_notes)
         _compare_counts(record, checks, artifact.run.row_counts, actual)
+        found = _compare_objects(archive_toc, restored, public_schema)
         if isinstance(found, str):  # a table of contents this check cannot read: reported, neither passed nor failed
             checks.add("objects", None, f"not verifiable: {found}")
         else:
             checks.add("objects", found.ok, found.detail())
             if found.not_compared:
                 checks.add("objects_not_compared", None, found.not_compared_detail())
-        check_database_properties(checks, server, scratch, properties, property_notes)
+        check_database_properties(checks, properties, restored, property_notes)
         failed = [c["name"] for c in checks.items if c["ok"] is False]
         record.status = Verification.Status.FAILED if failed else Verification.Status.PASSED
         if failed:
@@ -382,12 +430,61 @@ def _verify(record: Verification, artifact: Artifact, server: ConnectionOptions,
         record.status = Verification.Status.ERROR
         record.error = jobs.error_text(exc)
     finally:
-        if created:
-            try:
-                drop_database(server, scratch)
-            except LifeboatError as exc:  # recorded; the stale sweep retries later
-                log.warning("could not drop scratch database %s: %s", scratch, exc)
         record.checks = checks.items
+
+
+def _prove_restored(server: ConnectionOptions, scratch: str, target: ConnectionOptions,
+                    properties: database_properties.DatabaseProperties | None,
+                    notes: list[str]) -> tuple[dict[str, int | str], bool, bytes, list[str]]:
+    """Everything the checks read from the restored database, side by side: the exact counts, ANALYZE, and one
+    definitions-only pg_dump taken after the backup's database properties are applied, whose table of contents
+    serves both the object check and the properties check.
+
+    The counting and ANALYZE sessions connect as the restore role before those properties are applied (a
+    statement_timeout or connection limit from the backup must not hinder them; settings apply to sessions that
+    start later, and the ACL may shut the restore role out); pg_dump connects as Lifeboat's login, which
+    applied them, and sets its own timeouts. ANALYZE (SHARE UPDATE EXCLUSIVE), the counts and pg_dump (ACCESS
+    SHARE) block none of each other. ANALYZE covers what a database-wide ANALYZE does, table by table over
+    LIFEBOAT_VERIFY_JOBS sessions, largest first. Returns the counts, whether the public schema exists, the dump,
+    and the notes of what the server refused.
+    """
+    with ExitStack() as stack:
+        analyzing = [stack.enter_context(target.connect(application_name="lifeboat-verify"))
+                     for _ in range(max(1, settings.LIFEBOAT_VERIFY_JOBS))]
+        # count_rows uses savepoints
+        counting = stack.enter_context(target.connect(autocommit=False, application_name="lifeboat-verify"))
+        public_schema = objects.has_public_schema(counting)
+        relations = deque(sql.Identifier(*name) for name in analyzing[0].execute(ANALYZE_SQL).fetchall())
+        with ThreadPoolExecutor(len(analyzing) + 1, thread_name_prefix="verify-proof") as pool:
+            analyzed = [pool.submit(_analyze, session, relations) for session in analyzing]
+            counted = pool.submit(count_rows, counting)
+            try:
+                notes = notes + database_properties.restore_onto(server, scratch, properties)
+                restored = objects.definitions_archive(server.with_dbname(scratch))
+            except BaseException:
+                relations.clear()
+                for session in (*analyzing, counting):  # do not wait for them: the verification has failed
+                    session.cancel_safe()
+                raise
+            actual = counted.result()
+            for done in analyzed:
+                done.result()
+    return actual, public_schema, restored, notes
+
+
+def _analyze(session: psycopg.Connection, relations: deque[sql.Identifier]) -> None:
+    """ANALYZE the relations this session takes from the shared queue until it is empty (emptied on an error:
+    the verification has failed, the other sessions stop too)."""
+    while True:
+        try:
+            name = relations.popleft()
+        except IndexError:
+            return
+        try:
+            session.execute(sql.SQL("ANALYZE {}").format(name))
+        except BaseException:
+            relations.clear()
+            raise
 
 
 def _archive_toc(head: Path) -> objects.Toc | str:
@@ -398,23 +495,23 @@ def _archive_toc(head: Path) -> objects.Toc | str:
         return str(exc)
 
 
-def _compare_objects(archive_toc: objects.Toc | str, target: ConnectionOptions) -> objects.ObjectReport | str:
+def _compare_objects(archive_toc: objects.Toc | str, restored: bytes,
+                     public_schema: bool) -> objects.ObjectReport | str:
     """The object check's report, or why it cannot be made (the reason, as text)."""
     if isinstance(archive_toc, str):
         return archive_toc
     try:
-        return objects.compare(archive_toc, target)
+        return objects.compare_tocs(archive_toc, objects.read_toc(io.BytesIO(restored)), public_schema)
     except objects.TocUnreadable as exc:
         return f"the restored database's table of contents: {exc}"
 
 
-def check_database_properties(checks: _Checks, server: ConnectionOptions, scratch: str,
-                              properties: database_properties.DatabaseProperties | None, notes: list[str]) -> None:
-    """Applied last (a statement_timeout or a connection limit from the backup must not hinder the other checks),
-    then read back through pg_dump and compared with the archive's entries."""
-    notes = notes + database_properties.restore_onto(server, scratch, properties)
+def check_database_properties(checks: _Checks, properties: database_properties.DatabaseProperties | None,
+                              restored: bytes, notes: list[str]) -> None:
+    """The properties applied after the other checks' sessions started (see _prove_restored), read back from
+    the pg_dump of the restored database taken after that, and compared with the archive's entries."""
     try:
-        found = database_properties.of_database(server.with_dbname(scratch))
+        found = database_properties.from_toc(read_toc(io.BytesIO(restored)))
     except LifeboatError as exc:
         checks.add("database_properties", False, f"could not be read back from the restored database: {exc}")
         return
@@ -425,11 +522,6 @@ def check_database_properties(checks: _Checks, server: ConnectionOptions, scratc
     said = properties.summary() if properties else "none in the backup"
     checks.add("database_properties", True, f"{said}: as in the backup"
                + (f"; not restorable here: {'; '.join(result.not_restorable)}" if result.not_restorable else ""))
-
-
-def _analyze(target: ConnectionOptions) -> None:
-    with target.connect(application_name="lifeboat-verify") as conn:
-        conn.execute("ANALYZE")
 
 
 def _compare_counts(record: Verification, checks: _Checks, expected: dict[str, int], actual: dict[str, int]) -> None:
