@@ -29,3 +29,9 @@ class CoreConfig(AppConfig):
 
         # After every migrate: permissions of apps added since the groups were made reach their roles.
         post_migrate.connect(lambda **kw: sync_roles(), dispatch_uid="lifeboat-sync-roles", weak=False)
+
+        # Every app's models are loaded (and the apps before this one are ready): the garbage collector that
+        # manage.py paused for the start-up runs again (core/startup.py).
+        from core import startup
+
+        startup.resume_gc()
