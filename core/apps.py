@@ -16,10 +16,8 @@ class CoreConfig(AppConfig):
         from django.contrib.auth import get_user_model
         from django.db.models.signals import m2m_changed
 
-        from core.admin import use_lifeboat_user_admin
         from core.roles import staff_follows_admin_role, sync_roles
 
-        use_lifeboat_user_admin()
         m2m_changed.connect(staff_follows_admin_role, sender=get_user_model().groups.through,
                             dispatch_uid="lifeboat-staff-follows-admin")
 
@@ -35,3 +33,4 @@ class CoreConfig(AppConfig):
         from core import startup
 
         startup.resume_gc()
+

@@ -1,8 +1,8 @@
 """`manage.py backup` to a local tier starts fast because it imports only what that backup uses: no AWS SDK, no
 chart library, no notification library, no evidence signing, and no URL conf (the web layer); what the apps'
-ready() register (signal receivers, panels, checks) imports its work when it is used; and the garbage collector
-waits until the apps are loaded (core/startup.py). The time it takes is measured by bench/cli_start_bench.py; this
-guards the imports that made it slow."""
+ready() register (signal receivers, panels, checks, the admin modules) imports its work when it is used; and the
+garbage collector waits until the apps are loaded (core/startup.py). The time it takes is measured by
+bench/cli_start_bench.py; this guards the imports that made it slow."""
 
 from __future__ import annotations
 
@@ -18,9 +18,12 @@ NOT_FOR_A_LOCAL_BACKUP = ("boto3", "botocore", "s3transfer", "pygal", "apprise",
                           "backups.web.views", "ninja", "pydantic", "segno", "mozilla_django_oidc", "requests")
 # Registered by the apps' ready() through thin functions, or used by a backup only once pg_dump has started: none
 # is loaded by the time a job command starts its work (`backup --help` loads the apps and the command's module).
-NOT_AT_START_UP = ("alerts.engine", "alerts.rules", "drills.panels", "drills.plan_check",
+NOT_AT_START_UP = ("alerts.engine", "alerts.rules", "alerts.delivery", "drills.panels", "drills.plan_check",
                    "backups.catalog.selfbackup", "backups.catalog.manifest", "backups.reaper", "dashboard.middleware",
-                   "dashboard.two_factor.devices", "django.contrib.auth.views", "sso.checks", "sso.config")
+                   "dashboard.two_factor.devices", "django.contrib.auth.views", "sso.checks", "sso.config",
+                   # the admin modules: discovered by the URL conf or the admin's checks (core.admin_config.AdminConfig)
+                   "core.admin", "backups.admin", "drills.admin", "django.contrib.auth.admin",
+                   "django.contrib.auth.forms", "django_otp.admin")
 # Runs manage.py as `python manage.py ...` would, and names every module loaded by the end (`-X importtime` would
 # miss those loaded through importlib.import_module, such as the URL conf).
 RUNNER = """
