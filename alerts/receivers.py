@@ -1,7 +1,8 @@
 """After every job, evaluate the alert rules; record what tiers push (retention refusals, bucket drift).
 
 A receiver runs inside the job that sent the signal: it logs its own failures and never raises, so an alert
-problem cannot spoil a backup.
+problem cannot spoil a backup. The rules and the delivery code are imported when a signal arrives, not by every
+process that loads the apps (AlertsConfig.ready imports this module).
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from functools import wraps
 from django.dispatch import receiver
 from django.utils import timezone
 
-from alerts import delivery, engine
 from alerts.models import Kind, Observation
 from audit.signals import audit_chain_checked
 from backups.models import BackupRun
@@ -39,19 +39,27 @@ def never_raises(func: Callable) -> Callable:
     return wrapper
 
 
+def evaluate() -> None:
+    from alerts import engine
+
+    engine.evaluate()
+
+
 @receiver(backup_finished, dispatch_uid="alerts-after-backup")
 @never_raises
 def after_backup(sender, run: BackupRun, **kwargs) -> None:
     if run.status == BackupRun.Status.SUCCEEDED:
+        from alerts import delivery
+
         delivery.notify_success(run)
-    engine.evaluate()
+    evaluate()
 
 
 @receiver(artifact_failed, dispatch_uid="alerts-after-artifact-failed")
 @receiver(verification_finished, dispatch_uid="alerts-after-verification")
 @never_raises
 def after_job(sender, **kwargs) -> None:
-    engine.evaluate()
+    evaluate()
 
 
 @receiver(retention_refused, dispatch_uid="alerts-retention-refused")
@@ -69,7 +77,7 @@ def after_retention_refused(sender, tier, decision, **kwargs) -> None:
         "message": f"Retention in {tier.name} kept a copy it wanted to delete: {said}",
         "details": {"refusals": refusals},
     })
-    engine.evaluate()
+    evaluate()
 
 
 @receiver(bucket_drift_checked, dispatch_uid="alerts-bucket-drift")
@@ -81,7 +89,7 @@ def after_bucket_drift_checked(sender, tier, differences, **kwargs) -> None:
         "message": f"Bucket {tier.bucket or tier.name} differs from its declared policy: " + "; ".join(differences),
         "details": {"differences": differences},
     })
-    engine.evaluate()
+    evaluate()
 
 
 @receiver(audit_chain_checked, dispatch_uid="alerts-audit-chain")
@@ -92,4 +100,4 @@ def after_audit_chain_checked(sender, report, **kwargs) -> None:
         "message": f"The audit trail's hash chain is broken: {report.problem}" if report.problem else "",
         "details": report.as_dict(),
     })
-    engine.evaluate()
+    evaluate()

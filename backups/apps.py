@@ -24,9 +24,15 @@ class BackupsConfig(AppConfig):
         # installation that only ever runs `migrate` has them; `sync_schedules` stays as the repair command.
         post_migrate.connect(_register_schedules, sender=self, dispatch_uid="lifeboat-register-schedules")
         # Before migrate changes the schema: a SQLite copy of the dashboard as it was.
-        from backups.catalog.selfbackup import self_backup_before_migration
+        pre_migrate.connect(_self_backup_before_migration, sender=self,
+                            dispatch_uid="lifeboat-self-backup-pre-migrate")
 
-        pre_migrate.connect(self_backup_before_migration, sender=self, dispatch_uid="lifeboat-self-backup-pre-migrate")
+
+def _self_backup_before_migration(**kwargs) -> None:
+    # backups.catalog.selfbackup (manifests, encryption, zstd) is imported when migrate runs, not at every start-up.
+    from backups.catalog.selfbackup import self_backup_before_migration
+
+    self_backup_before_migration(**kwargs)
 
 
 def _protect_self(using: str = "default", **kwargs) -> None:

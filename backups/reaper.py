@@ -30,6 +30,7 @@ from backups.conninfo import ConnectionOptions
 from backups.engine.slots import WAITING_STALE_SECONDS
 from backups.errors import LifeboatError
 from backups.models import Artifact, BackupRun, Database, Leftover, Restore, Tier, Verification
+from backups.reaper_kinds import extra_kinds
 from backups.signals import backup_finished
 from backups.storage import storage_for
 from backups.storage.leftovers import local_roots, remember_upload, remove_or_remember, sweep_verify_temp
@@ -77,8 +78,7 @@ def abandon(model, row, status: str, **fields) -> bool:
         status=status, **fields) == 1
 
 
-# Other apps add their job kinds here (evidence exports): a function (now) -> list of reaped rows.
-extra_kinds: list = []
+# Other apps add their job kinds (evidence exports) to backups.reaper_kinds.extra_kinds.
 
 
 def reap(now: datetime | None = None) -> Reaped:

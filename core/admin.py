@@ -46,3 +46,8 @@ def use_lifeboat_user_admin() -> None:
     if admin.site.is_registered(User):
         admin.site.unregister(User)
     admin.site.register(User, LifeboatUserAdmin)
+
+
+# Importing django.contrib.auth.admin (above) registered Django's UserAdmin; Lifeboat's takes its place whenever
+# the admin modules are discovered (core.admin_config.AdminConfig).
+use_lifeboat_user_admin()

@@ -16,10 +16,8 @@ class CoreConfig(AppConfig):
         from django.contrib.auth import get_user_model
         from django.db.models.signals import m2m_changed
 
-        from core.admin import use_lifeboat_user_admin
         from core.roles import staff_follows_admin_role, sync_roles
 
-        use_lifeboat_user_admin()
         m2m_changed.connect(staff_follows_admin_role, sender=get_user_model().groups.through,
                             dispatch_uid="lifeboat-staff-follows-admin")
 
@@ -29,3 +27,10 @@ class CoreConfig(AppConfig):
 
         # After every migrate: permissions of apps added since the groups were made reach their roles.
         post_migrate.connect(lambda **kw: sync_roles(), dispatch_uid="lifeboat-sync-roles", weak=False)
+
+        # Every app's models are loaded (and the apps before this one are ready): the garbage collector that
+        # manage.py paused for the start-up runs again (core/startup.py).
+        from core import startup
+
+        startup.resume_gc()
+

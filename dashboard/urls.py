@@ -8,6 +8,8 @@ from dashboard import views
 from dashboard.two_factor.views import SignInView
 from sso import views as sso_views
 
+admin.autodiscover()  # every app's admin module: not at start-up, which commands share (core.admin_config.AdminConfig)
+
 urlpatterns = [
     path("", views.home, name="home"),
     # Browsers ask for /favicon.ico whatever the page says; answer with the icon instead of a 404 each time.

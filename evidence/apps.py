@@ -14,10 +14,10 @@ class EvidenceConfig(AppConfig):
         if apps.is_installed("drills"):
             from evidence import drill_populations  # noqa: F401  (registers on import)
         # The general reaper (backups) also reaps exports whose worker died.
-        from backups import reaper
+        from backups.reaper_kinds import extra_kinds
 
-        if reap_abandoned_exports not in reaper.extra_kinds:
-            reaper.extra_kinds.append(reap_abandoned_exports)
+        if reap_abandoned_exports not in extra_kinds:
+            extra_kinds.append(reap_abandoned_exports)
 
 
 def reap_abandoned_exports(now):

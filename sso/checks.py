@@ -1,14 +1,16 @@
-"""Misconfigured single sign-on is found at start-up (`manage.py check`), not at someone's first sign-in."""
+"""Misconfigured single sign-on is found at start-up (`manage.py check`), not at someone's first sign-in.
+
+Registered by SsoConfig.ready() through a thin function that imports this module when the checks run.
+"""
 
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.checks import Error, Tags, register
+from django.core.checks import Error
 
 from sso import config
 
 
-@register(Tags.security)
 def single_sign_on_settings(app_configs=None, **kwargs):
     errors = []
     try:

@@ -17,6 +17,7 @@ from evidence.models import EvidenceExport, EvidenceSample
 def test_record_admins_refuse_add_change_delete_to_a_superuser(model):
     request = RequestFactory().get("/admin/")
     request.user = User(username="root", is_superuser=True, is_staff=True, is_active=True)
+    admin.autodiscover()  # as the URL conf does: the apps register their admins when discovered (core/admin_config.py)
     model_admin = admin.site._registry[model]
     assert not model_admin.has_add_permission(request)
     assert not model_admin.has_change_permission(request)

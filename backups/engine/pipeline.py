@@ -20,7 +20,6 @@ from django.utils import timezone
 
 from audit import trail
 from backups import encryption
-from backups.catalog import manifest as catalog
 from backups.engine import pgtools
 from backups.engine.snapshot import SnapshotSession
 from backups.errors import AlreadyRunning, BackupFailed, LifeboatError, StorageError
@@ -331,6 +330,8 @@ def _execute(run: BackupRun, tiers: list[Tier] | None = None) -> BackupRun:
         run.sha256 = dump.stored.sha256
         run.append_log(f"dumped {human_bytes(dump.raw_size)}, stored {human_bytes(dump.stored.size_bytes)} "
                        f"(sha256 {dump.stored.sha256})")
+        from backups.catalog import manifest as catalog  # once the dump is taken: it does not delay pg_dump
+
         manifest = catalog.write_json(
             dump.local_path.with_name(catalog.manifest_name(dump.local_path.name)),
             catalog.build_manifest(run, dump.local_path.name, is_self=database.is_lifeboat_self,
