@@ -212,7 +212,8 @@ def test_metrics_text_is_what_prometheus_client_writes_and_parses_back(client, f
 
     parsed = {(s.name, tuple(sorted(s.labels.items()))): s.value
               for family in text_string_to_metric_families(response.content.decode()) for s in family.samples}
-    expected = {(f"{f.name}_total" if f.type == "counter" else f.name, tuple(sorted(zip(f.labels, values)))): value
+    expected = {(f"{f.name}_total" if f.type == "counter" else f.name,
+                 tuple(sorted(zip(f.labels, values, strict=True)))): value
                 for f in found for values, value in f.samples}
     # The scrape ran a moment later than `found`: only the ages could differ, and none is near a boundary here.
     assert parsed == pytest.approx(expected)
