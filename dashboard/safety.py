@@ -60,9 +60,11 @@ def backup_problems(rows: list[MatrixRow], tiers: list[Tier], now: datetime) -> 
     problems: list[Problem] = []
     for row in rows:
         db = row.database
-        before = len(problems)
         if not db.enabled:
             continue
+        if row.failing is None and all(s.check is None and s.report.status == Freshness.OK for s in row.states):
+            continue  # nothing to say (most of a healthy fleet): no work per cell below
+        before = len(problems)
         link = db.get_absolute_url()
         stale = any(s.report.status in (Freshness.LATE, Freshness.NEVER) for s in row.states)
         if row.failing:

@@ -14,6 +14,7 @@ from backups.models.runs import (
     BackupRunQuerySet,
     Freshness,
     FreshnessReport,
+    freshness_of,
     refresh_verdicts,
     run_log,
 )
@@ -23,6 +24,6 @@ from backups.models.tiers import BucketDriftCheck, Feature, RetentionPolicy, Tie
 __all__ = [
     "ENV_NAME_RE", "NAME_RE", "Artifact", "ArtifactQuerySet", "BackupRun", "BackupRunQuerySet", "BucketDriftCheck",
     "Database", "Feature", "Freshness", "FreshnessReport", "Leftover", "Restore", "RetentionPolicy", "Server",
-    "ServerLimit", "SlotLease",
-    "Tier", "TierQuerySet", "Verification", "name_validator", "refresh_verdicts", "run_log", "validate_cron",
+    "ServerLimit", "SlotLease", "Tier", "TierQuerySet", "Verification", "freshness_of", "name_validator",
+    "refresh_verdicts", "run_log", "validate_cron",
 ]

@@ -24,6 +24,11 @@ RPO_MAX_HOURS = 8760
 CRON_ALIASES = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
 
 
+def rpo_of(hours: int) -> timedelta:
+    """An RPO in hours as a duration, within 1 hour..a year even for a row saved before those bounds were checked."""
+    return timedelta(hours=min(max(hours, 1), RPO_MAX_HOURS))
+
+
 def validate_rpo_hours(value: int) -> None:
     if not 1 <= value <= RPO_MAX_HOURS:
         raise ValidationError(f"RPO must be whole hours from 1 to {RPO_MAX_HOURS} (a year); got {value}.")

@@ -27,10 +27,29 @@ class Freshness(models.TextChoices):
     NEVER = "never", "Never"
 
 
-@dataclass(frozen=True)
+def freshness_of(counted_started_at: datetime | None, rpo: timedelta, now: datetime) -> tuple[str, timedelta | None]:
+    """The freshness rule, said once: (status, age) of the copy that counts, from when its run started.
+
+    None (no copy counts) is never; older than the RPO is late; older than 80% of it is due; else ok. Both the
+    model path (FreshnessReport.evaluate, from Artifact instances) and the overview's matrix (from plain rows)
+    call this; neither keeps a copy of the rule.
+    """
+    if counted_started_at is None:
+        return Freshness.NEVER, None
+    age = now - counted_started_at
+    if age > rpo:
+        return Freshness.LATE, age
+    if age > rpo * 0.8:
+        return Freshness.DUE, age
+    return Freshness.OK, age
+
+
+@dataclass(frozen=True, slots=True)
 class FreshnessReport:
     status: str
-    newest: Artifact | None  # the newest good copy, verified or not
+    # The newest good copy, verified or not: an Artifact, or in the overview's matrix a plain row with the same
+    # attributes a cell reads (backups.web.overview.CopyRow: pk, run_id, size_bytes, verdict, run.started_at, ...).
+    newest: Artifact | None
     age: timedelta | None  # age of the copy that counts (the newest verified one where verification is required)
     verdict: str | None = None  # the newest good copy's newest decided Verification.Status: passed, failed or None
 
@@ -51,15 +70,7 @@ class FreshnessReport:
     def evaluate(cls, *, newest: Artifact | None, newest_verified: Artifact | None, require_verified: bool,
                  rpo: timedelta, now: datetime, newest_verdict: str | None = None) -> FreshnessReport:
         counted = newest_verified if require_verified else newest
-        if counted is None:
-            return cls(Freshness.NEVER, newest, None, newest_verdict)
-        age = now - counted.run.started_at
-        if age > rpo:
-            status = Freshness.LATE
-        elif age > rpo * 0.8:
-            status = Freshness.DUE
-        else:
-            status = Freshness.OK
+        status, age = freshness_of(counted.run.started_at if counted is not None else None, rpo, now)
         return cls(status, newest, age, newest_verdict)
 
 

@@ -14,14 +14,14 @@ from django.utils import timezone
 from backups.conninfo import ConnectionOptions, format_dsn, password_from_env
 from backups.models.common import (
     ENV_NAME_RE,
-    RPO_MAX_HOURS,
     name_validator,
+    rpo_of,
     validate_cron,
     validate_libpq_options,
     validate_rpo_hours,
 )
 from backups.models.runs import Artifact, BackupRun, FreshnessReport
-from backups.models.tags import normalize_tags, validate_tags
+from backups.models.tags import normalize_tags, tag_list, validate_tags
 from backups.models.tiers import Feature, Tier
 from backups.models.windows import placed_cron, validate_window
 from core.env import validate_secret_env
@@ -125,7 +125,7 @@ class Database(models.Model):
     @property
     def rpo(self) -> timedelta:
         """The RPO as a duration, within 1 hour..a year even for a row saved before those bounds were checked."""
-        return timedelta(hours=min(max(self.rpo_hours, 1), RPO_MAX_HOURS))
+        return rpo_of(self.rpo_hours)
 
     def backup_tiers(self) -> list[Tier]:
         chosen = list(self.tiers.filter(enabled=True)) if self.pk else []
@@ -139,7 +139,7 @@ class Database(models.Model):
 
     @property
     def tag_list(self) -> list[str]:
-        return [t for t in self.tags.split(",") if t]
+        return tag_list(self.tags)
 
     @property
     def has_window(self) -> bool:

@@ -14,6 +14,11 @@ def split_tags(value: str) -> list[str]:
     return [t.strip().lower() for t in value.replace(";", ",").split(",") if t.strip()]
 
 
+def tag_list(stored: str) -> list[str]:
+    """The tags of a stored value (",a,b,", as normalize_tags writes it)."""
+    return [t for t in stored.split(",") if t]
+
+
 def validate_tags(value: str) -> None:
     bad = [t for t in split_tags(value) if not TAG_RE.match(t)]
     if bad:

@@ -1,6 +1,7 @@
 """The overview for hundreds of databases: which rows of the matrix to show (problems only, one tag), in which
 groups (by server, by tag) and which page of them. Pure work on the matrix's rows: no query per row; the only
-queries are the server labels and the list of tags, each one query however large the fleet."""
+query is the server labels (grouped by server), one however large the fleet; the list of tags comes from the
+rows."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ from dataclasses import dataclass, field, replace
 from django.core.paginator import Page, Paginator
 from django.http import QueryDict
 
-from backups.models import Database, ServerLimit
+from backups.models import ServerLimit
 from backups.models.tags import split_tags
-from backups.web.overview import MatrixRow
+from backups.web.overview import DatabaseRow, MatrixRow
 
 PAGE_SIZE = 50
 GROUPINGS = {"": "no grouping", "server": "by server", "tag": "by tag"}
@@ -73,7 +74,7 @@ def select(rows: list[MatrixRow], query: FleetQuery) -> list[MatrixRow]:
     return rows
 
 
-def server_names(databases: list[Database]) -> dict[str, str]:
+def server_names(databases: list[DatabaseRow]) -> dict[str, str]:
     """system_identifier -> what people call the server: its ServerLimit label, else host:port of a database."""
     names = {db.system_identifier: f"{db.host}:{db.port}" for db in reversed(databases) if db.system_identifier}
     labels = ServerLimit.objects.filter(system_identifier__in=names).exclude(label="")
@@ -109,14 +110,16 @@ class FleetPage:
 
 
 def fleet_page(rows: list[MatrixRow], query: FleetQuery, page_size: int = PAGE_SIZE) -> FleetPage:
-    """Filter, then page (a page is PAGE_SIZE databases), then group the page's rows."""
+    """Filter, then page (a page is PAGE_SIZE databases), then group the page's rows. `rows` is the matrix of
+    every database (the tag filter's choices come from them)."""
     page = Paginator(select(rows, query), page_size).get_page(query.page)
     query = replace(query, page=str(page.number))
-    return FleetPage(query, page, grouped(list(page.object_list), query.group), len(rows), all_tags())
+    return FleetPage(query, page, grouped(list(page.object_list), query.group), len(rows), all_tags(rows))
 
 
-def all_tags() -> list[str]:
+def all_tags(rows: list[MatrixRow]) -> list[str]:
+    """Every tag of the databases in the matrix's rows (no query: the rows hold each database's tags)."""
     tags: set[str] = set()
-    for value in Database.objects.exclude(tags="").values_list("tags", flat=True).distinct():
+    for value in {row.database.tags for row in rows} - {""}:
         tags.update(split_tags(value))
     return sorted(tags)
