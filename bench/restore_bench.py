@@ -7,8 +7,9 @@ Two databases of about the same size: `learning`, the reference case (users, les
 submissions table, with the indexes and foreign keys an application has), and `pgbench`, one big table with one
 index: the worst case for any parallel restore. Both contenders restore the same data into a fresh database;
 Lifeboat's figure is the whole proof: checking size and SHA-256, the restore, ANALYZE, exact row counts of every
-table, the object check, the database properties check and dropping the scratch database. Each is timed twice, in both orders, after autovacuum
-has gone quiet and a CHECKPOINT, and the best of each is compared. Target: at most 1.0x the plan's restore.
+table, the object check, the database properties check and dropping the scratch database. Each is timed twice, in
+both orders, after autovacuum has gone quiet and a CHECKPOINT, and the best of each is compared.
+Target: at most 1.0x the plan's restore.
 It creates uniquely named databases and drops them afterwards.
 """
 

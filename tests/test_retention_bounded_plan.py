@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -95,4 +96,75 @@ def test_the_tier_preview_shows_what_the_applier_would_do(db):
     assert any(d.rule == "newer_copies_failed_verification" for d in full.decisions)
     assert any(d.rule == "monthly" for d in full.decisions) and full.deletions
     shown = [row["decision"] for start in range(0, preview.total, 25) for row in preview[start:start + 25]]
+    assert shown == expected
+
+
+def _awkward_tier(now):
+    """A tier with what the walks could get wrong: two copies of a database taken at the same instant, a run that
+    never started (its time is created_at), a copy dated next month, a database whose copies are all held, one
+    with copies only in another tier, a failed run's stored copy and a deleted copy (neither planned), verdicts
+    that changed, an archived copy, a frozen database."""
+    from backups.models import Artifact, BackupRun, Database, Tier, Verification
+
+    tier = Tier.objects.get(name="local")
+    tier.archive_prefix = "archive/"
+    tier.save()
+    other = Tier.objects.create(name="elsewhere", kind=Tier.Kind.LOCAL, path="/tmp/elsewhere")
+
+    def copy(database, at, *, tier=tier, verdicts=(), started=True, **fields):
+        status = fields.pop("run_status", BackupRun.Status.SUCCEEDED)
+        run = BackupRun.objects.create(database=database, status=status, created_at=at,
+                                       started_at=at if started else None)
+        artifact = Artifact.objects.create(run=run, tier=tier, location=fields.pop("location", f"x/{run.pk}"),
+                                           created_at=at, **fields)
+        for n, verdict in enumerate(verdicts):
+            Verification.objects.create(artifact=artifact, status=verdict, created_at=at + timedelta(hours=n + 1))
+        return artifact
+
+    alpha, beta, held, absent = (Database.objects.create(name=n, dbname=n) for n in ("alpha", "beta", "held", "absent"))
+    for day in range(0, 200, 3):
+        at = now - timedelta(days=day, hours=1)
+        copy(alpha, at, verdicts=["passed"] if day % 9 == 0 else ["passed", "failed"] if day % 10 == 0 else [],
+             location=f"archive/a/{day}" if day % 33 == 0 else f"a/{day}")
+        copy(beta, at - timedelta(minutes=5), verdicts=["failed"] if day == 0 else ["passed"] if day % 4 == 0 else [],
+             started=day % 5 != 0)
+        copy(held, at, legal_hold=True)
+        copy(absent, at, tier=other)
+    twin = now - timedelta(days=61)  # two copies of alpha taken at the same instant
+    copy(alpha, twin, verdicts=["passed"])
+    copy(alpha, twin, verdicts=["passed"])
+    copy(alpha, now + timedelta(days=40))  # a clock ahead: next month's copy
+    copy(beta, now - timedelta(days=90), run_status=BackupRun.Status.FAILED)  # not planned
+    copy(alpha, now - timedelta(days=120), status=Artifact.Status.DELETED, deleted_at=now)  # not planned
+    return tier
+
+
+@pytest.mark.parametrize("policy", [
+    {"keep_days": 10, "keep_last": 2, "monthly_months": 6},
+    {"keep_days": 0, "keep_last": 0, "monthly_months": 1},
+    {"keep_days": 30, "keep_last": 40, "monthly_forever": True},
+    {"keep_days": 5, "keep_last": 1, "monthly_months": 0},
+    {"keep_days": 5, "keep_last": 3, "legal_hold": True},
+], ids=["window", "current-month", "forever", "no-monthly", "legal-hold"])
+def test_the_walks_find_every_deciding_copy_of_an_awkward_tier(db, policy):
+    """The index walks pick each database's deciding copies (ties, times from created_at, a future month, holds,
+    the archive prefix, a tier's absent database): the preview equals the applier's full plan, counts and pages."""
+    from django.utils import timezone
+
+    from backups.models import RetentionPolicy
+    from backups.retention.applier import plan_for_tier
+    from backups.retention.preview import RetentionPreview
+
+    now = timezone.now()
+    tier = _awkward_tier(now)
+    RetentionPolicy.objects.update_or_create(tier=tier, defaults=policy)
+
+    full = plan_for_tier(tier, now)
+    preview = RetentionPreview(tier, now)
+    expected = sorted(full.decisions, key=lambda d: (not d.delete, not d.refused, d.taken_at, d.copy_id))
+
+    assert (preview.total, preview.deletions, preview.refusals) == (
+        len(full.decisions), len(full.deletions), len(full.refusals))
+    assert [row["decision"] for row in preview[0:preview.total]] == expected
+    shown = [row["decision"] for start in range(0, preview.total, 17) for row in preview[start:start + 17]]
     assert shown == expected

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import models
 from django.db.models import OuterRef, Q, Subquery, Value
-from django.db.models.functions import NullIf
+from django.db.models.functions import Coalesce, NullIf
 from django.urls import reverse
 from django.utils import timezone
 
@@ -167,6 +167,11 @@ class BackupRun(Timed, models.Model):
             models.Index(fields=["database", "status", "-created_at"], name="run_db_status_created_idx"),
             # History's first page, all databases: ORDER BY created_at DESC, id DESC LIMIT 50 without a sort.
             models.Index(fields=["-created_at", "-id"], name="run_created_idx"),
+            # When a copy was taken as retention sees it (retention.preview.TAKEN): the tier page finds a database's
+            # newest copies and each month's first ones by walking the first index with LIMIT, and a page of the
+            # retention preview (oldest first) by walking the second, instead of sorting every copy of the tier.
+            models.Index(models.F("database"), Coalesce("started_at", "created_at"), name="run_db_taken_idx"),
+            models.Index(Coalesce("started_at", "created_at"), name="run_taken_idx"),
         ]
 
     def __str__(self) -> str:
@@ -240,8 +245,6 @@ VERDICT_PASSED = "passed"  # Verification.Status.PASSED (proofs import this modu
 
 def refresh_verdicts(artifacts: models.QuerySet | None = None) -> int:
     """Recompute Artifact.last_verdict from the verifications (all copies, or those given); returns the rows updated."""
-    from django.db.models.functions import Coalesce
-
     artifacts = Artifact.objects.all() if artifacts is None else artifacts
     return artifacts.update(last_verdict=Coalesce(newest_verdict(), Value("")))
 
@@ -314,8 +317,10 @@ class Artifact(models.Model):
             models.UniqueConstraint(fields=["run", "tier"], name="one_artifact_per_run_and_tier"),
         ]
         indexes = [
-            # Freshness: newest live copy of a database in a tier.
-            models.Index(fields=["tier", "status", "deleted_at"], name="artifact_tier_live_idx"),
+            # Freshness: newest live copy of a database in a tier. With the hold, the run and the size, the tier
+            # page's retention counts and a tier's live copies and bytes are read off the index alone.
+            models.Index(fields=["tier", "status", "deleted_at", "legal_hold", "run", "size_bytes"],
+                         name="artifact_tier_live_idx"),
         ]
 
     def __str__(self) -> str:
