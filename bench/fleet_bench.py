@@ -11,7 +11,8 @@ Part 1 registers N uniquely named databases (copies of a small template) on the 
 last finish), the highest number of pg_dump sessions seen at once on the server (pg_stat_activity, by application
 name `lifeboat-run-<id>-<uuid>`; must not exceed --limit), and the missed and duplicated runs (must be 0).
 Part 2 fills another throwaway Lifeboat database with 1,000 databases x 3 tiers (--history runs each) and times the
-overview and /metrics (targets: overview < 150 ms, /metrics < 500 ms). Everything it creates is dropped.
+overview and /metrics (targets: overview < 150 ms, /metrics < 500 ms), then the alert rules that every job
+evaluates when it ends (alerts.rules.current_conditions; no target, a figure). Everything it creates is dropped.
 The machine's load average is printed beside the figures: on a shared machine, read them with it.
 """
 
@@ -257,6 +258,28 @@ def pages_child(args) -> None:
             slowest = sorted(captured, key=lambda q: float(q["time"]), reverse=True)[:3]
             print("  slowest queries: " + "; ".join(f"{float(q['time']) * 1000:.0f} ms {q['sql'][:90]}"
                                                    for q in slowest))
+    alert_rules(args)
+
+
+def alert_rules(args) -> None:
+    """What every job pays after it ends (alerts.receivers): the rules' current conditions over the whole fleet."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from alerts.rules import current_conditions
+
+    current_conditions(timezone.now())
+    times = []
+    for _ in range(5):
+        started = time.perf_counter()
+        current_conditions(timezone.now())
+        times.append(time.perf_counter() - started)
+    with CaptureQueriesContext(connection) as queries:
+        found = current_conditions(timezone.now())
+    median = statistics.median(times) * 1000
+    print(f"  {'alert rules':20} median {median:7.1f} ms  max {max(times) * 1000:7.1f} ms  {len(queries):4} queries  "
+          f"({len(found.conditions)} conditions; run after every job, no target set)", flush=True)
 
 
 def main() -> None:
