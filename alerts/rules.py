@@ -8,16 +8,17 @@ extends the open alert instead of firing another one.
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, QuerySet, Subquery
 
 from alerts.models import Kind, Observation, Severity
-from backups.models import Artifact, BackupRun, Database, Freshness, Tier, Verification
+from backups.models import Artifact, BackupRun, Database, Feature, Freshness, Tier, Verification
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +40,22 @@ def _pair_key(kind: str, database: Database, tier: Tier) -> str:
     return f"{kind}:database:{database.pk}:tier:{tier.pk}"
 
 
+FINISHED = (BackupRun.Status.SUCCEEDED, BackupRun.Status.FAILED, BackupRun.Status.ABANDONED)
+
+
+def newest_finished_runs() -> QuerySet[BackupRun]:
+    """Each database's newest finished run, in one query driven by the databases (a walk of each database's runs
+    newest first that stops at the first finished one), not one query per database: every job ends by evaluating
+    the rules, and at a thousand databases that was a thousand queries per rule."""
+    newest = BackupRun.objects.filter(database=OuterRef("pk"), status__in=FINISHED).order_by("-created_at")
+    ids = Database.objects.order_by().annotate(run=Subquery(newest.values("pk")[:1])).filter(run__isnull=False)
+    return BackupRun.objects.filter(pk__in=ids.values("run")).select_related("database").order_by("database__name")
+
+
 def backup_failed(now: datetime) -> Iterator[Condition]:
     """The newest finished run of a database failed (or was abandoned); a later good run ends it."""
-    finished = [BackupRun.Status.SUCCEEDED, BackupRun.Status.FAILED, BackupRun.Status.ABANDONED]
-    for database in Database.objects.all():
-        run = database.runs.filter(status__in=finished).order_by("-created_at").first()
-        if run is None or run.status == BackupRun.Status.SUCCEEDED:
-            continue
+    for run in newest_finished_runs().exclude(status=BackupRun.Status.SUCCEEDED):
+        database = run.database
         yield Condition(
             key=f"{Kind.BACKUP_FAILED}:database:{database.pk}", kind=Kind.BACKUP_FAILED, severity=Severity.CRITICAL,
             title=f"Backup of {database.name} failed",
@@ -57,11 +67,8 @@ def backup_failed(now: datetime) -> Iterator[Condition]:
 def backup_warnings(now: datetime) -> Iterator[Condition]:
     """The newest finished run of a database succeeded but lacks a part (its globals file...); a later complete
     run ends it (a later failure too: backup_failed speaks then)."""
-    finished = [BackupRun.Status.SUCCEEDED, BackupRun.Status.FAILED, BackupRun.Status.ABANDONED]
-    for database in Database.objects.filter(Exists(BackupRun.objects.with_warnings().filter(database=OuterRef("pk")))):
-        run = database.runs.filter(status__in=finished).order_by("-created_at").first()
-        if run is None or not run.has_warnings:
-            continue
+    for run in newest_finished_runs().with_warnings():
+        database = run.database
         yield Condition(
             key=f"{Kind.BACKUP_WARNINGS}:database:{database.pk}", kind=Kind.BACKUP_WARNINGS,
             severity=Severity.WARNING, title=f"Backup of {database.name} succeeded with warnings",
@@ -125,42 +132,67 @@ def freshness(now: datetime) -> Iterator[Condition]:
 
     NEVER counts once the tier has held a copy of the database, or once the database has been protected for
     longer than its RPO: a database added a minute ago is not yet late.
+
+    The cells are the overview's matrix (backups.web.overview.freshness_matrix: the same freshness rule, a
+    constant number of queries for the whole fleet), each database read in its own tiers (Database.backup_tiers:
+    those chosen for it, else every enabled tier that holds copies).
     """
-    for database in Database.objects.filter(enabled=True):
-        rpo = database.rpo
-        for tier in database.backup_tiers():
-            report = database.freshness(tier, now)
-            if report.status == Freshness.LATE:
-                what = "verified copy" if tier.require_verified else "good copy"
-                hours = report.age.total_seconds() / 3600
-                message = (f"The newest {what} of {database.name} in {tier.name} is {hours:.1f} h old "
-                           f"(RPO {database.rpo_hours} h).")
-            elif report.status == Freshness.NEVER and (
-                database.created_at <= now - rpo
-                or Artifact.objects.filter(run__database=database, tier=tier, status=Artifact.Status.STORED).exists()
-            ):
-                what = "verified copy" if tier.require_verified else "good copy"
-                message = f"{tier.name} holds no {what} of {database.name} (RPO {database.rpo_hours} h)."
-            else:
+    from backups.web.overview import freshness_matrix
+
+    default = list(Tier.objects.filter(enabled=True).that_can(Feature.ARTIFACTS))
+    chosen: dict[int, set[int]] = defaultdict(set)
+    tiers = {tier.pk: tier for tier in default}
+    for link in Database.tiers.through.objects.filter(tier__enabled=True).select_related("tier"):
+        chosen[link.database_id].add(link.tier_id)
+        tiers[link.tier_id] = link.tier
+    order = sorted(tiers.values(), key=lambda t: (*t.nearness, t.name))
+    rows = freshness_matrix(order, now, databases=Database.objects.filter(enabled=True))
+    late, never = [], []
+    for row in rows:
+        own = chosen.get(row.database.pk) or {tier.pk for tier in default}
+        for tier, report in zip(order, row.cells, strict=True):
+            if tier.pk not in own:
                 continue
-            yield Condition(
-                key=_pair_key(Kind.FRESHNESS, database, tier), kind=Kind.FRESHNESS, severity=Severity.CRITICAL,
-                title=f"{database.name} has no fresh backup in {tier.name}", message=message,
-                link=database.get_absolute_url(), database=database, tier=tier,
-                details={"status": report.status, "rpo_hours": database.rpo_hours,
-                         "age_seconds": report.age.total_seconds() if report.age else None},
-            )
+            if report.status == Freshness.LATE:
+                late.append((row.database, tier, report))
+            elif report.status == Freshness.NEVER:
+                never.append((row.database, tier, report))
+    # A database protected for less than its RPO is not yet late, unless the tier has held a copy of it: asked
+    # once for all such cells.
+    young = [(db, tier) for db, tier, _ in never if db.created_at > now - db.rpo]
+    held = set(Artifact.objects.filter(status=Artifact.Status.STORED, run__database__in={db.pk for db, _ in young},
+                                       tier__in={tier.pk for _, tier in young})
+               .values_list("run__database", "tier").distinct()) if young else set()
+    never = [(db, tier, report) for db, tier, report in never
+             if db.created_at <= now - db.rpo or (db.pk, tier.pk) in held]
+    instances = Database.objects.in_bulk({db.pk for db, _, _ in late + never})
+    for db, tier, report in late + never:
+        database = instances[db.pk]
+        what = "verified copy" if tier.require_verified else "good copy"
+        if report.status == Freshness.LATE:
+            hours = report.age.total_seconds() / 3600
+            message = (f"The newest {what} of {database.name} in {tier.name} is {hours:.1f} h old "
+                       f"(RPO {database.rpo_hours} h).")
+        else:
+            message = f"{tier.name} holds no {what} of {database.name} (RPO {database.rpo_hours} h)."
+        yield Condition(
+            key=_pair_key(Kind.FRESHNESS, database, tier), kind=Kind.FRESHNESS, severity=Severity.CRITICAL,
+            title=f"{database.name} has no fresh backup in {tier.name}", message=message,
+            link=database.get_absolute_url(), database=database, tier=tier,
+            details={"status": report.status, "rpo_hours": database.rpo_hours,
+                     "age_seconds": report.age.total_seconds() if report.age else None},
+        )
 
 
 def upload_failed(now: datetime) -> Iterator[Condition]:
-    """The newest copy attempt of a database in a tier failed; a later stored copy ends it."""
-    newest: dict[tuple[int, int], Artifact] = {}
-    for a in (Artifact.objects.filter(tier__enabled=True).select_related("run__database", "tier")
-              .order_by("run__created_at", "pk")):
-        newest[(a.run.database_id, a.tier_id)] = a
-    for a in newest.values():
-        if a.status != Artifact.Status.FAILED:
-            continue
+    """The newest copy attempt of a database in a tier failed; a later copy attempt ends it (a stored one, or a
+    failure that opens its own condition). Driven by the failed attempts (rare), each checked for a later attempt
+    of its database in its tier, rather than reading every copy ever made."""
+    later = Artifact.objects.filter(tier=OuterRef("tier"), run__database=OuterRef("run__database"),
+                                    run__created_at__gt=OuterRef("run__created_at"))
+    standing = (Artifact.objects.filter(status=Artifact.Status.FAILED, tier__enabled=True).exclude(Exists(later))
+                .select_related("run__database", "tier").order_by("run__created_at", "pk"))
+    for a in standing:
         database, tier = a.run.database, a.tier
         yield Condition(
             key=_pair_key(Kind.UPLOAD_FAILED, database, tier), kind=Kind.UPLOAD_FAILED, severity=Severity.WARNING,

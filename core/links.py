@@ -39,3 +39,16 @@ def link_maker(viewname: str, sample: str | int) -> Callable[[str | int], str]:
         return f"{before}{arg}{after}" if plain else reverse(viewname, args=[arg])
 
     return make
+
+
+def lazy_link_maker(viewname: str, sample: str | int) -> Callable[[str | int], str]:
+    """link_maker, made at the first link asked for: rows built by code that may never show a link (the alert rules
+    after every job read the overview's matrix) do not load the URL conf, and with it the web layer."""
+    made: list[Callable[[str | int], str]] = []
+
+    def make(arg: str | int) -> str:
+        if not made:
+            made.append(link_maker(viewname, sample))
+        return made[0](arg)
+
+    return make

@@ -16,7 +16,7 @@ from alerts import metrics
 from alerts.models import Alert
 from backups.models import Artifact, BackupRun, Database, Freshness, Tier, Verification, freshness_of
 from backups.web import overview
-from core.links import link_maker
+from core.links import lazy_link_maker, link_maker
 
 P, F = Verification.Status.PASSED, Verification.Status.FAILED
 
@@ -195,6 +195,18 @@ def test_a_link_maker_follows_the_script_prefix(db):
         assert reverse("backups:run_detail", args=[42]).startswith("/lifeboat/")
     finally:
         set_script_prefix(before)
+
+
+def test_a_lazy_link_maker_reverses_only_when_a_link_is_asked_for(db, monkeypatch):
+    from core import links
+
+    reversed_for = []
+    real = links.link_maker
+    monkeypatch.setattr(links, "link_maker", lambda *a: reversed_for.append(a) or real(*a))
+    make = lazy_link_maker("backups:run_detail", 1)
+    assert reversed_for == []  # the alert rules build rows and show no link: no URL conf loaded for them
+    assert [make(7), make(123)] == [reverse("backups:run_detail", args=[n]) for n in (7, 123)]
+    assert reversed_for == [("backups:run_detail", 1)]  # made once, at the first link
 
 
 def test_metrics_text_is_what_prometheus_client_writes_and_parses_back(client, fleet, settings):

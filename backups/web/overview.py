@@ -21,6 +21,7 @@ database is archived (scheduled backups off). Each is one more query for the who
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -31,7 +32,7 @@ from django.db.models.functions import Coalesce
 from backups.models import Artifact, BackupRun, Database, Freshness, FreshnessReport, Tier, Verification
 from backups.models.common import Timed, rpo_of
 from backups.models.tags import tag_list
-from core.links import link_maker
+from core.links import lazy_link_maker
 
 RECENT_FAILURES = 5
 FAILED_RUN = (BackupRun.Status.FAILED, BackupRun.Status.ABANDONED)
@@ -78,7 +79,7 @@ class DatabaseRow:
     tags: str
     system_identifier: str
     created_at: datetime
-    url: str
+    link: Callable[[str], str]  # name -> the database's page (core.links.lazy_link_maker: reversed when first used)
 
     COLUMNS = ("pk", "name", "host", "port", "rpo_hours", "enabled", "tags", "system_identifier", "created_at")
 
@@ -97,8 +98,12 @@ class DatabaseRow:
     def tag_list(self) -> list[str]:
         return tag_list(self.tags)
 
+    @property
+    def url(self) -> str:
+        return self.link(self.name)
+
     def get_absolute_url(self) -> str:
-        return self.url
+        return self.link(self.name)
 
 
 @dataclass(frozen=True)
@@ -108,7 +113,7 @@ class RunRow(Timed):
     started_at: datetime | None
     finished_at: datetime | None
     warnings: list[str]
-    url: str
+    link: Callable[[int], str]
 
     COLUMNS = ("pk", "started_at", "finished_at", "warnings")
 
@@ -120,8 +125,12 @@ class RunRow(Timed):
     def has_warnings(self) -> bool:
         return bool(self.warnings)  # BackupRun.has_warnings: the matrix holds succeeded runs only
 
+    @property
+    def url(self) -> str:
+        return self.link(self.pk)
+
     def get_absolute_url(self) -> str:
-        return self.url
+        return self.link(self.pk)
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,12 +192,12 @@ def freshness_matrix(tiers: list[Tier], now: datetime, databases: QuerySet[Datab
             for tier in tiers]
     copies = _copies({run for record in records for run in record[found:]} - {None},
                      [t.pk for t in tiers if t.pk in stocked])
-    database_link = link_maker("backups:database_detail", "lifeboat-sample-name")
+    database_link = lazy_link_maker("backups:database_detail", "lifeboat-sample-name")
     evaluate = FreshnessReport.evaluate
     passed = Verification.Status.PASSED
     rows = []
     for record in records:
-        db = DatabaseRow(*record[:found], url=database_link(record[1]))
+        db = DatabaseRow(*record[:found], link=database_link)
         rpo = db.rpo
         cells = []
         for tier_pk, require_verified, newest_at, verified_at in plan:
@@ -213,13 +222,13 @@ def _copies(run_ids: set[int], tier_ids: list[int]) -> dict[tuple[int, int], Cop
     copy_columns = [f"{join}__{column}" for join in joins for column in ("pk", "size_bytes", "last_verdict")]
     rows = (BackupRun.objects.filter(pk__in=run_ids).annotate(**joins).order_by()
             .values_list(*RunRow.COLUMNS, *copy_columns))
-    run_link = link_maker("backups:run_detail", 1)
+    run_link = lazy_link_maker("backups:run_detail", 1)
     found = len(RunRow.COLUMNS)
     places = [(tier, found + 3 * i) for i, tier in enumerate(tier_ids)]
     copies = {}
     for row in rows:
         run_id = row[0]
-        run = RunRow(*row[:found], url=run_link(run_id))
+        run = RunRow(*row[:found], link=run_link)
         for tier, i in places:
             if row[i] is not None:
                 # last_verdict '' is "none decided": None, as Artifact.objects.with_verdict() says it
