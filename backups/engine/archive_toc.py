@@ -4,6 +4,8 @@
 words) and leaves out each entry's dependencies. The header holds both exactly: every entry's dump id, type
 ("TABLE", "TABLE DATA", "DATABASE PROPERTIES"...), schema, name, owner, SQL and the dump ids it depends on. The
 layout is pg_backup_archiver.c's ReadHead/ReadToc (archive versions 1.12 to 1.16: PostgreSQL 9.6 to 17).
+The one reader of archive headers: restores select entries by it, the verification's object check compares two
+tables of contents by it (backups.proof.objects).
 """
 
 from __future__ import annotations
@@ -24,6 +26,10 @@ FORMAT_CUSTOM = 1
 OLDEST, NEWEST = (1, 12), (1, 16)
 
 
+class TocUnreadable(RestoreFailed):
+    """Not a custom-format archive this reader knows, or one cut short inside its table of contents."""
+
+
 @dataclass(frozen=True)
 class TocEntry:
     dump_id: int
@@ -35,6 +41,14 @@ class TocEntry:
     section: int
     deps: tuple[int, ...] = ()
     has_data: bool = False
+
+    def __str__(self) -> str:
+        return " ".join(part for part in (self.desc, self.schema, self.tag) if part)
+
+    @property
+    def identity(self) -> tuple[str, str, str]:
+        """pg_dump's own identity for the object: (type, schema, name) as it wrote them, at full length."""
+        return self.desc, self.schema, self.tag
 
     def list_line(self) -> str:
         """A line `pg_restore --use-list` selects by (only the leading dump id counts; the rest is a comment)."""
@@ -74,7 +88,7 @@ class _Reader:
         while len(data) < n:
             chunk = self.fh.read(n - len(data))
             if not chunk:
-                raise RestoreFailed("the archive ends inside its table of contents")
+                raise TocUnreadable("the archive ends inside its table of contents")
             data += chunk
         return bytes(data)
 
@@ -98,13 +112,13 @@ def read_toc(fh: BinaryIO) -> ArchiveToc:
     """Read the header and table of contents from the start of an (uncompressed) custom-format archive."""
     r = _Reader(fh)
     if r.bytes(5) != MAGIC:
-        raise RestoreFailed("not a pg_dump custom-format archive")
+        raise TocUnreadable("not a pg_dump custom-format archive")
     version = (r.byte(), r.byte(), r.byte())
     if not OLDEST <= version[:2] <= NEWEST:
-        raise RestoreFailed(f"archive version {'.'.join(map(str, version))} is not one Lifeboat can read")
+        raise TocUnreadable(f"archive version {'.'.join(map(str, version))} is not one Lifeboat can read")
     r.int_size, r.off_size = r.byte(), r.byte()
     if r.byte() != FORMAT_CUSTOM:
-        raise RestoreFailed("not a pg_dump custom-format archive")
+        raise TocUnreadable("not a pg_dump custom-format archive")
     if version[:2] >= (1, 15):
         r.byte()  # compression algorithm
     else:

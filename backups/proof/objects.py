@@ -7,8 +7,9 @@ pg_dump wrote them: `FUNCTION public takes_domain(public.pos_int)`,
 `CONSTRAINT "Course Content" "Lessons ü" "..."`, `BLOB 16421`, window functions, aggregates, operators, policies,
 publications, extended statistics, extensions, comments: whatever kind pg_dump knows, at full length.
 
-Both tables of contents are read from the archives' binary headers (`pg_restore --list` prints schema, name and
-owner separated by spaces, unquoted, so a name with a space cannot be told apart there).
+Both tables of contents are read from the archives' binary headers by the one reader of them
+(backups.engine.archive_toc: `pg_restore --list` prints schema, name and owner separated by spaces, unquoted, so a
+name with a space cannot be told apart there).
 
 Entries the scratch restore does not reproduce, privileges (it runs with --no-acl), are counted apart and reported
 as not compared, never passed silently nor failed. The database's own entries (DATABASE, its comment...) are left
@@ -21,17 +22,18 @@ import io
 import subprocess
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import BinaryIO
+from dataclasses import dataclass
 
 from backups.conninfo import ConnectionOptions
 from backups.engine import pgtools
+from backups.engine.archive_toc import ArchiveToc as Toc
+from backups.engine.archive_toc import TocEntry, TocUnreadable, read_toc
 from backups.errors import LifeboatError
+
+__all__ = ["Toc", "TocEntry", "TocUnreadable", "read_toc", "split", "compare", "compare_tocs", "ObjectReport"]
 
 # teSection in pg_dump's pg_backup.h
 NONE, PRE_DATA, DATA, POST_DATA = 1, 2, 3, 4
-# Archive versions (K_VERS_1_x) whose header this reader knows: pg_dump 12 (1.14) to 17 (1.16).
-KNOWN_VERSIONS = range(12, 17)
 SETTINGS = {"ENCODING", "STDSTRINGS", "SEARCHPATH"}  # session settings of the restore, not objects
 PRIVILEGES = {"ACL", "DEFAULT ACL", "ACL LANGUAGE"}  # restored with --no-acl: not in the scratch database
 DATABASE_ENTRIES = {"DATABASE", "DATABASE PROPERTIES"}  # the scratch database has another name
@@ -42,103 +44,6 @@ DUMP_TIMEOUT = 900  # seconds for the definitions-only dump of the scratch datab
 # schema keeps the default owner and the re-dump does not list it: present is decided by the catalog instead
 # (owners are never compared by this check).
 PUBLIC_SCHEMA = ("SCHEMA", "", "public")
-
-
-class TocUnreadable(LifeboatError):
-    """Not a custom-format archive this reader knows."""
-
-
-@dataclass(frozen=True)
-class TocEntry:
-    desc: str  # pg_dump's type: TABLE, FUNCTION, CONSTRAINT, BLOB...
-    namespace: str  # schema, '' for objects outside schemas
-    tag: str  # pg_dump's name: 'users', 'takes_domain(public.pos_int)', 'users users_pkey'
-    section: int = PRE_DATA
-
-    def __str__(self) -> str:
-        return " ".join(part for part in (self.desc, self.namespace, self.tag) if part)
-
-    @property
-    def identity(self) -> tuple[str, str, str]:
-        return self.desc, self.namespace, self.tag
-
-
-@dataclass
-class Toc:
-    dump_version: str
-    entries: list[TocEntry] = field(default_factory=list)
-
-
-class _Reader:
-    def __init__(self, stream: BinaryIO) -> None:
-        self.stream = stream
-        self.int_size = 4
-
-    def bytes(self, n: int) -> bytes:
-        data = b""
-        while len(data) < n:
-            chunk = self.stream.read(n - len(data))
-            if not chunk:
-                raise TocUnreadable("the archive ends inside its table of contents")
-            data += chunk
-        return data
-
-    def byte(self) -> int:
-        return self.bytes(1)[0]
-
-    def int(self) -> int:
-        sign = self.byte()
-        value = int.from_bytes(self.bytes(self.int_size), "little")
-        return -value if sign else value
-
-    def str(self) -> str | None:
-        length = self.int()
-        if length < 0:
-            return None
-        return self.bytes(length).decode("utf-8", errors="replace")
-
-
-def read_toc(stream: BinaryIO) -> Toc:
-    """The table of contents of a custom-format archive (pg_dump -Fc), read as pg_restore's ReadHead/ReadToc do."""
-    r = _Reader(stream)
-    if r.bytes(5) != b"PGDMP":
-        raise TocUnreadable("not a pg_dump custom-format archive")
-    major, minor, _rev = r.byte(), r.byte(), r.byte()
-    if major != 1 or minor not in KNOWN_VERSIONS:
-        raise TocUnreadable(f"archive format {major}.{minor} is not one this check can read")
-    r.int_size, off_size, fmt = r.byte(), r.byte(), r.byte()
-    if fmt != 1:
-        raise TocUnreadable(f"archive format code {fmt} is not the custom format")
-    if minor >= 15:
-        r.byte()  # compression algorithm
-    else:
-        r.int()  # compression level
-    for _ in range(7):  # creation time
-        r.int()
-    r.str()  # database name
-    r.str()  # server version
-    dump_version = r.str() or ""
-    toc = Toc(dump_version=dump_version)
-    for _ in range(r.int()):
-        r.int()  # dump id
-        r.int()  # had a data dumper
-        r.str()  # catalog tableoid
-        r.str()  # oid
-        tag, desc, section = r.str() or "", r.str() or "", r.int()
-        for _ in range(3):  # definition, drop statement, copy statement
-            r.str()
-        namespace = r.str() or ""
-        r.str()  # tablespace
-        r.str()  # table access method
-        if minor >= 16:
-            r.int()  # relkind
-        r.str()  # owner
-        r.str()  # "with oids"
-        while r.str() is not None:  # dependencies, ended by a NULL
-            pass
-        r.bytes(1 + off_size)  # the custom format's data offset: a flag byte and the offset
-        toc.entries.append(TocEntry(desc, namespace, tag, section))
-    return toc
 
 
 def split(toc: Toc) -> tuple[list[TocEntry], dict[str, int]]:
