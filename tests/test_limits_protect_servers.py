@@ -184,6 +184,66 @@ def test_a_restore_waits_for_its_servers_slot_and_says_why(learning_db, local_ti
         pg_server.drop_database(target)
 
 
+def test_a_verification_is_a_restore_on_its_server_it_waits_for_a_slot_and_says_why(
+        learning_db, local_tier, settings, tasks_inline, client, dba):
+    """A verification restores into a scratch database on the database's own server (no LIFEBOAT_VERIFY_DSN): it
+    takes one of that server's slots like any restore, waits while they are taken, and runs once one frees."""
+    from backups.models import Verification
+
+    settings.LIFEBOAT_VERIFY_AFTER_BACKUP = False
+    run = pipeline.backup(learning_db)
+    settings.LIFEBOAT_MAX_JOBS_PER_SERVER = 1
+    other = held_for(learning_db)
+    try:
+        record = tasks.queue_verification(run.artifacts.get())  # handed to the (inline) worker: the server is full
+        record.refresh_from_db()
+        assert (record.status, record.started_at) == (Verification.Status.QUEUED, None)
+        assert record.waiting == (f"waiting: 1 of 1 dump and restore slots on server "
+                                  f"{learning_db.host}:{learning_db.port} in use")
+        assert record.server_system_identifier == learning_db.system_identifier != ""
+        client.force_login(dba)
+        assert record.waiting in client.get(run.get_absolute_url()).content.decode()
+        assert f"verification #{record.pk}" in client.get("/backups/queue/").content.decode()
+        with other:
+            pass  # the backup that held the slot ends: the waiting verification is queued again and runs
+        record.refresh_from_db()
+        assert (record.status, record.waiting) == (Verification.Status.PASSED, ""), record.error
+    finally:
+        other.release()
+    assert not SlotLease.objects.exists()  # released when it ended
+
+
+def test_a_verification_waits_for_the_tier_it_reads(learning_db, local_tier, settings, tasks_inline):
+    from backups.models import Verification
+
+    settings.LIFEBOAT_VERIFY_AFTER_BACKUP = False
+    run = pipeline.backup(learning_db)
+    settings.LIFEBOAT_MAX_JOBS_PER_SERVER = 0
+    settings.LIFEBOAT_MAX_JOBS_PER_TIER = 1
+    other = held_for(learning_db)
+    try:
+        record = tasks.queue_verification(run.artifacts.get())
+        record.refresh_from_db()
+        assert (record.status, record.waiting) == (Verification.Status.QUEUED,
+                                                   "waiting: 1 of 1 slots of tier local in use")
+    finally:
+        other.release()
+    assert tasks.requeue_waiting() == 1  # a tier's waiters are swept every minute
+    record.refresh_from_db()
+    assert record.status == Verification.Status.PASSED, record.error
+
+
+def test_a_verification_handed_to_two_workers_runs_once(learning_db, local_tier, settings):
+    from backups.models import Verification
+
+    settings.LIFEBOAT_VERIFY_AFTER_BACKUP = False
+    run = pipeline.backup(learning_db)
+    record = Verification.objects.create(artifact=run.artifacts.get())
+    assert tasks.verify_artifact(record.artifact_id, record.pk) == Verification.Status.PASSED
+    assert tasks.verify_artifact(record.artifact_id, record.pk) == "not queued"  # the sweep's copy of the task
+    assert Verification.objects.filter(artifact=record.artifact).count() == 1
+
+
 def test_a_negative_limit_fails_loudly_at_start():
     import os
     import subprocess
