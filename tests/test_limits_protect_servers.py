@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
+from unittest.mock import patch
 
 from django.utils import timezone
 
 from audit.models import AuditEvent
 from backups import tasks
 from backups.engine import pipeline, slots
-from backups.models import BackupRun, Database, ServerLimit, SlotLease
+from backups.models import BackupRun, Database, ServerLimit, SlotLease, Tier
 
 
 def held_for(database: Database, holder: str = "someone else") -> slots.Held:
@@ -242,6 +243,37 @@ def test_a_verification_handed_to_two_workers_runs_once(learning_db, local_tier,
     assert tasks.verify_artifact(record.artifact_id, record.pk) == Verification.Status.PASSED
     assert tasks.verify_artifact(record.artifact_id, record.pk) == "not queued"  # the sweep's copy of the task
     assert Verification.objects.filter(artifact=record.artifact).count() == 1
+
+
+def test_the_minute_sweep_queues_the_oldest_few_of_each_server_and_keeps_every_waiter_alive(db, settings):
+    """A thousand waiters on one server (the weekly re-verification of a fleet, a window's backups) would each be
+    queued again every minute to find the server full: only the oldest few per server are, every waiter's
+    heartbeat is kept, and another server's waiter is not starved behind them."""
+    from backups.models import Verification
+
+    settings.LIFEBOAT_MAX_JOBS_PER_SERVER = 1
+    long_ago = timezone.now() - timedelta(hours=1)
+    busy = [Database.objects.create(name=f"busy{i}", dbname=f"busy{i}", system_identifier="7300000000000000001")
+            for i in range(8)]
+    calm = Database.objects.create(name="calm", dbname="calm", system_identifier="7300000000000000002")
+    runs = [BackupRun.objects.create(database=d, status=BackupRun.Status.QUEUED, waiting="waiting: full",
+                                     heartbeat_at=long_ago, created_at=long_ago + timedelta(seconds=i))
+            for i, d in enumerate([*busy, calm])]
+    done = BackupRun.objects.create(database=calm, status=BackupRun.Status.SUCCEEDED)
+    copy = done.artifacts.create(tier=Tier.objects.get(name="local"), location="/x", size_bytes=1)
+    checks = [Verification.objects.create(artifact=copy, waiting="waiting: full", heartbeat_at=long_ago,
+                                          server_system_identifier="7300000000000000001") for _ in range(5)]
+    queued: list[tuple] = []
+    with patch("django_q.tasks.async_task", lambda *args, **kwargs: queued.append(args)):
+        assert tasks.requeue_waiting() == 2 + 1 + 2  # the limit twice per server and kind, the calm server's one
+
+    again = [args[1] for args in queued if args[0] == "backups.tasks.run_queued_backup"]
+    assert sorted(again) == sorted([runs[0].pk, runs[1].pk, runs[-1].pk])  # the busy server's oldest, the calm one
+    assert sorted(args[2] for args in queued if args[0] == "backups.tasks.verify_artifact") == \
+        sorted(c.pk for c in checks[:2])
+    fresh = timezone.now() - timedelta(minutes=1)
+    assert all(r.heartbeat_at > fresh for r in BackupRun.objects.filter(status=BackupRun.Status.QUEUED))
+    assert all(v.heartbeat_at > fresh for v in Verification.objects.all())
 
 
 def test_a_negative_limit_fails_loudly_at_start():

@@ -24,6 +24,8 @@ from datetime import timedelta
 import psycopg
 from django.conf import settings
 from django.db import IntegrityError, connections, transaction
+from django.db.models import F, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from backups.errors import LifeboatError
@@ -279,15 +281,27 @@ def wake_waiting(scopes: list[str], how_many: int = 2) -> int:
         return 0
 
 
+def _oldest_per_server(waiting, server: str, how_many: int):
+    """The oldest `how_many` of `waiting` on each server (by the identity at `server`), by a window function."""
+    nth = Window(RowNumber(), partition_by=[F(server)], order_by=[F("created_at").asc(), F("pk").asc()])
+    return waiting.annotate(nth=nth).filter(nth__lte=how_many)
+
+
 def requeue_waiting() -> int:
-    """Every minute: every waiting job goes back to the queue once (a freed slot whose wake was lost, a limit
-    raised in the admin); their heartbeat says they are still alive."""
+    """Every minute: the oldest waiting jobs of each server go back to the queue (a freed slot whose wake was lost,
+    a limit raised in the admin), twice as many of each kind as the largest limit: the others would only find the
+    server full again (a fleet's weekly re-verification is thousands). Every waiting job's heartbeat is written:
+    it is alive, in the queue, and not reaped."""
     now = timezone.now()
-    runs = list(waiting_backups().values_list("pk", "database__name"))
-    restores = list(waiting_restores().values_list("pk", flat=True))
-    verifications = list(waiting_verifications().values_list("pk", "artifact_id"))
-    BackupRun.objects.filter(pk__in=[pk for pk, _ in runs], status=BackupRun.Status.QUEUED).update(heartbeat_at=now)
-    Restore.objects.filter(pk__in=restores, status=Restore.Status.QUEUED).update(heartbeat_at=now)
-    Verification.objects.filter(pk__in=[pk for pk, _ in verifications],
-                                status=Verification.Status.QUEUED).update(heartbeat_at=now)
+    limits = [settings.LIFEBOAT_MAX_JOBS_PER_SERVER, *ServerLimit.objects.values_list("max_jobs", flat=True)]
+    how_many = 2 * max(1, *limits)
+    waiting_backups().update(heartbeat_at=now)
+    waiting_restores().update(heartbeat_at=now)
+    waiting_verifications().update(heartbeat_at=now)
+    runs = list(_oldest_per_server(waiting_backups(), "database__system_identifier", how_many)
+                .values_list("pk", "database__name"))
+    restores = list(_oldest_per_server(waiting_restores(), "artifact__run__database__system_identifier", how_many)
+                    .values_list("pk", flat=True))
+    verifications = list(_oldest_per_server(waiting_verifications(), "server_system_identifier", how_many)
+                         .values_list("pk", "artifact_id"))
     return _requeue(runs, restores, verifications)
