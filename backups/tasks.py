@@ -67,15 +67,36 @@ def sweep_leftovers() -> dict[str, int]:
 
 
 def verify_artifact(artifact_id: int, verification_id: int | None = None) -> str:
+    """A queued verification: run here once the slots of the server it restores on and of the tier it reads are
+    free, else left waiting (backups/engine/slots.py) to be queued again; claimed with a conditional UPDATE, so a
+    verification handed to two workers (woken and swept) runs once."""
+    from backups.engine import slots
     from backups.models import Artifact, Verification
-    from backups.proof.verification import verify_artifact as verify
 
     artifact = Artifact.objects.select_related("run__database", "tier").get(pk=artifact_id)
-    record = Verification.objects.select_related("requested_by").get(pk=verification_id) if verification_id else None
+    if verification_id is None:
+        return _verify_claimed(artifact, None)
+    queued = Verification.objects.filter(pk=verification_id, status=Verification.Status.QUEUED).first()
+    if queued is None:  # another worker took it, or it was finished meanwhile
+        return "not queued"
+    queued.artifact = artifact
+    held = slots.verification_slots(queued)
+    if held is None:
+        return "waiting"
+    with held:
+        if not Verification.objects.filter(pk=verification_id, status=Verification.Status.QUEUED).update(
+                status=Verification.Status.RUNNING, waiting="", heartbeat_at=timezone.now()):
+            return "not queued"
+        return _verify_claimed(artifact, Verification.objects.select_related("requested_by").get(pk=verification_id))
+
+
+def _verify_claimed(artifact, record) -> str:
+    from backups.proof.verification import verify_artifact as verify
+
     asked_by = record.requested_by if record else None  # None: the weekly schedule, "system"
     with trail.acting_as(asked_by), joblog.job("verification", run_id=artifact.run_id,
                                                database=artifact.run.database.name, tier=artifact.tier.name,
-                                               verification_id=verification_id):
+                                               verification_id=record.pk if record else None):
         return verify(artifact, verification=record).status
 
 

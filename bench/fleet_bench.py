@@ -57,26 +57,32 @@ def admin(statement: sql.Composable | str) -> None:
 
 
 class Sampler(threading.Thread):
-    """pg_dump sessions on the bench's databases, every 50 ms."""
+    """Dumps and restores at once on the server, every 50 ms: pg_dump sessions on the bench's databases (by
+    application name `lifeboat-run-<id>-<uuid>`, one session each) plus verifications (the scratch databases
+    `lifeboat_verify_*` that Lifeboat's sessions are in, one per verification, however many sessions its
+    parallel restore opens). Run it on a server where no other Lifeboat verifies meanwhile."""
 
     def __init__(self, names: list[str]) -> None:
         super().__init__(daemon=True)
         self.conn = psycopg.connect(PG_DSN, autocommit=True)
         self.names = names
         self.stop = threading.Event()
-        self.highest = 0
+        self.highest = self.dumps = self.checks = 0
 
     def run(self) -> None:
         while not self.stop.wait(0.05):
-            now = self.conn.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE "
-                                    "'lifeboat-run-%%' AND datname = ANY(%s)", (self.names,)).fetchone()[0]
-            self.highest = max(self.highest, now)
+            dumps, checks = self.conn.execute(
+                "SELECT count(*) FILTER (WHERE application_name LIKE 'lifeboat-run-%%' AND datname = ANY(%s)), "
+                "count(DISTINCT datname) FILTER (WHERE application_name LIKE 'lifeboat-verify%%' "
+                "AND datname LIKE 'lifeboat\\_verify\\_%%') FROM pg_stat_activity", (self.names,)).fetchone()
+            self.highest = max(self.highest, dumps + checks)
+            self.dumps, self.checks = max(self.dumps, dumps), max(self.checks, checks)
 
-    def close(self) -> int:
+    def close(self) -> tuple[int, int, int]:
         self.stop.set()
         self.join()
         self.conn.close()
-        return self.highest
+        return self.highest, self.dumps, self.checks
 
 
 def manage(env: dict[str, str], *args: str) -> str:
@@ -93,13 +99,15 @@ def window(args) -> None:
     work = Path(tempfile.mkdtemp(prefix="lifeboat-fleet-bench-"))
     per_cluster = max(1, args.workers // args.clusters)
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "dashboard.settings", "LIFEBOAT_VAR_DIR": str(work / "var"),
-           "LIFEBOAT_BACKUP_ROOT": str(work / "backups"), "LIFEBOAT_VERIFY_AFTER_BACKUP": "0",
+           "LIFEBOAT_BACKUP_ROOT": str(work / "backups"),
+           "LIFEBOAT_VERIFY_AFTER_BACKUP": "0" if args.no_verify else "1",
            "DATABASE_URL": dsn_for(lifeboat), "REDIS_URL": REDIS_URL, "LIFEBOAT_Q_NAME": f"lbfleetbench{tag}",
            "LIFEBOAT_WORKERS": str(per_cluster), "LIFEBOAT_MAX_JOBS_PER_SERVER": str(args.limit)}
     clusters: list[subprocess.Popen] = []
     sampler = None
     print(f"window: {args.databases} databases, {args.clusters} clusters x {per_cluster} workers, limit "
-          f"{args.limit} per server, 01:00-05:00 compressed into {args.window} s ({load()})", flush=True)
+          f"{args.limit} per server, 01:00-05:00 compressed into {args.window} s, "
+          f"{'no verification' if args.no_verify else 'each backup verified by a restore'} ({load()})", flush=True)
     try:
         admin(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(lifeboat)))
         admin(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(template)))
@@ -109,6 +117,8 @@ def window(args) -> None:
         for name in names:
             admin(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template)))
         manage(env, "migrate", "-v0")
+        if not args.no_verify:  # the restricted role verifications restore as (idempotent; a server-wide role)
+            manage(env, "setup_database_roles", "--dsn", PG_DSN)
         server = psycopg.conninfo.conninfo_to_dict(PG_DSN)
         # Register with the window, then compress it: each schedule's next run is its placed offset, scaled.
         manage(env, "shell", "-c", f"""
@@ -133,23 +143,30 @@ for name in {names!r}:
         clusters = [subprocess.Popen([sys.executable, str(ROOT / "manage.py"), "qcluster"], env=env,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
                     for _ in range(args.clusters)]
-        deadline = started + args.window + 60 + args.databases * 3
+        deadline = started + args.window + 60 + args.databases * (3 if args.no_verify else 6)
         with psycopg.connect(dsn_for(lifeboat), autocommit=True) as conn:
             while time.monotonic() < deadline:
-                done = conn.execute("SELECT count(DISTINCT database_id) FROM backups_backuprun r JOIN backups_database"
-                                    " d ON d.id = r.database_id WHERE d.name = ANY(%s) AND r.status IN "
-                                    "('succeeded', 'failed', 'abandoned')", (names,)).fetchone()[0]
-                print(f"  {done}/{args.databases} backed up after {time.monotonic() - started:.0f} s", end="\r",
-                      flush=True)
-                if done == args.databases:
+                done, checked = conn.execute(
+                    "SELECT count(DISTINCT r.database_id) FILTER (WHERE r.status IN ('succeeded', 'failed', "
+                    "'abandoned')), count(DISTINCT r.database_id) FILTER (WHERE v.status IN ('passed', 'failed', "
+                    "'error', 'abandoned')) FROM backups_backuprun r JOIN backups_database d ON d.id = r.database_id "
+                    "LEFT JOIN backups_artifact a ON a.run_id = r.id LEFT JOIN backups_verification v ON "
+                    "v.artifact_id = a.id WHERE d.name = ANY(%s)", (names,)).fetchone()
+                print(f"  {done}/{args.databases} backed up, {checked} verified after "
+                      f"{time.monotonic() - started:.0f} s", end="\r", flush=True)
+                if done == args.databases and (args.no_verify or checked == args.databases):
                     break
                 time.sleep(1)
             print()
             rows = conn.execute("SELECT d.name, r.status, r.started_at, r.finished_at FROM backups_backuprun r "
                                 "JOIN backups_database d ON d.id = r.database_id WHERE d.name = ANY(%s)",
                                 (names,)).fetchall()
+            checks = conn.execute("SELECT v.status, count(*), max(v.finished_at) FROM backups_verification v "
+                                  "JOIN backups_artifact a ON a.id = v.artifact_id JOIN backups_backuprun r ON "
+                                  "r.id = a.run_id JOIN backups_database d ON d.id = r.database_id "
+                                  "WHERE d.name = ANY(%s) GROUP BY v.status", (names,)).fetchall()
     finally:
-        highest = sampler.close() if sampler else 0
+        highest, dumps, verifying = sampler.close() if sampler else (0, 0, 0)
         for cluster in clusters:
             os.killpg(cluster.pid, signal.SIGTERM)
         for cluster in clusters:
@@ -171,8 +188,15 @@ for name in {names!r}:
     makespan = (max(r[3] for r in good) - min(r[2] for r in good)).total_seconds() if good else 0
     missed = sum(1 for name in names if "succeeded" not in runs.get(name, []))
     duplicated = sum(1 for statuses in runs.values() if statuses.count("succeeded") > 1)
-    print(f"  makespan {makespan:.1f} s (window {args.window} s); highest pg_dump sessions at once on the server: "
-          f"{highest} (limit {args.limit}) {'ok' if highest <= args.limit else 'EXCEEDED'}")
+    print(f"  makespan {makespan:.1f} s (window {args.window} s); highest dumps and restores at once on the server: "
+          f"{highest} (limit {args.limit}) {'ok' if highest <= args.limit else 'EXCEEDED'} (pg_dumps at most "
+          f"{dumps}, verifications at most {verifying})")
+    if not args.no_verify:
+        first = min((r[2] for r in good), default=None)
+        last = max((at for _, _, at in checks if at), default=None)
+        print(f"  verifications: {', '.join(f'{n} {status}' for status, n, _ in checks) or 'none'}; backups and "
+              f"verifications done {(last - first).total_seconds() if first and last else 0:.1f} s after the first "
+              f"start")
     print(f"  missed {missed}, duplicated {duplicated} {'ok' if missed == duplicated == 0 else 'NOT 0'}; "
           f"failed {sum(r[1] == 'failed' for r in rows)} ({load()})", flush=True)
 
@@ -292,6 +316,8 @@ def main() -> None:
     parser.add_argument("--fleet", type=int, default=1000, help="databases for the page timings")
     parser.add_argument("--history", type=int, default=4, help="runs per database for the page timings")
     parser.add_argument("--profile", action="store_true", help="print a cProfile of each page once")
+    parser.add_argument("--no-verify", action="store_true",
+                        help="LIFEBOAT_VERIFY_AFTER_BACKUP=0 (by default every backup is verified, as in production)")
     parser.add_argument("--skip-window", action="store_true")
     parser.add_argument("--skip-pages", action="store_true")
     parser.add_argument("--_pages-child", dest="pages_child", action="store_true", help=argparse.SUPPRESS)

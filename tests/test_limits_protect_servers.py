@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
+from unittest.mock import patch
 
 from django.utils import timezone
 
 from audit.models import AuditEvent
 from backups import tasks
 from backups.engine import pipeline, slots
-from backups.models import BackupRun, Database, ServerLimit, SlotLease
+from backups.models import BackupRun, Database, ServerLimit, SlotLease, Tier
 
 
 def held_for(database: Database, holder: str = "someone else") -> slots.Held:
@@ -182,6 +183,97 @@ def test_a_restore_waits_for_its_servers_slot_and_says_why(learning_db, local_ti
     finally:
         other.release()
         pg_server.drop_database(target)
+
+
+def test_a_verification_is_a_restore_on_its_server_it_waits_for_a_slot_and_says_why(
+        learning_db, local_tier, settings, tasks_inline, client, dba):
+    """A verification restores into a scratch database on the database's own server (no LIFEBOAT_VERIFY_DSN): it
+    takes one of that server's slots like any restore, waits while they are taken, and runs once one frees."""
+    from backups.models import Verification
+
+    settings.LIFEBOAT_VERIFY_AFTER_BACKUP = False
+    run = pipeline.backup(learning_db)
+    settings.LIFEBOAT_MAX_JOBS_PER_SERVER = 1
+    other = held_for(learning_db)
+    try:
+        record = tasks.queue_verification(run.artifacts.get())  # handed to the (inline) worker: the server is full
+        record.refresh_from_db()
+        assert (record.status, record.started_at) == (Verification.Status.QUEUED, None)
+        assert record.waiting == (f"waiting: 1 of 1 dump and restore slots on server "
+                                  f"{learning_db.host}:{learning_db.port} in use")
+        assert record.server_system_identifier == learning_db.system_identifier != ""
+        client.force_login(dba)
+        assert record.waiting in client.get(run.get_absolute_url()).content.decode()
+        assert f"verification #{record.pk}" in client.get("/backups/queue/").content.decode()
+        with other:
+            pass  # the backup that held the slot ends: the waiting verification is queued again and runs
+        record.refresh_from_db()
+        assert (record.status, record.waiting) == (Verification.Status.PASSED, ""), record.error
+    finally:
+        other.release()
+    assert not SlotLease.objects.exists()  # released when it ended
+
+
+def test_a_verification_waits_for_the_tier_it_reads(learning_db, local_tier, settings, tasks_inline):
+    from backups.models import Verification
+
+    settings.LIFEBOAT_VERIFY_AFTER_BACKUP = False
+    run = pipeline.backup(learning_db)
+    settings.LIFEBOAT_MAX_JOBS_PER_SERVER = 0
+    settings.LIFEBOAT_MAX_JOBS_PER_TIER = 1
+    other = held_for(learning_db)
+    try:
+        record = tasks.queue_verification(run.artifacts.get())
+        record.refresh_from_db()
+        assert (record.status, record.waiting) == (Verification.Status.QUEUED,
+                                                   "waiting: 1 of 1 slots of tier local in use")
+    finally:
+        other.release()
+    assert tasks.requeue_waiting() == 1  # a tier's waiters are swept every minute
+    record.refresh_from_db()
+    assert record.status == Verification.Status.PASSED, record.error
+
+
+def test_a_verification_handed_to_two_workers_runs_once(learning_db, local_tier, settings):
+    from backups.models import Verification
+
+    settings.LIFEBOAT_VERIFY_AFTER_BACKUP = False
+    run = pipeline.backup(learning_db)
+    record = Verification.objects.create(artifact=run.artifacts.get())
+    assert tasks.verify_artifact(record.artifact_id, record.pk) == Verification.Status.PASSED
+    assert tasks.verify_artifact(record.artifact_id, record.pk) == "not queued"  # the sweep's copy of the task
+    assert Verification.objects.filter(artifact=record.artifact).count() == 1
+
+
+def test_the_minute_sweep_queues_the_oldest_few_of_each_server_and_keeps_every_waiter_alive(db, settings):
+    """A thousand waiters on one server (the weekly re-verification of a fleet, a window's backups) would each be
+    queued again every minute to find the server full: only the oldest few per server are, every waiter's
+    heartbeat is kept, and another server's waiter is not starved behind them."""
+    from backups.models import Verification
+
+    settings.LIFEBOAT_MAX_JOBS_PER_SERVER = 1
+    long_ago = timezone.now() - timedelta(hours=1)
+    busy = [Database.objects.create(name=f"busy{i}", dbname=f"busy{i}", system_identifier="7300000000000000001")
+            for i in range(8)]
+    calm = Database.objects.create(name="calm", dbname="calm", system_identifier="7300000000000000002")
+    runs = [BackupRun.objects.create(database=d, status=BackupRun.Status.QUEUED, waiting="waiting: full",
+                                     heartbeat_at=long_ago, created_at=long_ago + timedelta(seconds=i))
+            for i, d in enumerate([*busy, calm])]
+    done = BackupRun.objects.create(database=calm, status=BackupRun.Status.SUCCEEDED)
+    copy = done.artifacts.create(tier=Tier.objects.get(name="local"), location="/x", size_bytes=1)
+    checks = [Verification.objects.create(artifact=copy, waiting="waiting: full", heartbeat_at=long_ago,
+                                          server_system_identifier="7300000000000000001") for _ in range(5)]
+    queued: list[tuple] = []
+    with patch("django_q.tasks.async_task", lambda *args, **kwargs: queued.append(args)):
+        assert tasks.requeue_waiting() == 2 + 1 + 2  # the limit twice per server and kind, the calm server's one
+
+    again = [args[1] for args in queued if args[0] == "backups.tasks.run_queued_backup"]
+    assert sorted(again) == sorted([runs[0].pk, runs[1].pk, runs[-1].pk])  # the busy server's oldest, the calm one
+    assert sorted(args[2] for args in queued if args[0] == "backups.tasks.verify_artifact") == \
+        sorted(c.pk for c in checks[:2])
+    fresh = timezone.now() - timedelta(minutes=1)
+    assert all(r.heartbeat_at > fresh for r in BackupRun.objects.filter(status=BackupRun.Status.QUEUED))
+    assert all(v.heartbeat_at > fresh for v in Verification.objects.all())
 
 
 def test_a_negative_limit_fails_loudly_at_start():

@@ -7,6 +7,9 @@ when a worker host dies, its connections die and its slots are free at once, wha
 (one host by nature) a slot is a `SlotLease` row kept alive by the job's heartbeat thread; a killed worker's row
 counts as free once its heartbeat is stale, as its job is then abandoned by the reaper.
 
+A verification is a restore too (into a scratch database, on LIFEBOAT_VERIFY_DSN's server or else the database's
+own): it takes a slot of that server and of the tier it reads, like a restore.
+
 A job that finds its slots taken is not slept in a worker: it says why on its page (`waiting`) and returns; it is
 queued again when a job of its server ends (`wake_waiting`) and at least every minute (`requeue_waiting`).
 """
@@ -21,10 +24,12 @@ from datetime import timedelta
 import psycopg
 from django.conf import settings
 from django.db import IntegrityError, connections, transaction
+from django.db.models import F, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from backups.errors import LifeboatError
-from backups.models import BackupRun, Database, Restore, ServerLimit, SlotLease, Tier
+from backups.models import Artifact, BackupRun, Database, Restore, ServerLimit, SlotLease, Tier, Verification
 from core.heartbeat import start_heartbeat, stop_heartbeat
 
 log = logging.getLogger(__name__)
@@ -81,6 +86,34 @@ def needs_for(database: Database, tiers: list[Tier]) -> list[Need]:
     needs += [Need(f"tier:{tier.pk}", settings.LIFEBOAT_MAX_JOBS_PER_TIER, f"slots of tier {tier.name}")
               for tier in tiers if tier.pk]
     return needs
+
+
+def verification_server_identity(database: Database) -> tuple[str, str]:
+    """(identity, name) of the server a database's verifications restore on: LIFEBOAT_VERIFY_DSN's server (asked
+    now; known by host:port if it cannot be asked, and the verification then fails on its own), else the
+    database's own server, whose slots its backups share."""
+    if not settings.LIFEBOAT_VERIFY_DSN:
+        sysid = server_identity(database)
+        return sysid, server_name(database, sysid)
+    from backups.proof.verification import verification_server_for
+    from backups.recovery.identity import ask
+
+    try:
+        server = verification_server_for(database)
+        sysid = ask(server).system_identifier
+    except LifeboatError:
+        return "verification server", "the verification server"
+    label = ServerLimit.objects.filter(system_identifier=sysid).values_list("label", flat=True).first()
+    return sysid, label or f"{server.host}:{server.port}"
+
+
+def verification_needs(artifact: Artifact) -> tuple[str, list[Need]]:
+    sysid, name = verification_server_identity(artifact.run.database)
+    needs = [Need(f"server:{sysid}", ServerLimit.limit_for(sysid), f"dump and restore slots on server {name}")]
+    if artifact.tier_id:
+        needs.append(Need(f"tier:{artifact.tier_id}", settings.LIFEBOAT_MAX_JOBS_PER_TIER,
+                          f"slots of tier {artifact.tier.name}"))
+    return sysid, needs
 
 
 # --- holding slots -----------------------------------------------------------------------------------------
@@ -191,6 +224,19 @@ def restore_slots(record: Restore) -> Held | None:
                         f"restore #{record.pk}")
 
 
+def verification_slots(record: Verification) -> Held | None:
+    sysid, needs = verification_needs(record.artifact)
+    if sysid.isdigit():  # the server it waits for: a slot freed there wakes it (wake_waiting)
+        Verification.objects.filter(pk=record.pk, status=Verification.Status.QUEUED).update(
+            server_system_identifier=sysid)
+    return take_or_wait(Verification, record.pk, needs, f"verification #{record.pk}")
+
+
+def waiting_verifications():
+    return (Verification.objects.filter(status=Verification.Status.QUEUED).exclude(waiting="")
+            .order_by("created_at"))
+
+
 def waiting_backups():
     return BackupRun.objects.filter(status=BackupRun.Status.QUEUED).exclude(waiting="").order_by("created_at")
 
@@ -199,10 +245,14 @@ def waiting_restores():
     return Restore.objects.filter(status=Restore.Status.QUEUED).exclude(waiting="").order_by("created_at")
 
 
-def _requeue(runs, restores) -> int:
+def _requeue(runs, restores, verifications=()) -> int:
     from django_q.tasks import async_task
 
     count = 0
+    for verification_id, artifact_id in verifications:
+        async_task("backups.tasks.verify_artifact", artifact_id, verification_id,
+                   task_name=f"verification #{verification_id} (again)")
+        count += 1
     for run_id, name in runs:
         async_task("backups.tasks.run_queued_backup", run_id, task_name=f"backup {name} #{run_id} (again)")
         count += 1
@@ -213,8 +263,8 @@ def _requeue(runs, restores) -> int:
 
 
 def wake_waiting(scopes: list[str], how_many: int = 2) -> int:
-    """A job ended: the oldest waiting jobs of its server go back to the queue (a tier's waiters wait for the
-    minute's sweep)."""
+    """A job ended: the oldest waiting jobs of its server (backups, restores, verifications) go back to the queue
+    (a tier's waiters wait for the minute's sweep)."""
     sysids = [s.removeprefix("server:") for s in scopes if s.startswith("server:")]
     if not sysids:
         return 0
@@ -223,18 +273,35 @@ def wake_waiting(scopes: list[str], how_many: int = 2) -> int:
                     .values_list("pk", "database__name")[:how_many])
         restores = list(waiting_restores().filter(artifact__run__database__system_identifier__in=sysids)
                         .values_list("pk", flat=True)[:how_many])
-        return _requeue(runs, restores)
+        verifications = list(waiting_verifications().filter(server_system_identifier__in=sysids)
+                             .values_list("pk", "artifact_id")[:how_many])
+        return _requeue(runs, restores, verifications)
     except Exception:  # the minute's sweep queues them anyway: a failed wake must not fail the job that ended
         log.warning("waiting jobs not woken", exc_info=True)
         return 0
 
 
+def _oldest_per_server(waiting, server: str, how_many: int):
+    """The oldest `how_many` of `waiting` on each server (by the identity at `server`), by a window function."""
+    nth = Window(RowNumber(), partition_by=[F(server)], order_by=[F("created_at").asc(), F("pk").asc()])
+    return waiting.annotate(nth=nth).filter(nth__lte=how_many)
+
+
 def requeue_waiting() -> int:
-    """Every minute: every waiting job goes back to the queue once (a freed slot whose wake was lost, a limit
-    raised in the admin); their heartbeat says they are still alive."""
+    """Every minute: the oldest waiting jobs of each server go back to the queue (a freed slot whose wake was lost,
+    a limit raised in the admin), twice as many of each kind as the largest limit: the others would only find the
+    server full again (a fleet's weekly re-verification is thousands). Every waiting job's heartbeat is written:
+    it is alive, in the queue, and not reaped."""
     now = timezone.now()
-    runs = list(waiting_backups().values_list("pk", "database__name"))
-    restores = list(waiting_restores().values_list("pk", flat=True))
-    BackupRun.objects.filter(pk__in=[pk for pk, _ in runs], status=BackupRun.Status.QUEUED).update(heartbeat_at=now)
-    Restore.objects.filter(pk__in=restores, status=Restore.Status.QUEUED).update(heartbeat_at=now)
-    return _requeue(runs, restores)
+    limits = [settings.LIFEBOAT_MAX_JOBS_PER_SERVER, *ServerLimit.objects.values_list("max_jobs", flat=True)]
+    how_many = 2 * max(1, *limits)
+    waiting_backups().update(heartbeat_at=now)
+    waiting_restores().update(heartbeat_at=now)
+    waiting_verifications().update(heartbeat_at=now)
+    runs = list(_oldest_per_server(waiting_backups(), "database__system_identifier", how_many)
+                .values_list("pk", "database__name"))
+    restores = list(_oldest_per_server(waiting_restores(), "artifact__run__database__system_identifier", how_many)
+                    .values_list("pk", flat=True))
+    verifications = list(_oldest_per_server(waiting_verifications(), "server_system_identifier", how_many)
+                         .values_list("pk", "artifact_id"))
+    return _requeue(runs, restores, verifications)

@@ -46,6 +46,9 @@ class Verification(Timed, models.Model):
     checks = models.JSONField(default=list, blank=True, help_text="[{name, ok, detail}]")
     table_counts = models.JSONField(default=dict, blank=True, help_text="{table: {expected, actual}}")
     error = models.TextField(blank=True)
+    # Why a queued verification has not started: the slots of the server it restores on, or of the tier it reads,
+    # are all taken (backups/engine/slots.py).
+    waiting = models.CharField(max_length=300, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db.models import Count, Q
 from django_q.models import Schedule
 
-from backups.models import BackupRun, Database, Restore, ServerLimit
+from backups.models import BackupRun, Database, Restore, ServerLimit, Verification
 
 NEXT_RUNS = 100
 WAITING_SHOWN = 200
@@ -38,7 +38,9 @@ def running_now():
     runs = BackupRun.objects.filter(status=BackupRun.Status.RUNNING).select_related("database").order_by("started_at")
     restores = Restore.objects.filter(status=Restore.Status.RUNNING).select_related(
         "artifact__run__database").order_by("started_at")
-    return list(runs[:WAITING_SHOWN]), list(restores[:WAITING_SHOWN])
+    checks = Verification.objects.filter(status=Verification.Status.RUNNING).select_related(
+        "artifact__run__database", "artifact__tier").order_by("started_at")
+    return list(runs[:WAITING_SHOWN]), list(restores[:WAITING_SHOWN]), list(checks[:WAITING_SHOWN])
 
 
 def waiting_now():
@@ -46,7 +48,9 @@ def waiting_now():
             .order_by("created_at"))
     restores = (Restore.objects.filter(status=Restore.Status.QUEUED).select_related("artifact__run__database")
                 .order_by("created_at"))
-    return list(runs[:WAITING_SHOWN]), list(restores[:WAITING_SHOWN])
+    checks = (Verification.objects.filter(status=Verification.Status.QUEUED)
+              .select_related("artifact__run__database", "artifact__tier").order_by("created_at"))
+    return list(runs[:WAITING_SHOWN]), list(restores[:WAITING_SHOWN]), list(checks[:WAITING_SHOWN])
 
 
 def next_runs(limit: int = NEXT_RUNS) -> list[NextRun]:

@@ -39,10 +39,11 @@ def run_list(request):
 @permission_required("backups.view_backuprun", raise_exception=True)
 def queue_view(request):
     """What runs now, what waits and why, what runs next (windows placed), and each server's limit."""
-    running_runs, running_restores = queue.running_now()
-    waiting_runs, waiting_restores = queue.waiting_now()
-    context = {"running_runs": running_runs, "running_restores": running_restores, "waiting_runs": waiting_runs,
-               "waiting_restores": waiting_restores, "next_runs": queue.next_runs(), "servers": queue.server_loads()}
+    running_runs, running_restores, running_checks = queue.running_now()
+    waiting_runs, waiting_restores, waiting_checks = queue.waiting_now()
+    context = {"running_runs": running_runs, "running_restores": running_restores, "running_checks": running_checks,
+               "waiting_runs": waiting_runs, "waiting_restores": waiting_restores, "waiting_checks": waiting_checks,
+               "next_runs": queue.next_runs(), "servers": queue.server_loads()}
     template = "backups/queue.html#queue" if request.htmx else "backups/queue.html"
     return render(request, template, context)
 
